@@ -1,0 +1,101 @@
+"""Matching a file's headers to the event-log contract (SPEC §1): aliases and explicit mappings."""
+
+from __future__ import annotations
+
+import re
+
+from ml_pipeline.errors import EventLogError
+
+REQUIRED = ("customer_id", "event_date")
+OPTIONAL = ("amount", "event_type", "category", "quantity", "churn_label")
+CANONICAL = REQUIRED + OPTIONAL
+
+# Normalized header (lower-case, letters and digits only) -> canonical column, in priority order.
+ALIASES: dict[str, tuple[str, ...]] = {
+    "customer_id": (
+        "customerid", "customer", "custid", "clientid", "client", "userid", "user", "accountid",
+        "account", "memberid", "householdid", "household", "householdkey", "buyerid", "shopperid",
+        "customerno", "customernumber", "contactid",
+    ),
+    "event_date": (
+        "eventdate", "date", "invoicedate", "transactiondate", "orderdate", "purchasedate",
+        "timestamp", "eventtime", "eventtimestamp", "datetime", "time", "createdat", "occurredat",
+        "transactiontimestamp", "ordertimestamp", "day",
+    ),
+    "amount": (
+        "amount", "revenue", "total", "value", "salesvalue", "sales", "price", "spend",
+        "totalamount", "orderamount", "ordervalue", "amountusd", "monetaryvalue", "netamount",
+        "grossamount", "sale", "totalprice", "lineamount",
+    ),
+    "event_type": ("eventtype", "type", "event", "action", "transactiontype", "eventname", "kind"),
+    "category": (
+        "category", "department", "productcategory", "categoryname", "productgroup", "segment",
+        "dept", "productline", "commodity", "class", "family",
+    ),
+    "quantity": ("quantity", "qty", "units", "items", "numberofitems", "count", "numitems"),
+    "churn_label": ("churnlabel", "churn", "churned", "ischurned", "label"),
+}
+
+
+def normalize_header(name: str) -> str:
+    """Lower-case a header and keep only letters and digits, so 'Customer ID' == 'customer_id'."""
+    return re.sub(r"[^0-9a-z]", "", name.lower())
+
+
+def resolve_columns(
+    headers: list[str], mapping: dict[str, str] | None = None
+) -> tuple[dict[str, str], list[str]]:
+    """Map canonical names to the file's headers; returns (mapping, warnings).
+
+    An explicit ``mapping`` ({canonical: header}) wins over aliases. Raises EventLogError when a
+    required column cannot be found.
+    """
+    mapping = dict(mapping or {})
+    warnings: list[str] = []
+    unknown = sorted(set(mapping) - set(CANONICAL))
+    if unknown:
+        raise EventLogError(
+            f"column mapping names unknown field(s) {', '.join(unknown)}; fields are {', '.join(CANONICAL)}"
+        )
+    for canonical, header in mapping.items():
+        if header not in headers:
+            raise EventLogError(
+                f"column mapping {canonical}={header}: the file has no column '{header}' "
+                f"(columns: {', '.join(headers)})"
+            )
+    resolved = dict(mapping)
+    taken = set(mapping.values())
+    by_norm: dict[str, str] = {}
+    for h in headers:
+        by_norm.setdefault(normalize_header(h), h)
+    for canonical in CANONICAL:
+        if canonical in resolved:
+            continue
+        for alias in (normalize_header(canonical), *ALIASES[canonical]):
+            header = by_norm.get(alias)
+            if header is not None and header not in taken:
+                resolved[canonical] = header
+                taken.add(header)
+                break
+    for canonical, label in (("customer_id", "customer id"), ("event_date", "event date")):
+        if canonical not in resolved:
+            examples = ", ".join(ALIASES[canonical][:5])
+            raise EventLogError(
+                f"no {label} column: expected '{canonical}' or an alias ({examples}, ...); "
+                f"found columns: {', '.join(headers) or '(none)'}; map one with --column {canonical}=NAME"
+            )
+    ignored = [h for h in headers if h not in taken]
+    if ignored:
+        warnings.append(f"ignored column(s): {', '.join(ignored[:10])}" + (" ..." if len(ignored) > 10 else ""))
+    return resolved, warnings
+
+
+def parse_mapping_args(items: list[str] | None) -> dict[str, str]:
+    """Parse CLI ``--column field=HEADER`` items into a mapping."""
+    out: dict[str, str] = {}
+    for item in items or []:
+        if "=" not in item:
+            raise EventLogError(f"--column {item}: expected FIELD=HEADER, e.g. customer_id=Kunde")
+        key, value = item.split("=", 1)
+        out[key.strip()] = value.strip()
+    return out

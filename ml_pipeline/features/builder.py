@@ -1,0 +1,109 @@
+"""FeatureBuilder: learns which categories and event types get columns, then builds features.
+
+Follows the scikit-learn estimator contract: ``__init__`` stores parameters, ``fit`` learns
+``categories_`` and ``event_types_`` and returns self, ``transform`` builds the feature frame
+of every customer with an event before the cutoff.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+
+from ml_pipeline.eventlog import PURCHASE, REFUND, EventLog
+from ml_pipeline.features.behaviour import Slice, behaviour_features
+from ml_pipeline.features.mix import category_features, event_type_features
+
+
+def slugify(names: list[str]) -> list[str]:
+    """Feature-name-safe, unique, lower-case slugs for category or event-type names."""
+    out: list[str] = []
+    for name in names:
+        slug = re.sub(r"[^0-9a-z]+", "_", name.lower()).strip("_") or "x"
+        base, i = slug, 2
+        while slug in out or slug == "other":
+            slug, i = f"{base}_{i}", i + 1
+        out.append(slug)
+    return out
+
+
+def _pct_rank(values: np.ndarray) -> np.ndarray:
+    return pd.Series(values).rank(pct=True, method="average").to_numpy() * 100.0
+
+
+class FeatureBuilder:
+    """Builds the per-customer feature frame at a cutoff (see docs/features.md)."""
+
+    def __init__(self, top_categories: int = 5, top_event_types: int = 5):
+        self.top_categories = top_categories
+        self.top_event_types = top_event_types
+
+    def fit(self, log: EventLog, until_day: int | None = None) -> FeatureBuilder:
+        """Learn the top categories by net spend and the most common non-purchase event types."""
+        end = log.n_events if until_day is None else log.end_before(until_day)
+        spend = log.is_spend()[:end]
+        cats = log.category[:end][spend & (log.category[:end] >= 0)]
+        revenue = np.bincount(cats, weights=log.amount[:end][spend & (log.category[:end] >= 0)],
+                              minlength=len(log.categories))
+        order = np.argsort(-revenue, kind="stable")
+        top = [log.categories[i] for i in order[: self.top_categories] if revenue[i] > 0]
+        self.categories_ = top
+        # "other" pools the remaining categories and uncategorized spend, when there is any.
+        has_other = bool(top) and (
+            len(log.categories) > len(top) or bool((log.category[:end][spend] < 0).any())
+        )
+        self.category_slugs_ = slugify(top) + (["other"] if has_other else [])
+        self.category_targets_ = top + (["other"] if has_other else [])
+        kinds = log.etype[:end][~spend]
+        counts = np.bincount(kinds, minlength=len(log.event_types))
+        types = [log.event_types[i] for i in np.argsort(-counts, kind="stable")
+                 if counts[i] > 0 and log.event_types[i] not in (PURCHASE, REFUND)]
+        self.event_types_ = types[: self.top_event_types]
+        self.event_type_slugs_ = slugify(self.event_types_)
+        self.feature_names_ = list(self.transform(log, int(log.day[0]) + 1).columns)
+        return self
+
+    def transform(self, log: EventLog, cutoff: int) -> pd.DataFrame:
+        """Features at ``cutoff`` for every customer with an event before it, indexed by customer code."""
+        s = Slice.of(log, cutoff)
+        f = behaviour_features(s)
+        f.update(category_features(s, self.categories_, self.category_slugs_))
+        f.update(event_type_features(s, self.event_types_, self.event_type_slugs_))
+        present = np.flatnonzero(~np.isnan(f["tenure_days"]))
+        frame = pd.DataFrame({k: v[present].astype(np.float32) for k, v in f.items()}, index=present)
+        frame.index.name = "customer_code"
+        recency_score = 100.0 - _pct_rank(frame["recency_days"].to_numpy()) + (100.0 / max(len(frame), 1))
+        frame["recency_score"] = np.clip(recency_score, 0, 100).astype(np.float32)
+        frame["frequency_score"] = _pct_rank(frame["frequency_all"].to_numpy()).astype(np.float32)
+        frame["monetary_score"] = _pct_rank(frame["monetary_all"].to_numpy()).astype(np.float32)
+        frame["engagement_score"] = (
+            (frame["recency_score"] + frame["frequency_score"] + frame["monetary_score"]) / 3.0
+        ).astype(np.float32)
+        return frame
+
+    def get_params(self) -> dict:
+        """Learned configuration, for the model bundle's metadata."""
+        return {
+            "top_categories": self.top_categories,
+            "top_event_types": self.top_event_types,
+            "categories": self.categories_,
+            "category_slugs": self.category_slugs_,
+            "category_targets": self.category_targets_,
+            "event_types": self.event_types_,
+            "event_type_slugs": self.event_type_slugs_,
+            "feature_names": self.feature_names_,
+        }
+
+    @classmethod
+    def from_params(cls, params: dict) -> FeatureBuilder:
+        """Rebuild a fitted builder from :meth:`get_params` output."""
+        fb = cls(params["top_categories"], params["top_event_types"])
+        fb.categories_ = params["categories"]
+        fb.category_slugs_ = params["category_slugs"]
+        fb.category_targets_ = params["category_targets"]
+        fb.event_types_ = params["event_types"]
+        fb.event_type_slugs_ = params["event_type_slugs"]
+        fb.feature_names_ = params["feature_names"]
+        return fb

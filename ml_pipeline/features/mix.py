@@ -1,0 +1,70 @@
+"""Category spend and non-purchase activity features at one cutoff.
+
+The categories and event types that get their own columns are learned once at fit time
+(:class:`~ml_pipeline.features.builder.FeatureBuilder`) and mapped by name, so a log scored
+later with other codes or new categories lines up with the training columns.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ml_pipeline.features.behaviour import Slice, _ratio
+from ml_pipeline.features.visits import category_firsts_of
+
+
+def category_slots(log_categories: list[str], top: list[str]) -> np.ndarray:
+    """Map each of the log's category codes to a slot: its index in ``top``, or len(top) for other."""
+    index = {name: i for i, name in enumerate(top)}
+    return np.array([index.get(name, len(top)) for name in log_categories] + [len(top)], dtype=np.int64)
+
+
+def category_features(s: Slice, top: list[str], slugs: list[str]) -> dict[str, np.ndarray]:
+    """Spend per top category (and pooled other) over 30/90 days and lifetime, shares, diversity."""
+    f: dict[str, np.ndarray] = {}
+    if not top:
+        return f
+    k = len(top) + 1
+    slots = category_slots(s.log.categories, top)
+    spend_rows = s.is_purchase | s.is_refund
+    c, a = s.cust[spend_rows], s.amount[spend_rows]
+    slot = slots[s.category[spend_rows]]  # code -1 (no category) picks the final "other" entry
+    age = s.cutoff - s.day[spend_rows]
+    key = c.astype(np.int64) * k + slot
+    total = None
+    for window, suffix in ((30, "30d"), (90, "90d"), (None, "all")):
+        sel = slice(None) if window is None else age <= window
+        spend = np.bincount(key[sel], weights=a[sel], minlength=s.n * k).reshape(s.n, k)
+        for j, slug in enumerate(slugs):
+            f[f"cat_{slug}_spend_{suffix}"] = spend[:, j]
+        if window is None:
+            total = spend
+    positive = np.maximum(total, 0.0)
+    denom = positive.sum(axis=1)
+    for j, slug in enumerate(slugs):
+        f[f"cat_{slug}_share"] = np.nan_to_num(_ratio(positive[:, j], denom))
+    p = positive / np.where(denom > 0, denom, 1.0)[:, None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        f["category_entropy"] = -np.where(p > 0, p * np.log(p), 0.0).sum(axis=1)
+    firsts = category_firsts_of(s.log, s.log.is_spend())
+    f["n_categories_all"] = s.count(firsts.cust[firsts.day < s.cutoff])
+    return f
+
+
+def event_type_features(s: Slice, types: list[str], slugs: list[str]) -> dict[str, np.ndarray]:
+    """Counts of non-purchase events (logins, tickets, failed payments, ...) and their recency."""
+    f: dict[str, np.ndarray] = {}
+    other = ~(s.is_purchase | s.is_refund)
+    oc, oage = s.cust[other], s.cutoff - s.day[other]
+    f["other_events_30d"] = s.count(oc[oage <= 30])
+    f["other_events_all"] = s.count(oc)
+    last = np.full(s.n, -np.inf)
+    np.maximum.at(last, oc, -oage.astype(np.float64))
+    f["days_since_other_event"] = np.where(np.isinf(last), np.nan, -last)
+    codes = {name: i for i, name in enumerate(s.log.event_types)}
+    for name, slug in zip(types, slugs):
+        sel = s.etype == codes.get(name, -999)
+        c, age = s.cust[sel], s.cutoff - s.day[sel]
+        f[f"events_{slug}_30d"] = s.count(c[age <= 30])
+        f[f"events_{slug}_all"] = s.count(c)
+    return f
