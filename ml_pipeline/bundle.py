@@ -1,0 +1,159 @@
+"""Model bundles: a directory of native LightGBM model files plus metadata.json.
+
+metadata.json holds everything needed to rebuild features and predictors (feature list,
+categories, horizons, risk thresholds, baseline parameters), the validation metrics, a hash of
+the training data and the library versions. A bundle is written to a temporary sibling
+directory and renamed into place, so a failure never leaves half a bundle.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import shutil
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+import lightgbm
+import numpy as np
+import pandas as pd
+
+from ml_pipeline import __version__
+from ml_pipeline.errors import PipelineError
+from ml_pipeline.estimators import LightGBMTarget, baseline_from_params
+from ml_pipeline.eventlog import EventLog
+from ml_pipeline.features import FeatureBuilder
+from ml_pipeline.train import TrainResult
+from ml_pipeline.windows import day_to_date
+
+FORMAT_VERSION = 1
+DEFAULT_RISK_THRESHOLDS = {"medium": 0.3, "high": 0.5, "critical": 0.7}
+
+
+def fingerprint(log: EventLog) -> str:
+    """SHA-256 of the normalized events (ids, days, amounts, types, categories)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    ids = pd.util.hash_array(log.customer_ids.astype(str)) if log.n_customers else np.zeros(0, np.uint64)
+    h.update(ids[log.cust].tobytes())
+    for arr in (log.day, log.amount, log.etype, log.category):
+        h.update(np.ascontiguousarray(arr).tobytes())
+    h.update(json.dumps([log.event_types, log.categories]).encode())
+    return h.hexdigest()
+
+
+def _model_file(target: str, slugs: dict[str, str]) -> str:
+    return f"{slugs[target]}.lgb.txt"
+
+
+def _target_slugs(builder: FeatureBuilder) -> dict[str, str]:
+    slugs = {"churn": "churn", "spend_total": "spend_total"}
+    for name, slug in zip(builder.category_targets_, builder.category_slugs_):
+        slugs[f"spend_{name}"] = f"spend_cat_{slug}"
+    return slugs
+
+
+def save_bundle(result: TrainResult, log: EventLog, out_dir: str | Path,
+                risk_thresholds: dict | None = None) -> Path:
+    """Write the bundle for ``result`` to ``out_dir`` (replacing an existing bundle there)."""
+    out = Path(out_dir)
+    if out.exists() and not (out / "metadata.json").exists() and any(out.iterdir()):
+        raise PipelineError(f"{out}: exists and is not a model bundle; choose an empty or new folder")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        slugs = _target_slugs(result.builder)
+        targets = {}
+        for name, r in result.targets.items():
+            entry = {"selected": r.selected, "baseline": r.baseline.to_params(), "note": r.note,
+                     "description": r.estimator.description}
+            if r.selected == "lightgbm":
+                entry["file"] = _model_file(name, slugs)
+                entry["objective"] = r.estimator.objective
+                r.estimator.save(tmp / entry["file"])
+            else:
+                entry["production_baseline"] = r.estimator.to_params()
+            targets[name] = entry
+        meta = {
+            "format_version": FORMAT_VERSION,
+            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "as_of": day_to_date(result.plan.as_of),
+            "horizon_days": result.plan.horizon_days,
+            "churn_horizon_days": result.plan.churn_horizon_days,
+            "windows": result.plan.describe(),
+            "features": result.builder.feature_names_,
+            "feature_builder": result.builder.get_params(),
+            "categories": result.builder.category_targets_,
+            "targets": targets,
+            "risk_thresholds": risk_thresholds or DEFAULT_RISK_THRESHOLDS,
+            "metrics": {name: r.metrics for name, r in result.targets.items()},
+            "selection": {name: r.selected for name, r in result.targets.items()},
+            "dataset": result.dataset,
+            "training_data": {
+                "sha256": fingerprint(log),
+                "first_date": day_to_date(int(log.day[0])),
+                "last_date": day_to_date(int(log.day[-1])),
+            },
+            "timings": result.timings,
+            "warnings": result.warnings,
+            "library_versions": {
+                "ml_pipeline": __version__, "python": platform.python_version(),
+                "lightgbm": lightgbm.__version__, "numpy": np.__version__, "pandas": pd.__version__,
+            },
+        }
+        (tmp / "metadata.json").write_text(json.dumps(meta, indent=2, default=_json_default) + "\n")
+        if out.exists():
+            shutil.rmtree(out)
+        tmp.rename(out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
+
+
+def _json_default(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"not JSON serializable: {type(value)}")
+
+
+class Bundle:
+    """A loaded model bundle: rebuilds features and predicts every target."""
+
+    def __init__(self, path: Path, metadata: dict, builder: FeatureBuilder, predictors: dict):
+        self.path = path
+        self.metadata = metadata
+        self.builder = builder
+        self.predictors = predictors
+
+    @property
+    def target_names(self) -> list[str]:
+        return list(self.metadata["targets"])
+
+
+def load_bundle(path: str | Path) -> Bundle:
+    """Load a bundle written by :func:`save_bundle`."""
+    path = Path(path)
+    meta_file = path / "metadata.json"
+    if not meta_file.exists():
+        raise PipelineError(f"{path}: not a model bundle (no metadata.json); train one with "
+                            "`python -m ml_pipeline train`")
+    try:
+        meta = json.loads(meta_file.read_text())
+    except json.JSONDecodeError as exc:
+        raise PipelineError(f"{meta_file}: unreadable metadata ({exc})") from exc
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise PipelineError(f"{path}: bundle format {meta.get('format_version')} is not supported "
+                            f"(this version reads {FORMAT_VERSION})")
+    predictors = {}
+    for name, entry in meta["targets"].items():
+        if entry["selected"] == "lightgbm":
+            file = path / entry["file"]
+            if not file.exists():
+                raise PipelineError(f"{path}: model file {entry['file']} is missing")
+            predictors[name] = LightGBMTarget.load(file, entry["objective"])
+        else:
+            predictors[name] = baseline_from_params(entry["production_baseline"])
+    return Bundle(path, meta, FeatureBuilder.from_params(meta["feature_builder"]), predictors)

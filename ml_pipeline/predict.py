@@ -1,0 +1,33 @@
+"""Scoring: features at the as-of date for every customer with an earlier event, every target."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ml_pipeline.bundle import Bundle
+from ml_pipeline.eventlog import EventLog
+from ml_pipeline.train import check_as_of
+
+SEGMENTS = ("Low", "Medium", "High", "Critical")
+
+
+def risk_segments(p: np.ndarray, thresholds: dict) -> np.ndarray:
+    """Low < medium <= Medium < high <= High < critical <= Critical."""
+    edges = [thresholds["medium"], thresholds["high"], thresholds["critical"]]
+    return np.asarray(SEGMENTS, dtype=object)[np.searchsorted(edges, p, side="right")]
+
+
+def predict(bundle: Bundle, log: EventLog, as_of: int | None = None) -> pd.DataFrame:
+    """One row per customer with an event before ``as_of`` (default: the day after the last event):
+    customer_id, churn_probability, risk_segment, spend_total, spend_<category>..."""
+    as_of = check_as_of(log, as_of)
+    X = bundle.builder.transform(log, as_of)
+    out = pd.DataFrame({"customer_id": log.customer_ids[X.index.to_numpy()]})
+    churn = np.clip(bundle.predictors["churn"].predict(X), 0.0, 1.0)
+    out["churn_probability"] = churn
+    out["risk_segment"] = risk_segments(churn, bundle.metadata["risk_thresholds"])
+    for name in bundle.target_names:
+        if name != "churn":
+            out[name] = np.maximum(bundle.predictors[name].predict(X), 0.0)
+    return out

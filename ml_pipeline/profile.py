@@ -1,0 +1,41 @@
+"""A profile of an event log: what was read, what was dropped, and what the data holds."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ml_pipeline.eventlog import EventLog
+from ml_pipeline.windows import day_to_date
+
+
+def profile(log: EventLog, top: int = 10) -> dict:
+    """Rows, customers, date range, event types, categories by revenue, amounts and warnings."""
+    per_customer = np.bincount(log.cust, minlength=log.n_customers)
+    types = np.bincount(log.etype, minlength=len(log.event_types))
+    spend = log.is_spend()
+    with_cat = spend & (log.category >= 0)
+    revenue = np.bincount(log.category[with_cat], weights=log.amount[with_cat], minlength=len(log.categories))
+    rows = np.bincount(log.category[log.category >= 0], minlength=len(log.categories))
+    order = np.argsort(-revenue, kind="stable")[:top]
+    return {
+        "format": log.info.get("format"),
+        "columns": log.info.get("columns"),
+        "date_format": log.info.get("date_format"),
+        "rows_read": log.info.get("rows_read", log.n_events),
+        "rows_dropped": log.info.get("rows_dropped", 0),
+        "rows": log.n_events,
+        "duplicate_rows": log.info.get("duplicate_rows", 0),
+        "customers": log.n_customers,
+        "customers_with_one_event": int((per_customer == 1).sum()),
+        "first_date": day_to_date(int(log.day[0])) if log.n_events else None,
+        "last_date": day_to_date(int(log.day[-1])) if log.n_events else None,
+        "event_types": {t: int(c) for t, c in zip(log.event_types, types) if c > 0},
+        "categories": len(log.categories),
+        "top_categories": [
+            {"category": log.categories[i], "revenue": round(float(revenue[i]), 2), "rows": int(rows[i])}
+            for i in order if rows[i] > 0
+        ],
+        "amount_total": round(float(log.amount[spend].sum()), 2),
+        "refund_total": round(float(-log.amount[log.amount < 0].sum()), 2),
+        "warnings": list(log.warnings),
+    }

@@ -1,0 +1,199 @@
+"""Training: rolling-window dataset, per-target model vs baseline on time-based validation, refit.
+
+Validation is honest: the number of boosting rounds is chosen by early stopping on the latest
+*training* cutoff (fitting on the cutoffs whose labels end before it), the model is then fit on
+the training cutoffs and scored on the validation cutoffs it has never seen, and only then is
+the production model refit on every cutoff with the same number of rounds.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from ml_pipeline.errors import PipelineError
+from ml_pipeline.estimators import LastWindowSpendBaseline, LightGBMTarget, RecencyRateBaseline
+from ml_pipeline.eventlog import PURCHASE, EventLog
+from ml_pipeline.features import FeatureBuilder
+from ml_pipeline.metrics import better, score, target_kind
+from ml_pipeline.targets import build_targets, target_names
+from ml_pipeline.windows import WindowPlan, day_to_date, plan_windows
+
+logger = logging.getLogger(__name__)
+
+MIN_CUSTOMERS = 10
+
+
+@dataclass
+class TrainConfig:
+    """Training settings; the defaults are the documented ones."""
+
+    horizon_days: int = 30
+    churn_horizon_days: int = 30
+    n_cutoffs: int = 12
+    step_days: int | None = None
+    top_categories: int = 5
+    min_train_rows: int = 200
+    fixed_rounds: int = 200  # when there is no earlier cutoff to stop early on
+    random_state: int = 0
+    num_threads: int = 0
+
+
+@dataclass
+class TargetResult:
+    """One target's production predictor and its validation record."""
+
+    name: str
+    estimator: object
+    baseline: object
+    selected: str
+    metrics: dict
+    note: str = ""
+
+
+@dataclass
+class TrainResult:
+    """Everything a bundle needs: builder, plan, per-target results, facts about the data."""
+
+    builder: FeatureBuilder
+    plan: WindowPlan
+    config: TrainConfig
+    targets: dict[str, TargetResult]
+    dataset: dict
+    timings: dict = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+def check_as_of(log: EventLog, as_of: int | None) -> int:
+    """The as-of day (default: the day after the last event); events on or after it are an error."""
+    last = int(log.day[-1])
+    if as_of is None:
+        return last + 1
+    if last >= as_of:
+        later = int((log.day >= as_of).sum())
+        raise PipelineError(
+            f"{later} event(s) are dated on or after the as-of date {day_to_date(as_of)} (the last is "
+            f"{day_to_date(last)}); remove them or pass a later --as-of"
+        )
+    return as_of
+
+
+def check_trainable(log: EventLog) -> None:
+    """Refuse logs no model can learn from, with the reason."""
+    if log.n_customers < MIN_CUSTOMERS:
+        raise PipelineError(
+            f"the log has {log.n_customers} customer(s); training needs at least {MIN_CUSTOMERS}"
+        )
+    if log.type_code(PURCHASE) < 0 or not (log.etype == log.type_code(PURCHASE)).any():
+        raise PipelineError("the log has no purchase events; churn and spend are defined by purchases")
+    if np.bincount(log.cust, minlength=log.n_customers).max() <= 1:
+        raise PipelineError(
+            "every customer has exactly one event; there is no repeat behaviour to learn churn or spend from"
+        )
+
+
+def build_dataset(log: EventLog, builder: FeatureBuilder, plan: WindowPlan,
+                  progress: bool = False) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
+    """Features and targets for every cutoff, stacked; returns (X, Y, cutoff per row)."""
+    xs, ys, cuts = [], [], []
+    for t in tqdm(plan.cutoffs, desc="features", unit="cutoff", disable=not progress, leave=False):
+        x = builder.transform(log, t)
+        y = build_targets(log, t, x.index.to_numpy(), horizon_days=plan.horizon_days,
+                          churn_horizon_days=plan.churn_horizon_days,
+                          top_categories=builder.categories_, category_targets=builder.category_targets_)
+        xs.append(x.reset_index(drop=True))
+        ys.append(y.reset_index(drop=True))
+        cuts.append(np.full(len(x), t, dtype=np.int32))
+    return pd.concat(xs, ignore_index=True), pd.concat(ys, ignore_index=True), np.concatenate(cuts)
+
+
+def _baseline_for(target: str, builder: FeatureBuilder, horizon_days: int):
+    if target == "churn":
+        return RecencyRateBaseline()
+    if target == "spend_total":
+        return LastWindowSpendBaseline.for_target(None, horizon_days)
+    idx = builder.category_targets_.index(target[len("spend_"):])
+    return LastWindowSpendBaseline.for_target(builder.category_slugs_[idx], horizon_days)
+
+
+def _why_not_fit(target: str, y_train: np.ndarray, config: TrainConfig) -> str:
+    if len(y_train) < config.min_train_rows:
+        return f"only {len(y_train)} training rows (< {config.min_train_rows})"
+    if target_kind(target) == "churn" and len(np.unique(y_train)) < 2:
+        return "the training labels have a single class"
+    if target_kind(target) == "spend" and not (y_train > 0).any():
+        return "no spend in any training window"
+    return ""
+
+
+def train(log: EventLog, config: TrainConfig | None = None, as_of: int | None = None,
+          progress: bool = False) -> TrainResult:
+    """Train every target on ``log`` as of ``as_of`` (default: the day after the last event)."""
+    config = config or TrainConfig()
+    started = time.perf_counter()
+    as_of = check_as_of(log, as_of)
+    check_trainable(log)
+    plan = plan_windows(int(log.day[0]), as_of, horizon_days=config.horizon_days,
+                        churn_horizon_days=config.churn_horizon_days, n_cutoffs=config.n_cutoffs,
+                        step_days=config.step_days)
+    builder = FeatureBuilder(top_categories=config.top_categories).fit(log, until_day=as_of)
+    X, Y, cut = build_dataset(log, builder, plan, progress)
+    t_features = time.perf_counter() - started
+
+    train_rows = np.isin(cut, plan.training)
+    valid_rows = np.isin(cut, plan.validation)
+    inner_valid_cut = max(plan.training)
+    inner_rows = np.isin(cut, [t for t in plan.training if t + plan.label_days <= inner_valid_cut])
+    inner_valid_rows = cut == inner_valid_cut
+
+    results: dict[str, TargetResult] = {}
+    warnings: list[str] = []
+    names = target_names(builder.category_targets_)
+    for target in tqdm(names, desc="models", unit="target", disable=not progress, leave=False):
+        y = Y[target].to_numpy()
+        baseline = _baseline_for(target, builder, plan.horizon_days)
+        baseline.fit(X[train_rows], y[train_rows])
+        metrics = {"baseline": score(target, y[valid_rows], baseline.predict(X[valid_rows]))}
+        reason = _why_not_fit(target, y[train_rows], config)
+        selected, estimator, note = "baseline", baseline, ""
+        if reason:
+            note = f"baseline used: {reason}"
+            warnings.append(f"{target}: {note}")
+        else:
+            objective = "binary" if target == "churn" else "tweedie"
+            make = lambda: LightGBMTarget(objective, random_state=config.random_state,  # noqa: E731
+                                          num_threads=config.num_threads)
+            if inner_rows.any() and len(np.unique(y[inner_rows])) > 1:
+                rounds = make().fit(X[inner_rows], y[inner_rows],
+                                    eval_set=(X[inner_valid_rows], y[inner_valid_rows])).best_rounds_
+            else:
+                rounds = config.fixed_rounds
+            model = make().fit(X[train_rows], y[train_rows], n_rounds=rounds)
+            metrics["model"] = score(target, y[valid_rows], model.predict(X[valid_rows]))
+            metrics["model"]["rounds"] = rounds
+            if better(target, metrics["model"], metrics["baseline"]):
+                selected = "lightgbm"
+                estimator = make().fit(X, y, n_rounds=rounds)
+            else:
+                note = "baseline used: it beat LightGBM on validation"
+                warnings.append(f"{target}: {note}")
+        if selected == "baseline":
+            estimator = _baseline_for(target, builder, plan.horizon_days).fit(X, y)
+        results[target] = TargetResult(target, estimator, baseline, selected, metrics, note)
+        logger.info("trained %s: %s", target, selected)
+
+    dataset = {
+        "rows": int(len(X)),
+        "training_rows": int(train_rows.sum()),
+        "validation_rows": int(valid_rows.sum()),
+        "features": len(builder.feature_names_),
+        "customers": int(log.n_customers),
+        "events": int(log.n_events),
+    }
+    timings = {"features_s": round(t_features, 3), "total_s": round(time.perf_counter() - started, 3)}
+    return TrainResult(builder, plan, config, results, dataset, timings, warnings)
