@@ -1,4 +1,4 @@
-"""Command line: ``python -m ml_pipeline train|predict|profile|features`` on local files, no server.
+"""Command line: ``python -m ml_pipeline train|predict|profile|generate|features`` on local files, no server.
 
 ``train`` and ``predict`` are a contract other tools depend on; see docs/cli.md.
 """
@@ -21,19 +21,39 @@ EXIT_BAD_INPUT = 2
 
 
 def _add_input_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--events", required=True, metavar="FILE",
-                   help="event log: CSV/TSV (optionally .gz), .xlsx or Parquet")
-    p.add_argument("--as-of", metavar="YYYY-MM-DD",
-                   help="prediction date; events must be dated before it (default: the day after the last event)")
-    p.add_argument("--column", action="append", metavar="FIELD=HEADER",
-                   help="map a field to a header, e.g. --column customer_id=Kunde (repeatable)")
+    p.add_argument(
+        "--events",
+        required=True,
+        metavar="FILE",
+        help="event log: CSV/TSV (optionally .gz), .xlsx or Parquet",
+    )
+    p.add_argument(
+        "--as-of",
+        metavar="YYYY-MM-DD",
+        help="prediction date; events must be dated before it (default: the day after the last event)",
+    )
+    p.add_argument(
+        "--column",
+        action="append",
+        metavar="FIELD=HEADER",
+        help="map a field to a header, e.g. --column customer_id=Kunde (repeatable)",
+    )
     p.add_argument("--sheet", help="Excel sheet to read (default: the first)")
     p.add_argument("--date-format", metavar="FMT", help="strptime format of event_date, e.g. %%d/%%m/%%Y")
-    p.add_argument("--max-bad-rows", type=float, default=0.01, metavar="SHARE",
-                   help="largest share of unreadable rows to drop with a warning before refusing the file "
-                        "(default 0.01)")
-    p.add_argument("--duplicates", choices=DUPLICATE_POLICIES, default="warn",
-                   help="exact duplicate rows: warn (keep; refuse above 5%%), keep, drop or error (default warn)")
+    p.add_argument(
+        "--max-bad-rows",
+        type=float,
+        default=0.01,
+        metavar="SHARE",
+        help="largest share of unreadable rows to drop with a warning before refusing the file "
+        "(default 0.01)",
+    )
+    p.add_argument(
+        "--duplicates",
+        choices=DUPLICATE_POLICIES,
+        default="warn",
+        help="exact duplicate rows: warn (keep; refuse above 5%%), keep, drop or error (default warn)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
@@ -48,13 +68,24 @@ def build_parser() -> argparse.ArgumentParser:
     _add_input_options(t)
     t.add_argument("--out", required=True, metavar="DIR", help="bundle directory to write")
     t.add_argument("--horizon-days", type=int, default=30, metavar="N", help="spend horizon (default 30)")
-    t.add_argument("--churn-horizon-days", type=int, default=30, metavar="N",
-                   help="churn = no purchase in this many days (default 30)")
+    t.add_argument(
+        "--churn-horizon-days",
+        type=int,
+        default=30,
+        metavar="N",
+        help="churn = no purchase in this many days (default 30)",
+    )
     t.add_argument("--cutoffs", type=int, default=12, metavar="K", help="rolling cutoffs (default 12)")
-    t.add_argument("--step-days", type=int, metavar="N",
-                   help="days between cutoffs (default: the longer horizon)")
-    t.add_argument("--top-categories", type=int, default=5, metavar="N",
-                   help="categories with their own features and spend targets (default 5)")
+    t.add_argument(
+        "--step-days", type=int, metavar="N", help="days between cutoffs (default: the longer horizon)"
+    )
+    t.add_argument(
+        "--top-categories",
+        type=int,
+        default=5,
+        metavar="N",
+        help="categories with their own features and spend targets (default 5)",
+    )
 
     p = sub.add_parser("predict", help="score every customer with a trained bundle")
     p.add_argument("--model", required=True, metavar="DIR", help="bundle directory written by train")
@@ -66,6 +97,13 @@ def build_parser() -> argparse.ArgumentParser:
     pr = sub.add_parser("profile", help="print the profile of an event log as JSON")
     _add_input_options(pr)
 
+    g = sub.add_parser("generate", help="write a synthetic event log (for demos and benchmarks)")
+    g.add_argument("--customers", type=int, default=10_000, metavar="N")
+    g.add_argument("--events", type=int, default=100_000, metavar="N")
+    g.add_argument("--days", type=int, default=730, metavar="N", help="length of the log (default 730)")
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--out", required=True, metavar="FILE", help=".csv, .csv.gz or .parquet")
+
     f = sub.add_parser("features", help="list the features with their meaning")
     f.add_argument("--markdown", action="store_true", help="print docs/features.md")
     return parser
@@ -73,8 +111,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _load(args):
     return load_events(
-        args.events, column_mapping=parse_mapping_args(args.column), sheet=args.sheet,
-        date_format=args.date_format, max_bad_share=args.max_bad_rows, duplicates=args.duplicates,
+        args.events,
+        column_mapping=parse_mapping_args(args.column),
+        sheet=args.sheet,
+        date_format=args.date_format,
+        max_bad_share=args.max_bad_rows,
+        duplicates=args.duplicates,
     )
 
 
@@ -88,12 +130,22 @@ def metrics_table(metrics: dict, selection: dict) -> str:
     """Model vs baseline per target, as printed by ``train``."""
     rows = [("target", "selected", "metric", "model", "baseline")]
     for target, m in metrics.items():
-        names = ("roc_auc", "pr_auc", "log_loss", "brier") if target == "churn" else (
-            "mae", "rmse", "r2", "gini", "spearman", "total_ratio")
+        names = (
+            ("roc_auc", "pr_auc", "log_loss", "brier")
+            if target == "churn"
+            else ("mae", "rmse", "r2", "gini", "spearman", "total_ratio")
+        )
         for i, name in enumerate(names):
             model = m.get("model", {}).get(name)
-            rows.append((target if i == 0 else "", selection[target] if i == 0 else "", name,
-                         _fmt(model), _fmt(m["baseline"].get(name))))
+            rows.append(
+                (
+                    target if i == 0 else "",
+                    selection[target] if i == 0 else "",
+                    name,
+                    _fmt(model),
+                    _fmt(m["baseline"].get(name)),
+                )
+            )
     widths = [max(len(r[i]) for r in rows) for i in range(5)]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)
 
@@ -106,8 +158,13 @@ def cmd_train(args) -> int:
     log = _load(args)
     for w in log.warnings:
         print(f"warning: {w}", file=sys.stderr)
-    config = TrainConfig(horizon_days=args.horizon_days, churn_horizon_days=args.churn_horizon_days,
-                         n_cutoffs=args.cutoffs, step_days=args.step_days, top_categories=args.top_categories)
+    config = TrainConfig(
+        horizon_days=args.horizon_days,
+        churn_horizon_days=args.churn_horizon_days,
+        n_cutoffs=args.cutoffs,
+        step_days=args.step_days,
+        top_categories=args.top_categories,
+    )
     as_of = date_to_day(args.as_of) if args.as_of else None
     result = train(log, config, as_of=as_of, progress=not args.quiet)
     path = save_bundle(result, log, args.out)
@@ -117,12 +174,16 @@ def cmd_train(args) -> int:
         print(f"note: {w}")
     d = result.dataset
     plan = result.plan.describe()
-    print(f"\n{d['events']:,} events, {d['customers']:,} customers; {len(plan['cutoffs'])} cutoffs "
-          f"({plan['cutoffs'][-1]} .. {plan['cutoffs'][0]}), validation {', '.join(plan['validation'])}; "
-          f"{d['training_rows']:,} training and {d['validation_rows']:,} validation rows, "
-          f"{d['features']} features")
-    print(f"bundle written to {path} in {time.perf_counter() - started:.1f} s "
-          f"(features {result.timings['features_s']:.1f} s)")
+    print(
+        f"\n{d['events']:,} events, {d['customers']:,} customers; {len(plan['cutoffs'])} cutoffs "
+        f"({plan['cutoffs'][-1]} .. {plan['cutoffs'][0]}), validation {', '.join(plan['validation'])}; "
+        f"{d['training_rows']:,} training and {d['validation_rows']:,} validation rows, "
+        f"{d['features']} features"
+    )
+    print(
+        f"bundle written to {path} in {time.perf_counter() - started:.1f} s "
+        f"(features {result.timings['features_s']:.1f} s)"
+    )
     return 0
 
 
@@ -135,8 +196,10 @@ def cmd_predict(args) -> int:
     bundle = load_bundle(args.model)
     for flag, key in ((args.horizon_days, "horizon_days"), (args.churn_horizon_days, "churn_horizon_days")):
         if flag is not None and flag != bundle.metadata[key]:
-            raise PipelineError(f"--{key.replace('_', '-')} {flag} differs from the model's "
-                                f"{bundle.metadata[key]}; train a model for that horizon")
+            raise PipelineError(
+                f"--{key.replace('_', '-')} {flag} differs from the model's "
+                f"{bundle.metadata[key]}; train a model for that horizon"
+            )
     log = _load(args)
     for w in log.warnings:
         print(f"warning: {w}", file=sys.stderr)
@@ -144,9 +207,11 @@ def cmd_predict(args) -> int:
     write_csv_atomic(frame, args.out)
     counts = frame["risk_segment"].value_counts()
     mix = ", ".join(f"{s} {int(counts.get(s, 0)):,}" for s in SEGMENTS)
-    print(f"{len(frame):,} customers scored from {log.n_events:,} events; mean churn probability "
-          f"{frame['churn_probability'].mean():.3f}; risk: {mix}; predicted {bundle.metadata['horizon_days']}-day "
-          f"spend {frame['spend_total'].sum():,.2f}")
+    print(
+        f"{len(frame):,} customers scored from {log.n_events:,} events; mean churn probability "
+        f"{frame['churn_probability'].mean():.3f}; risk: {mix}; predicted {bundle.metadata['horizon_days']}-day "
+        f"spend {frame['spend_total'].sum():,.2f}"
+    )
     print(f"predictions written to {args.out} in {time.perf_counter() - started:.1f} s")
     return 0
 
@@ -155,6 +220,15 @@ def cmd_profile(args) -> int:
     from ml_pipeline.profile import profile
 
     print(json.dumps(profile(_load(args)), indent=2))
+    return 0
+
+
+def cmd_generate(args) -> int:
+    from ml_pipeline.synthetic import generate_events, write_events
+
+    frame = generate_events(args.customers, args.events, days=args.days, seed=args.seed)
+    path = write_events(frame, args.out)
+    print(f"{len(frame):,} events of {frame['customer_id'].nunique():,} customers written to {path}")
     return 0
 
 
@@ -173,7 +247,13 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit code (2 for bad input, with a one-line error on stderr)."""
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    commands = {"train": cmd_train, "predict": cmd_predict, "profile": cmd_profile, "features": cmd_features}
+    commands = {
+        "train": cmd_train,
+        "predict": cmd_predict,
+        "profile": cmd_profile,
+        "generate": cmd_generate,
+        "features": cmd_features,
+    }
     try:
         return commands[args.command](args)
     except PipelineError as exc:

@@ -55,8 +55,9 @@ def _target_slugs(builder: FeatureBuilder) -> dict[str, str]:
     return slugs
 
 
-def save_bundle(result: TrainResult, log: EventLog, out_dir: str | Path,
-                risk_thresholds: dict | None = None) -> Path:
+def save_bundle(
+    result: TrainResult, log: EventLog, out_dir: str | Path, risk_thresholds: dict | None = None
+) -> Path:
     """Write the bundle for ``result`` to ``out_dir`` (replacing an existing bundle there)."""
     out = Path(out_dir)
     if out.exists() and not (out / "metadata.json").exists() and any(out.iterdir()):
@@ -67,8 +68,12 @@ def save_bundle(result: TrainResult, log: EventLog, out_dir: str | Path,
         slugs = _target_slugs(result.builder)
         targets = {}
         for name, r in result.targets.items():
-            entry = {"selected": r.selected, "baseline": r.baseline.to_params(), "note": r.note,
-                     "description": r.estimator.description}
+            entry = {
+                "selected": r.selected,
+                "baseline": r.baseline.to_params(),
+                "note": r.note,
+                "description": r.estimator.description,
+            }
             if r.selected == "lightgbm":
                 entry["file"] = _model_file(name, slugs)
                 entry["objective"] = r.estimator.objective
@@ -99,8 +104,11 @@ def save_bundle(result: TrainResult, log: EventLog, out_dir: str | Path,
             "timings": result.timings,
             "warnings": result.warnings,
             "library_versions": {
-                "ml_pipeline": __version__, "python": platform.python_version(),
-                "lightgbm": lightgbm.__version__, "numpy": np.__version__, "pandas": pd.__version__,
+                "ml_pipeline": __version__,
+                "python": platform.python_version(),
+                "lightgbm": lightgbm.__version__,
+                "numpy": np.__version__,
+                "pandas": pd.__version__,
             },
         }
         (tmp / "metadata.json").write_text(json.dumps(meta, indent=2, default=_json_default) + "\n")
@@ -138,15 +146,18 @@ def load_bundle(path: str | Path) -> Bundle:
     path = Path(path)
     meta_file = path / "metadata.json"
     if not meta_file.exists():
-        raise PipelineError(f"{path}: not a model bundle (no metadata.json); train one with "
-                            "`python -m ml_pipeline train`")
+        raise PipelineError(
+            f"{path}: not a model bundle (no metadata.json); train one with `python -m ml_pipeline train`"
+        )
     try:
         meta = json.loads(meta_file.read_text())
     except json.JSONDecodeError as exc:
         raise PipelineError(f"{meta_file}: unreadable metadata ({exc})") from exc
     if meta.get("format_version") != FORMAT_VERSION:
-        raise PipelineError(f"{path}: bundle format {meta.get('format_version')} is not supported "
-                            f"(this version reads {FORMAT_VERSION})")
+        raise PipelineError(
+            f"{path}: bundle format {meta.get('format_version')} is not supported "
+            f"(this version reads {FORMAT_VERSION})"
+        )
     predictors = {}
     for name, entry in meta["targets"].items():
         if entry["selected"] == "lightgbm":

@@ -87,8 +87,15 @@ class LightGBMTarget:
 
     kind = "lightgbm"
 
-    def __init__(self, objective: str, n_estimators: int = 1000, learning_rate: float = 0.05,
-                 early_stopping_rounds: int = 50, random_state: int = 0, num_threads: int = 0):
+    def __init__(
+        self,
+        objective: str,
+        n_estimators: int = 1000,
+        learning_rate: float = 0.05,
+        early_stopping_rounds: int = 50,
+        random_state: int = 0,
+        num_threads: int = 0,
+    ):
         self.objective = objective
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
@@ -116,8 +123,9 @@ class LightGBMTarget:
             p["tweedie_variance_power"] = 1.5
         return p
 
-    def fit(self, X: pd.DataFrame, y: np.ndarray, eval_set: tuple | None = None,
-            n_rounds: int | None = None) -> LightGBMTarget:
+    def fit(
+        self, X: pd.DataFrame, y: np.ndarray, eval_set: tuple | None = None, n_rounds: int | None = None
+    ) -> LightGBMTarget:
         """Fit; with ``eval_set`` stop early on it and keep the best round in ``best_rounds_``."""
         train = lgb.Dataset(X, label=y, free_raw_data=True)
         callbacks, valid = [], []
@@ -125,8 +133,9 @@ class LightGBMTarget:
             valid = [lgb.Dataset(eval_set[0], label=eval_set[1], reference=train)]
             callbacks = [lgb.early_stopping(self.early_stopping_rounds, verbose=False)]
         rounds = n_rounds or self.n_estimators
-        self.booster_ = lgb.train(self.params(len(X)), train, num_boost_round=rounds,
-                                  valid_sets=valid, callbacks=callbacks)
+        self.booster_ = lgb.train(
+            self.params(len(X)), train, num_boost_round=rounds, valid_sets=valid, callbacks=callbacks
+        )
         self.best_rounds_ = int(self.booster_.best_iteration or self.booster_.current_iteration())
         return self
 

@@ -24,9 +24,16 @@ logger = logging.getLogger(__name__)
 
 PURCHASE, REFUND = "purchase", "refund"
 _TYPE_ALIASES = {
-    "order": PURCHASE, "sale": PURCHASE, "transaction": PURCHASE, "buy": PURCHASE,
-    "purchased": PURCHASE, "invoice": PURCHASE,
-    "return": REFUND, "refunded": REFUND, "chargeback": REFUND, "returned": REFUND,
+    "order": PURCHASE,
+    "sale": PURCHASE,
+    "transaction": PURCHASE,
+    "buy": PURCHASE,
+    "purchased": PURCHASE,
+    "invoice": PURCHASE,
+    "return": REFUND,
+    "refunded": REFUND,
+    "chargeback": REFUND,
+    "returned": REFUND,
 }
 DUPLICATE_POLICIES = ("warn", "keep", "drop", "error")
 
@@ -72,21 +79,30 @@ class EventLog:
         """The log restricted to events strictly before ``day``."""
         n = self.end_before(day)
         return EventLog(
-            self.customer_ids, self.cust[:n], self.day[:n], self.amount[:n], self.etype[:n],
-            self.event_types, self.category[:n], self.categories, self.quantity[:n],
+            self.customer_ids,
+            self.cust[:n],
+            self.day[:n],
+            self.amount[:n],
+            self.etype[:n],
+            self.event_types,
+            self.category[:n],
+            self.categories,
+            self.quantity[:n],
         )
 
     def to_frame(self) -> pd.DataFrame:
         """The normalized events as a DataFrame (for inspection and tests)."""
         cats = np.array([*self.categories, None], dtype=object)
-        return pd.DataFrame({
-            "customer_id": self.customer_ids[self.cust],
-            "event_date": (EPOCH + self.day.astype("timedelta64[D]")).astype("datetime64[s]"),
-            "amount": self.amount,
-            "event_type": np.array(self.event_types, dtype=object)[self.etype],
-            "category": cats[self.category],
-            "quantity": self.quantity,
-        })
+        return pd.DataFrame(
+            {
+                "customer_id": self.customer_ids[self.cust],
+                "event_date": (EPOCH + self.day.astype("timedelta64[D]")).astype("datetime64[s]"),
+                "amount": self.amount,
+                "event_type": np.array(self.event_types, dtype=object)[self.etype],
+                "category": cats[self.category],
+                "quantity": self.quantity,
+            }
+        )
 
 
 def from_frame(frame: pd.DataFrame, **kwargs) -> EventLog:
@@ -107,8 +123,12 @@ def load_events(
     """Read and normalize an event-log file; raises EventLogError with a one-line reason."""
     raw = read_raw(path, sheet=sheet)
     log = _normalize(
-        raw.table, source=Path(path).name, column_mapping=column_mapping, date_format=date_format,
-        max_bad_share=max_bad_share, duplicates=duplicates,
+        raw.table,
+        source=Path(path).name,
+        column_mapping=column_mapping,
+        date_format=date_format,
+        max_bad_share=max_bad_share,
+        duplicates=duplicates,
     )
     log.warnings[:0] = raw.warnings
     log.info["format"] = raw.source_format
@@ -182,8 +202,12 @@ def _normalize(
         values, codes = _distinct(date_col)
         counts = np.bincount(codes, minlength=len(values))
         parsed = parse_dates(
-            values, counts, column=cols["event_date"], date_format=date_format,
-            max_bad_share=max_bad_share, example_row=locator(values, codes),
+            values,
+            counts,
+            column=cols["event_date"],
+            date_format=date_format,
+            max_bad_share=max_bad_share,
+            example_row=locator(values, codes),
         )
         day_f = parsed.days[codes]
         date_fmt = parsed.format
@@ -251,12 +275,17 @@ def _normalize(
 
     order = np.argsort(day, kind="stable")
     log = EventLog(
-        customer_ids=customer_ids, cust=cust[order].astype(np.int32), day=day[order],
-        amount=amount[order].astype(np.float64), etype=etype[order].astype(np.int16),
-        event_types=etype_names, category=category[order].astype(np.int16), categories=cat_names,
-        quantity=quantity[order], warnings=warnings,
-        info={"rows_read": n, "rows_dropped": int(bad.mask.sum()), "date_format": date_fmt,
-              "columns": cols},
+        customer_ids=customer_ids,
+        cust=cust[order].astype(np.int32),
+        day=day[order],
+        amount=amount[order].astype(np.float64),
+        etype=etype[order].astype(np.int16),
+        event_types=etype_names,
+        category=category[order].astype(np.int16),
+        categories=cat_names,
+        quantity=quantity[order],
+        warnings=warnings,
+        info={"rows_read": n, "rows_dropped": int(bad.mask.sum()), "date_format": date_fmt, "columns": cols},
     )
     _handle_duplicates(log, duplicates, max_bad_share)
     return log
@@ -268,7 +297,9 @@ def _with_type(names: list[str], codes: np.ndarray, name: str) -> tuple[list[str
     return [*names, name], codes
 
 
-def _check_bad_rows(bad: _BadRows, n: int, max_bad_share: float, source: str, ids, id_codes, warnings) -> None:
+def _check_bad_rows(
+    bad: _BadRows, n: int, max_bad_share: float, source: str, ids, id_codes, warnings
+) -> None:
     count = int(bad.mask.sum())
     if count == 0:
         return
@@ -283,8 +314,9 @@ def _check_bad_rows(bad: _BadRows, n: int, max_bad_share: float, source: str, id
 
 
 def _handle_duplicates(log: EventLog, policy: str, max_share: float) -> None:
-    frame = pd.DataFrame({"c": log.cust, "d": log.day, "a": log.amount, "t": log.etype,
-                          "k": log.category, "q": log.quantity})
+    frame = pd.DataFrame(
+        {"c": log.cust, "d": log.day, "a": log.amount, "t": log.etype, "k": log.category, "q": log.quantity}
+    )
     dup = frame.duplicated().to_numpy()
     k = int(dup.sum())
     log.info["duplicate_rows"] = k

@@ -192,9 +192,7 @@ def _read_csv(path: Path, head: bytes, compressed: bool) -> RawTable:
     if skipped:
         known = sorted(n for n in skipped if n > 0)
         where = f" (first at row {known[0]})" if known else ""
-        warnings.append(
-            f"{len(skipped)} row(s) with the wrong number of fields were dropped{where}"
-        )
+        warnings.append(f"{len(skipped)} row(s) with the wrong number of fields were dropped{where}")
     fmt = "csv.gz" if compressed else "csv"
     if delimiter != ",":
         fmt += " (" + {";": "semicolon", "\t": "tab", "|": "pipe"}[delimiter] + "-separated)"

@@ -33,7 +33,8 @@ def profile(log: EventLog, top: int = 10) -> dict:
         "categories": len(log.categories),
         "top_categories": [
             {"category": log.categories[i], "revenue": round(float(revenue[i]), 2), "rows": int(rows[i])}
-            for i in order if rows[i] > 0
+            for i in order
+            if rows[i] > 0
         ],
         "amount_total": round(float(log.amount[spend].sum()), 2),
         "refund_total": round(float(-log.amount[log.amount < 0].sum()), 2),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -97,15 +98,22 @@ def check_trainable(log: EventLog) -> None:
         )
 
 
-def build_dataset(log: EventLog, builder: FeatureBuilder, plan: WindowPlan,
-                  progress: bool = False) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
+def build_dataset(
+    log: EventLog, builder: FeatureBuilder, plan: WindowPlan, progress: bool = False
+) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
     """Features and targets for every cutoff, stacked; returns (X, Y, cutoff per row)."""
     xs, ys, cuts = [], [], []
     for t in tqdm(plan.cutoffs, desc="features", unit="cutoff", disable=not progress, leave=False):
         x = builder.transform(log, t)
-        y = build_targets(log, t, x.index.to_numpy(), horizon_days=plan.horizon_days,
-                          churn_horizon_days=plan.churn_horizon_days,
-                          top_categories=builder.categories_, category_targets=builder.category_targets_)
+        y = build_targets(
+            log,
+            t,
+            x.index.to_numpy(),
+            horizon_days=plan.horizon_days,
+            churn_horizon_days=plan.churn_horizon_days,
+            top_categories=builder.categories_,
+            category_targets=builder.category_targets_,
+        )
         xs.append(x.reset_index(drop=True))
         ys.append(y.reset_index(drop=True))
         cuts.append(np.full(len(x), t, dtype=np.int32))
@@ -117,7 +125,7 @@ def _baseline_for(target: str, builder: FeatureBuilder, horizon_days: int):
         return RecencyRateBaseline()
     if target == "spend_total":
         return LastWindowSpendBaseline.for_target(None, horizon_days)
-    idx = builder.category_targets_.index(target[len("spend_"):])
+    idx = builder.category_targets_.index(target[len("spend_") :])
     return LastWindowSpendBaseline.for_target(builder.category_slugs_[idx], horizon_days)
 
 
@@ -131,16 +139,22 @@ def _why_not_fit(target: str, y_train: np.ndarray, config: TrainConfig) -> str:
     return ""
 
 
-def train(log: EventLog, config: TrainConfig | None = None, as_of: int | None = None,
-          progress: bool = False) -> TrainResult:
+def train(
+    log: EventLog, config: TrainConfig | None = None, as_of: int | None = None, progress: bool = False
+) -> TrainResult:
     """Train every target on ``log`` as of ``as_of`` (default: the day after the last event)."""
     config = config or TrainConfig()
     started = time.perf_counter()
     as_of = check_as_of(log, as_of)
     check_trainable(log)
-    plan = plan_windows(int(log.day[0]), as_of, horizon_days=config.horizon_days,
-                        churn_horizon_days=config.churn_horizon_days, n_cutoffs=config.n_cutoffs,
-                        step_days=config.step_days)
+    plan = plan_windows(
+        int(log.day[0]),
+        as_of,
+        horizon_days=config.horizon_days,
+        churn_horizon_days=config.churn_horizon_days,
+        n_cutoffs=config.n_cutoffs,
+        step_days=config.step_days,
+    )
     builder = FeatureBuilder(top_categories=config.top_categories).fit(log, until_day=as_of)
     X, Y, cut = build_dataset(log, builder, plan, progress)
     t_features = time.perf_counter() - started
@@ -165,12 +179,18 @@ def train(log: EventLog, config: TrainConfig | None = None, as_of: int | None = 
             note = f"baseline used: {reason}"
             warnings.append(f"{target}: {note}")
         else:
-            objective = "binary" if target == "churn" else "tweedie"
-            make = lambda: LightGBMTarget(objective, random_state=config.random_state,  # noqa: E731
-                                          num_threads=config.num_threads)
+            make = partial(
+                LightGBMTarget,
+                "binary" if target == "churn" else "tweedie",
+                random_state=config.random_state,
+                num_threads=config.num_threads,
+            )
             if inner_rows.any() and len(np.unique(y[inner_rows])) > 1:
-                rounds = make().fit(X[inner_rows], y[inner_rows],
-                                    eval_set=(X[inner_valid_rows], y[inner_valid_rows])).best_rounds_
+                rounds = (
+                    make()
+                    .fit(X[inner_rows], y[inner_rows], eval_set=(X[inner_valid_rows], y[inner_valid_rows]))
+                    .best_rounds_
+                )
             else:
                 rounds = config.fixed_rounds
             model = make().fit(X[train_rows], y[train_rows], n_rounds=rounds)

@@ -66,8 +66,12 @@ def plan_windows(
     min_history_days: int = 60,
 ) -> WindowPlan:
     """Lay out cutoffs back from ``as_of``; raises PipelineError if the log is too short."""
-    for name, value in (("horizon_days", horizon_days), ("churn_horizon_days", churn_horizon_days),
-                        ("n_cutoffs", n_cutoffs), ("n_validation", n_validation)):
+    for name, value in (
+        ("horizon_days", horizon_days),
+        ("churn_horizon_days", churn_horizon_days),
+        ("n_cutoffs", n_cutoffs),
+        ("n_validation", n_validation),
+    ):
         if value < 1:
             raise PipelineError(f"{name} must be at least 1 (got {value})")
     label_days = max(horizon_days, churn_horizon_days)
@@ -86,5 +90,6 @@ def plan_windows(
             f"{label_days}-day horizon it needs at least {need} days (history, a training window "
             "and a validation window)"
         )
-    return WindowPlan(as_of, horizon_days, churn_horizon_days, step, tuple(cutoffs),
-                      tuple(validation), tuple(training))
+    return WindowPlan(
+        as_of, horizon_days, churn_horizon_days, step, tuple(cutoffs), tuple(validation), tuple(training)
+    )

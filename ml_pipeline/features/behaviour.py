@@ -41,10 +41,18 @@ class Slice:
         vm = v.day < cutoff
         etype = log.etype[:k]
         return cls(
-            log=log, cutoff=cutoff, cust=log.cust[:k], day=log.day[:k], amount=log.amount[:k],
-            etype=etype, category=log.category[:k], quantity=log.quantity[:k],
-            is_purchase=etype == log.type_code(PURCHASE), is_refund=etype == log.type_code(REFUND),
-            visits=Visits(v.cust[vm], v.day[vm], v.spend[vm], v.gap[vm]), n=log.n_customers,
+            log=log,
+            cutoff=cutoff,
+            cust=log.cust[:k],
+            day=log.day[:k],
+            amount=log.amount[:k],
+            etype=etype,
+            category=log.category[:k],
+            quantity=log.quantity[:k],
+            is_purchase=etype == log.type_code(PURCHASE),
+            is_refund=etype == log.type_code(REFUND),
+            visits=Visits(v.cust[vm], v.day[vm], v.spend[vm], v.gap[vm]),
+            n=log.n_customers,
         )
 
     def count(self, cust: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:

@@ -45,8 +45,9 @@ class FeatureBuilder:
         end = log.n_events if until_day is None else log.end_before(until_day)
         spend = log.is_spend()[:end]
         cats = log.category[:end][spend & (log.category[:end] >= 0)]
-        revenue = np.bincount(cats, weights=log.amount[:end][spend & (log.category[:end] >= 0)],
-                              minlength=len(log.categories))
+        revenue = np.bincount(
+            cats, weights=log.amount[:end][spend & (log.category[:end] >= 0)], minlength=len(log.categories)
+        )
         order = np.argsort(-revenue, kind="stable")
         top = [log.categories[i] for i in order[: self.top_categories] if revenue[i] > 0]
         self.categories_ = top
@@ -58,8 +59,11 @@ class FeatureBuilder:
         self.category_targets_ = top + (["other"] if has_other else [])
         kinds = log.etype[:end][~spend]
         counts = np.bincount(kinds, minlength=len(log.event_types))
-        types = [log.event_types[i] for i in np.argsort(-counts, kind="stable")
-                 if counts[i] > 0 and log.event_types[i] not in (PURCHASE, REFUND)]
+        types = [
+            log.event_types[i]
+            for i in np.argsort(-counts, kind="stable")
+            if counts[i] > 0 and log.event_types[i] not in (PURCHASE, REFUND)
+        ]
         self.event_types_ = types[: self.top_event_types]
         self.event_type_slugs_ = slugify(self.event_types_)
         self.feature_names_ = list(self.transform(log, int(log.day[0]) + 1).columns)

@@ -1,0 +1,45 @@
+# The README's Quick start: `make demo` (train + predict on a real log) and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+EVENTS ?= ../shared/data/cdnow/events.csv.gz
+OUT ?= out
+
+.PHONY: install demo test lint format bench features-doc clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+# Train on EVENTS and score it; without the shared log, a synthetic one is generated first.
+demo: install
+	@if [ -f "$(EVENTS)" ]; then events="$(EVENTS)"; else \
+		events="$(OUT)/synthetic_events.csv.gz"; echo "$(EVENTS) not found: generating $$events"; \
+		$(BIN)/python -m ml_pipeline generate --customers 20000 --events 200000 --out $$events; fi; \
+	$(BIN)/python -m ml_pipeline train --events "$$events" --out $(OUT)/model && \
+	$(BIN)/python -m ml_pipeline predict --model $(OUT)/model --events "$$events" --out $(OUT)/predictions.csv && \
+	head -n 5 $(OUT)/predictions.csv
+
+test: install lint
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: install
+	$(BIN)/python benchmarks/bench_pipeline.py
+
+features-doc: install
+	$(BIN)/python -m ml_pipeline features --markdown > docs/features.md
+
+clean:
+	rm -rf $(VENV) $(OUT) .pytest_cache .ruff_cache

@@ -1,0 +1,5 @@
+"""WSGI entry: ``gunicorn run:app`` or ``flask --app run run``."""
+
+from hcl_server import create_app
+
+app = create_app()

@@ -1,0 +1,33 @@
+"""Shared fixtures: small event logs written in various formats."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from ml_pipeline.synthetic import generate_events, write_events
+
+
+@pytest.fixture
+def write_csv(tmp_path: Path):
+    """Write text to a file under tmp_path and return its path."""
+
+    def write(text: str, name: str = "events.csv") -> Path:
+        path = tmp_path / name
+        path.write_text(text)
+        return path
+
+    return write
+
+
+@pytest.fixture(scope="session")
+def small_log_frame() -> pd.DataFrame:
+    """A 1,500-customer synthetic log over two years, with categories, refunds and other events."""
+    return generate_events(n_customers=1500, n_events=20_000, days=540, seed=7)
+
+
+@pytest.fixture(scope="session")
+def small_log_csv(tmp_path_factory, small_log_frame) -> Path:
+    return write_events(small_log_frame, tmp_path_factory.mktemp("logs") / "small.csv")

@@ -1,0 +1,103 @@
+"""Training, validation honesty, small-data fallback, and bundles that predict the same numbers."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ml_pipeline.bundle import load_bundle, save_bundle
+from ml_pipeline.eventlog import from_frame
+from ml_pipeline.predict import predict, risk_segments
+from ml_pipeline.synthetic import generate_events
+from ml_pipeline.train import TrainConfig, build_dataset, train
+
+
+@pytest.fixture(scope="module")
+def trained(small_log_frame):
+    log = from_frame(small_log_frame)
+    return log, train(log, TrainConfig(n_cutoffs=8))
+
+
+def test_every_target_has_model_and_baseline_metrics(trained):
+    log, result = trained
+    names = list(result.targets)
+    assert names[:2] == ["churn", "spend_total"]
+    assert len(names) == 2 + 6  # 5 top categories + other
+    for r in result.targets.values():
+        assert "baseline" in r.metrics and "model" in r.metrics
+    churn = result.targets["churn"].metrics["model"]
+    assert 0.5 < churn["roc_auc"] <= 1 and churn["n"] == result.dataset["validation_rows"]
+
+
+def test_validation_rows_are_the_latest_cutoff_only(trained):
+    log, result = trained
+    X, Y, cut = build_dataset(log, result.builder, result.plan)
+    assert result.dataset["validation_rows"] == int((cut == result.plan.validation[0]).sum())
+    assert result.dataset["training_rows"] == int(np.isin(cut, result.plan.training).sum())
+    assert max(result.plan.training) + result.plan.label_days <= min(result.plan.validation)
+
+
+def test_bundle_round_trip_predicts_the_same_numbers(trained, tmp_path):
+    log, result = trained
+    path = save_bundle(result, log, tmp_path / "bundle")
+    meta = json.loads((path / "metadata.json").read_text())
+    assert meta["features"] == result.builder.feature_names_
+    assert len(meta["training_data"]["sha256"]) == 64
+    assert {"lightgbm", "numpy", "pandas", "python"} <= set(meta["library_versions"])
+    assert meta["risk_thresholds"] == {"medium": 0.3, "high": 0.5, "critical": 0.7}
+    bundle = load_bundle(path)
+    X = result.builder.transform(log, int(log.day[-1]) + 1)
+    for name, r in result.targets.items():
+        np.testing.assert_allclose(bundle.predictors[name].predict(X), r.estimator.predict(X), rtol=1e-6)
+    out = predict(bundle, log)
+    assert list(out.columns[:4]) == ["customer_id", "churn_probability", "risk_segment", "spend_total"]
+    assert len(out) == log.n_customers and out["customer_id"].is_unique
+    assert out["churn_probability"].between(0, 1).all() and (out["spend_total"] >= 0).all()
+
+
+def test_risk_segments_at_the_thresholds():
+    p = np.array([0.0, 0.29, 0.3, 0.49, 0.5, 0.69, 0.7, 1.0])
+    seg = risk_segments(p, {"medium": 0.3, "high": 0.5, "critical": 0.7})
+    assert list(seg) == ["Low", "Low", "Medium", "Medium", "High", "High", "Critical", "Critical"]
+
+
+def test_fifty_customers_train_and_say_where_the_baseline_is_used():
+    log = from_frame(generate_events(n_customers=50, n_events=600, days=400, seed=3))
+    result = train(log, TrainConfig())
+    for r in result.targets.values():
+        assert "baseline" in r.metrics
+        assert (r.selected == "lightgbm") == ("model" in r.metrics and not r.note)
+        if r.selected == "baseline":
+            assert r.note.startswith("baseline used") and any(r.name in w for w in result.warnings)
+
+
+def test_too_few_rows_fall_back_to_the_baseline():
+    log = from_frame(generate_events(n_customers=15, n_events=200, days=400, seed=3))
+    result = train(log, TrainConfig())
+    assert all(r.selected == "baseline" for r in result.targets.values())
+    assert all("training rows" in r.note for r in result.targets.values())
+
+
+def test_fingerprint_changes_with_the_data(small_log_frame, tmp_path):
+    from ml_pipeline.bundle import fingerprint
+
+    a = from_frame(small_log_frame)
+    changed = small_log_frame.copy()
+    changed.loc[changed.index[0], "amount"] += 1
+    assert fingerprint(a) == fingerprint(from_frame(small_log_frame.copy()))
+    assert fingerprint(a) != fingerprint(from_frame(changed))
+
+
+def test_predict_uses_training_categories_even_if_new_ones_appear(trained, tmp_path):
+    log, result = trained
+    bundle = load_bundle(save_bundle(result, log, tmp_path / "b"))
+    frame = log.to_frame()
+    frame.loc[frame.index[:100], "category"] = "BRAND_NEW"
+    out = predict(bundle, from_frame(frame.astype({"event_date": "string"})))
+    assert [c for c in out.columns if c.startswith("spend_")] == [
+        n for n in bundle.target_names if n != "churn"
+    ]
+    assert isinstance(out, pd.DataFrame)
