@@ -82,6 +82,28 @@ def baseline_from_params(params: dict):
     return LastWindowSpendBaseline(params["feature"], params["scale"])
 
 
+_DATASET_PARAMS = {"max_bin": 255, "feature_pre_filter": False, "verbose": -1}
+
+
+class BinnedRows:
+    """All stacked training rows, binned once by LightGBM; every target trains on subsets of it."""
+
+    def __init__(self, X: pd.DataFrame):
+        self.columns = list(X.columns)
+        self.full = lgb.Dataset(
+            X.to_numpy(dtype=np.float32),
+            feature_name=self.columns,
+            params=_DATASET_PARAMS,
+            free_raw_data=False,
+        ).construct()
+
+    def rows(self, index: np.ndarray, y: np.ndarray) -> lgb.Dataset:
+        """The rows at ``index`` with labels ``y`` (aligned with ``index``)."""
+        subset = self.full.subset(np.sort(index)).construct()
+        subset.set_label(y)  # a subset takes its parent's labels unless set after construction
+        return subset
+
+
 class LightGBMTarget:
     """LightGBM for one target: binary for churn, Tweedie for spend (zero-inflated, heavy-tailed)."""
 
@@ -90,9 +112,9 @@ class LightGBMTarget:
     def __init__(
         self,
         objective: str,
-        n_estimators: int = 1000,
-        learning_rate: float = 0.05,
-        early_stopping_rounds: int = 50,
+        n_estimators: int = 2000,
+        learning_rate: float = 0.1,
+        early_stopping_rounds: int = 30,
         random_state: int = 0,
         num_threads: int = 0,
     ):
@@ -116,8 +138,8 @@ class LightGBMTarget:
             "lambda_l2": 1.0,
             "seed": self.random_state,
             "deterministic": True,
-            "verbose": -1,
             "num_threads": self.num_threads,
+            **_DATASET_PARAMS,
         }
         if self.objective == "tweedie":
             p["tweedie_variance_power"] = 1.5
@@ -126,21 +148,32 @@ class LightGBMTarget:
     def fit(
         self, X: pd.DataFrame, y: np.ndarray, eval_set: tuple | None = None, n_rounds: int | None = None
     ) -> LightGBMTarget:
-        """Fit; with ``eval_set`` stop early on it and keep the best round in ``best_rounds_``."""
-        train = lgb.Dataset(X, label=y, free_raw_data=True)
+        """Fit on a frame; see :meth:`fit_rows`."""
+        return self.fit_rows(BinnedRows(X).rows(np.arange(len(X)), y), eval_set, n_rounds)
+
+    def fit_rows(
+        self, train: lgb.Dataset, eval_set: tuple | None = None, n_rounds: int | None = None
+    ) -> LightGBMTarget:
+        """Fit on binned rows; with ``eval_set`` (X, y) stop early on it, keeping the best round."""
         callbacks, valid = [], []
         if eval_set is not None:
-            valid = [lgb.Dataset(eval_set[0], label=eval_set[1], reference=train)]
+            Xv = eval_set[0].to_numpy(dtype=np.float32) if hasattr(eval_set[0], "to_numpy") else eval_set[0]
+            valid = [lgb.Dataset(Xv, label=eval_set[1], reference=train, params=_DATASET_PARAMS)]
             callbacks = [lgb.early_stopping(self.early_stopping_rounds, verbose=False)]
         rounds = n_rounds or self.n_estimators
         self.booster_ = lgb.train(
-            self.params(len(X)), train, num_boost_round=rounds, valid_sets=valid, callbacks=callbacks
+            self.params(train.num_data()),
+            train,
+            num_boost_round=rounds,
+            valid_sets=valid,
+            callbacks=callbacks,
         )
         self.best_rounds_ = int(self.booster_.best_iteration or self.booster_.current_iteration())
         return self
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
-        return self.booster_.predict(X, num_iteration=self.best_rounds_)
+        data = X.to_numpy(dtype=np.float32) if hasattr(X, "to_numpy") else X
+        return self.booster_.predict(data, num_iteration=self.best_rounds_)
 
     def save(self, path: Path) -> None:
         self.booster_.save_model(str(path), num_iteration=self.best_rounds_)

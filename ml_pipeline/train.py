@@ -1,9 +1,9 @@
 """Training: rolling-window dataset, per-target model vs baseline on time-based validation, refit.
 
-Validation is honest: the number of boosting rounds is chosen by early stopping on the latest
-*training* cutoff (fitting on the cutoffs whose labels end before it), the model is then fit on
-the training cutoffs and scored on the validation cutoffs it has never seen, and only then is
-the production model refit on every cutoff with the same number of rounds.
+Validation is honest: the validation model is fit on the cutoffs whose labels end before the
+latest *training* cutoff and stopped early on that training cutoff; it is then scored on the
+validation cutoffs, which nothing has seen. Only then is the production model refit on every
+cutoff with the number of rounds early stopping chose.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from ml_pipeline.errors import PipelineError
-from ml_pipeline.estimators import LastWindowSpendBaseline, LightGBMTarget, RecencyRateBaseline
+from ml_pipeline.estimators import BinnedRows, LastWindowSpendBaseline, LightGBMTarget, RecencyRateBaseline
 from ml_pipeline.eventlog import PURCHASE, EventLog
 from ml_pipeline.features import FeatureBuilder
 from ml_pipeline.metrics import better, score, target_kind
@@ -40,7 +40,7 @@ class TrainConfig:
     step_days: int | None = None
     top_categories: int = 5
     min_train_rows: int = 200
-    fixed_rounds: int = 200  # when there is no earlier cutoff to stop early on
+    fixed_rounds: int = 100  # when there is no earlier cutoff to stop early on
     random_state: int = 0
     num_threads: int = 0
 
@@ -165,6 +165,10 @@ def train(
     inner_rows = np.isin(cut, [t for t in plan.training if t + plan.label_days <= inner_valid_cut])
     inner_valid_rows = cut == inner_valid_cut
 
+    binned = BinnedRows(X)  # LightGBM bins the rows once; every target trains on subsets
+    all_idx, train_idx = np.arange(len(X)), np.flatnonzero(train_rows)
+    inner_idx = np.flatnonzero(inner_rows)
+    X_valid, X_inner_valid = X[valid_rows], X[inner_valid_rows]
     results: dict[str, TargetResult] = {}
     warnings: list[str] = []
     names = target_names(builder.category_targets_)
@@ -172,7 +176,7 @@ def train(
         y = Y[target].to_numpy()
         baseline = _baseline_for(target, builder, plan.horizon_days)
         baseline.fit(X[train_rows], y[train_rows])
-        metrics = {"baseline": score(target, y[valid_rows], baseline.predict(X[valid_rows]))}
+        metrics = {"baseline": score(target, y[valid_rows], baseline.predict(X_valid))}
         reason = _why_not_fit(target, y[train_rows], config)
         selected, estimator, note = "baseline", baseline, ""
         if reason:
@@ -185,20 +189,20 @@ def train(
                 random_state=config.random_state,
                 num_threads=config.num_threads,
             )
-            if inner_rows.any() and len(np.unique(y[inner_rows])) > 1:
-                rounds = (
-                    make()
-                    .fit(X[inner_rows], y[inner_rows], eval_set=(X[inner_valid_rows], y[inner_valid_rows]))
-                    .best_rounds_
+            if len(inner_idx) and len(np.unique(y[inner_idx])) > 1:
+                # Trained before the latest training cutoff and stopped early on it: the
+                # validation cutoff stays unseen, so this model's validation score is honest.
+                model = make().fit_rows(
+                    binned.rows(inner_idx, y[inner_idx]), eval_set=(X_inner_valid, y[inner_valid_rows])
                 )
             else:
-                rounds = config.fixed_rounds
-            model = make().fit(X[train_rows], y[train_rows], n_rounds=rounds)
-            metrics["model"] = score(target, y[valid_rows], model.predict(X[valid_rows]))
+                model = make().fit_rows(binned.rows(train_idx, y[train_idx]), n_rounds=config.fixed_rounds)
+            rounds = model.best_rounds_
+            metrics["model"] = score(target, y[valid_rows], model.predict(X_valid))
             metrics["model"]["rounds"] = rounds
             if better(target, metrics["model"], metrics["baseline"]):
                 selected = "lightgbm"
-                estimator = make().fit(X, y, n_rounds=rounds)
+                estimator = make().fit_rows(binned.rows(all_idx, y), n_rounds=rounds)
             else:
                 note = "baseline used: it beat LightGBM on validation"
                 warnings.append(f"{target}: {note}")
