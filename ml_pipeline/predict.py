@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from ml_pipeline.bundle import Bundle
+from ml_pipeline.errors import PipelineError
 from ml_pipeline.eventlog import EventLog
 from ml_pipeline.train import check_as_of
 
@@ -23,6 +24,12 @@ def predict(bundle: Bundle, log: EventLog, as_of: int | None = None) -> pd.DataF
     customer_id, churn_probability, risk_segment, spend_total, spend_<category>..."""
     as_of = check_as_of(log, as_of)
     X = bundle.builder.transform(log, as_of)
+    missing = [f for f in bundle.metadata["features"] if f not in X.columns]
+    if missing:
+        raise PipelineError(
+            f"{bundle.path}: the bundle expects features this version does not build: {missing[:5]}"
+        )
+    X = X[bundle.metadata["features"]]  # the models read columns by position
     out = pd.DataFrame({"customer_id": log.customer_ids[X.index.to_numpy()]})
     churn = np.clip(bundle.predictors["churn"].predict(X), 0.0, 1.0)
     out["churn_probability"] = churn

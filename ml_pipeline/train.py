@@ -103,7 +103,9 @@ def build_dataset(
 ) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
     """Features and targets for every cutoff, stacked; returns (X, Y, cutoff per row)."""
     xs, ys, cuts = [], [], []
-    for t in tqdm(plan.cutoffs, desc="features", unit="cutoff", disable=not progress, leave=False):
+    for t in tqdm(
+        plan.cutoffs, desc="features", unit="cutoff", disable=None if progress else True, leave=False
+    ):
         x = builder.transform(log, t)
         y = build_targets(
             log,
@@ -172,7 +174,7 @@ def train(
     results: dict[str, TargetResult] = {}
     warnings: list[str] = []
     names = target_names(builder.category_targets_)
-    for target in tqdm(names, desc="models", unit="target", disable=not progress, leave=False):
+    for target in tqdm(names, desc="models", unit="target", disable=None if progress else True, leave=False):
         y = Y[target].to_numpy()
         baseline = _baseline_for(target, builder, plan.horizon_days)
         baseline.fit(X[train_rows], y[train_rows])

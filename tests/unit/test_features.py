@@ -112,3 +112,24 @@ def test_docs_page_is_generated_from_the_code():
     assert page.read_text() == features_markdown(), (
         "run: python -m ml_pipeline features --markdown > docs/features.md"
     )
+
+
+@pytest.mark.parametrize("n_categories", [5, 70])  # bitmask path and sorted-pairs path
+def test_distinct_categories_match_pandas(n_categories):
+    rng = np.random.default_rng(n_categories)
+    frame = pd.DataFrame(
+        {
+            "customer_id": rng.integers(0, 200, 5000).astype(str),
+            "event_date": pd.Timestamp("2020-01-01") + pd.to_timedelta(rng.integers(0, 300, 5000), unit="D"),
+            "amount": rng.uniform(1, 50, 5000).round(2),
+            "category": [f"cat{c}" for c in rng.integers(0, n_categories, 5000)],
+        }
+    )
+    log = from_frame(frame)
+    t = date_to_day("2020-08-01")
+    got = FeatureBuilder().fit(log).transform(log, t)["n_categories_all"]
+    got.index = log.customer_ids[got.index]
+    want = frame[frame["event_date"] < "2020-08-01"].groupby("customer_id")["category"].nunique()
+    pd.testing.assert_series_equal(
+        got.sort_index().astype(int), want.sort_index().astype(int), check_names=False, check_index_type=False
+    )
