@@ -31,3 +31,16 @@ def small_log_frame() -> pd.DataFrame:
 @pytest.fixture(scope="session")
 def small_log_csv(tmp_path_factory, small_log_frame) -> Path:
     return write_events(small_log_frame, tmp_path_factory.mktemp("logs") / "small.csv")
+
+
+@pytest.fixture
+def log_from_rows():
+    """Build an EventLog from (customer_id, event_date, amount, event_type, category) tuples."""
+    from ml_pipeline.eventlog import from_frame
+
+    columns = ["customer_id", "event_date", "amount", "event_type", "category"]
+
+    def build(rows):
+        return from_frame(pd.DataFrame(rows, columns=columns[: len(rows[0])]))
+
+    return build

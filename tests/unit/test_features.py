@@ -24,11 +24,6 @@ RFM = [
 ]
 
 
-def _log(rows):
-    cols = ["customer_id", "event_date", "amount", "event_type", "category"]
-    return from_frame(pd.DataFrame(rows, columns=cols[: len(rows[0])]))
-
-
 def test_features_never_see_events_at_or_after_the_cutoff(small_log_frame):
     """Adding arbitrary events at or after t leaves every feature at t unchanged."""
     cutoff = pd.Timestamp("2024-06-01")
@@ -51,8 +46,8 @@ def test_features_never_see_events_at_or_after_the_cutoff(small_log_frame):
     pd.testing.assert_frame_equal(fa.sort_index(), fb.sort_index())
 
 
-def test_hand_computed_values():
-    log = _log(
+def test_hand_computed_values(log_from_rows):
+    log = log_from_rows(
         [
             ("A", "2020-01-01", 10.0, "purchase", "x"),
             ("A", "2020-01-01", 5.0, "purchase", "y"),

@@ -7,7 +7,6 @@ import pandas as pd
 import pytest
 
 from ml_pipeline.errors import PipelineError
-from ml_pipeline.eventlog import from_frame
 from ml_pipeline.features import FeatureBuilder
 from ml_pipeline.targets import build_targets
 from ml_pipeline.windows import date_to_day, plan_windows
@@ -31,7 +30,7 @@ def test_short_log_is_refused():
         plan_windows(0, 100, horizon_days=30)
 
 
-def test_labels_by_hand():
+def test_labels_by_hand(log_from_rows):
     rows = [
         ("A", "2020-01-05", 10.0, "purchase", "x"),
         ("A", "2020-02-01", 10.0, "purchase", "x"),  # on the cutoff: in the label window
@@ -45,37 +44,31 @@ def test_labels_by_hand():
         ("D", "2020-01-20", 1.0, "purchase", "y"),
         ("D", "2020-02-15", 2.0, "purchase", "w"),
     ]
-    log = from_frame(
-        pd.DataFrame(rows, columns=["customer_id", "event_date", "amount", "event_type", "category"])
-    )
+    log = log_from_rows(rows)
     t = date_to_day("2020-02-01")
     fb = FeatureBuilder(top_categories=2).fit(log)
     # top 2 by net revenue: x (114) and z (5); y (3, net of a refund) and w (2) pool as other
     assert fb.categories_ == ["x", "z"] and fb.category_targets_ == ["x", "z", "other"]
     customers = np.arange(log.n_customers)
-    y = build_targets(
-        log,
-        t,
-        customers,
-        horizon_days=30,
-        churn_horizon_days=30,
-        top_categories=fb.categories_,
-        category_targets=fb.category_targets_,
-    )
-    y.index = log.customer_ids[y.index]
+
+    def labels(horizon_days: int) -> pd.DataFrame:
+        y = build_targets(
+            log,
+            t,
+            customers,
+            horizon_days=horizon_days,
+            churn_horizon_days=30,
+            top_categories=fb.categories_,
+            category_targets=fb.category_targets_,
+        )
+        y.index = log.customer_ids[y.index]
+        return y
+
+    y = labels(30)
     assert y.loc["A", "churn"] == 0 and y.loc["B", "churn"] == 1 and y.loc["C", "churn"] == 1
     assert y.loc["A", "spend_total"] == pytest.approx(10 - 6 + 5)
     assert y.loc["A", "spend_x"] == pytest.approx(4) and y.loc["A", "spend_z"] == pytest.approx(5)
     assert y.loc["A", "spend_other"] == 0
     assert y.loc["D", "spend_other"] == pytest.approx(2) and y.loc["D", "churn"] == 0
     assert y.loc["C", "spend_total"] == 0  # only a refund: floored at 0, not negative
-    y60 = build_targets(
-        log,
-        t,
-        customers,
-        horizon_days=31,
-        churn_horizon_days=30,
-        top_categories=fb.categories_,
-        category_targets=fb.category_targets_,
-    )
-    assert y60["spend_total"].iloc[np.flatnonzero(log.customer_ids == "A")[0]] == pytest.approx(109)
+    assert labels(31).loc["A", "spend_total"] == pytest.approx(109)  # day 30 now inside
