@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 EVENTS ?= ../shared/data/cdnow/events.csv.gz
 OUT ?= out
 
-.PHONY: install demo test lint format bench features-doc clean
+.PHONY: install demo run test lint format bench features-doc clean
 
 install: $(VENV)/.installed
 
@@ -24,6 +24,10 @@ demo: install
 	$(BIN)/python -m ml_pipeline train --events "$$events" --out $(OUT)/model && \
 	$(BIN)/python -m ml_pipeline predict --model $(OUT)/model --events "$$events" --out $(OUT)/predictions.csv && \
 	head -n 5 $(OUT)/predictions.csv
+
+# The service on the embedded defaults (SQLite, local folder, file broker) with one worker process.
+run: install
+	./scripts/run_local.sh
 
 test: install lint
 	$(BIN)/python -m pytest

@@ -24,9 +24,25 @@ class Config:
     # Empty REDIS_URL selects the embedded broker, which needs no server.
     REDIS_URL: str = field(default_factory=lambda: _env("REDIS_URL", ""))
     STORAGE_DIR: str = field(default_factory=lambda: _env("STORAGE_DIR", str(BASE_DIR / "storage")))
-    MODELS_DIR: str = field(default_factory=lambda: _env("MODELS_DIR", str(BASE_DIR / "models")))
+    # With S3_BUCKET set, files live in that bucket (S3_ENDPOINT_URL for MinIO, R2, moto, ...).
+    S3_BUCKET: str = field(default_factory=lambda: _env("S3_BUCKET", ""))
+    S3_ENDPOINT_URL: str = field(default_factory=lambda: _env("S3_ENDPOINT_URL", ""))
+    MAX_UPLOAD_MB: int = field(default_factory=lambda: int(_env("MAX_UPLOAD_MB", "200")))
     PORT: int = field(default_factory=lambda: int(_env("PORT", "5000")))
 
     def as_flask(self) -> dict:
-        """Settings as the upper-case mapping Flask's config expects."""
-        return dict(self.__dict__)
+        """Settings as the upper-case mapping Flask and its extensions expect."""
+        settings = dict(self.__dict__)
+        settings.update(
+            SQLALCHEMY_DATABASE_URI=self.DATABASE_URL,
+            SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+            MAX_CONTENT_LENGTH=self.MAX_UPLOAD_MB * 1024 * 1024,
+            API_TITLE="hcl_server",
+            API_VERSION="v1",
+            OPENAPI_VERSION="3.0.3",
+            OPENAPI_URL_PREFIX="/",
+            OPENAPI_JSON_PATH="api/v1/openapi.json",
+            OPENAPI_SWAGGER_UI_PATH="docs",
+            OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+        )
+        return settings

@@ -1,11 +1,18 @@
-"""hcl_server: the Flask + Celery service around ml_pipeline (grown out in issue 3)."""
+"""hcl_server: the Flask + Celery service around ml_pipeline."""
 
 from __future__ import annotations
 
-from flask import Flask, jsonify
+import json
+import logging
 
-from config import Config
+import click
+from flask import Flask
+from flask.cli import AppGroup
+
+from config import BASE_DIR, Config
 from hcl_server.celery_app import init_celery
+from hcl_server.extensions import db, migrate, openapi
+from hcl_server.storage import init_storage
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -14,14 +21,56 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.from_mapping(Config().as_flask())
     if test_config:
         app.config.from_mapping(test_config)
+        if "DATABASE_URL" in test_config:
+            app.config["SQLALCHEMY_DATABASE_URI"] = test_config["DATABASE_URL"]
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    register_extensions(app)
     register_blueprints(app)
-    init_celery(app)
+    register_errorhandlers(app)
+    register_commands(app)
     return app
 
 
-def register_blueprints(app: Flask) -> None:
-    """Routes; for now only liveness."""
+def register_extensions(app: Flask) -> None:
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
+        from pathlib import Path
 
-    @app.get("/health")
-    def health():
-        return jsonify(status="ok")
+        Path(app.config["SQLALCHEMY_DATABASE_URI"][len("sqlite:///") :]).parent.mkdir(
+            parents=True, exist_ok=True
+        )
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"))
+    openapi.init_app(app)
+    openapi.spec.components.security_scheme("ApiKey", {"type": "apiKey", "in": "header", "name": "X-API-Key"})
+    openapi.spec.options["security"] = [{"ApiKey": []}]
+    init_storage(app)
+    init_celery(app)
+
+
+def register_blueprints(app: Flask) -> None:
+    from hcl_server.api import datasets, health, training
+
+    app.register_blueprint(health.bp)
+    for blp in (datasets.blp, training.jobs, training.models):
+        openapi.register_blueprint(blp)
+
+
+def register_errorhandlers(app: Flask) -> None:
+    from hcl_server.api.errors import register_error_handlers
+
+    register_error_handlers(app)
+
+
+def register_commands(app: Flask) -> None:
+    orgs = AppGroup("orgs", help="Manage organizations.")
+
+    @orgs.command("create")
+    @click.argument("name")
+    def create(name: str) -> None:
+        """Create an organization; prints its id and API key (shown once) as JSON."""
+        from hcl_server.services.orgs import create_organization
+
+        org, key = create_organization(name)
+        click.echo(json.dumps({"organization_id": org.id, "api_key": key}))
+
+    app.cli.add_command(orgs)

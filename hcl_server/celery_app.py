@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from celery import Celery, Task
+from celery.signals import worker_process_init
 from flask import Flask
 
 
@@ -21,12 +22,38 @@ def init_celery(app: Flask) -> Celery:
     if broker == "filesystem://":
         # The embedded broker: messages are files in a folder, so no server is needed.
         folder = Path(app.config["STORAGE_DIR"]) / "broker"
-        folder.mkdir(parents=True, exist_ok=True)
+        for sub in ("queue", "processed"):
+            (folder / sub).mkdir(parents=True, exist_ok=True)
         celery.conf.broker_transport_options = {
-            "data_folder_in": str(folder),
-            "data_folder_out": str(folder),
+            "data_folder_in": str(folder / "queue"),
+            "data_folder_out": str(folder / "queue"),
+            "processed_folder": str(folder / "processed"),
+            "store_processed": False,
         }
-    celery.conf.update(task_acks_late=True, worker_prefetch_multiplier=1)
+    else:
+        # Longer than the longest task, so Redis does not redeliver work that is still running.
+        celery.conf.broker_transport_options = {"visibility_timeout": 4 * 3600}
+    celery.conf.update(
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_time_limit=3 * 3600,
+        task_soft_time_limit=3 * 3600 - 60,
+        task_ignore_result=True,
+        broker_connection_retry_on_startup=True,
+    )
     celery.set_default()
     app.extensions["celery"] = celery
+
+    import hcl_server.tasks.datasets  # noqa: F401  (registers the tasks with this app)
+    import hcl_server.tasks.training  # noqa: F401
+
+    @worker_process_init.connect(weak=False)
+    def _fresh_connections(**_):
+        # A forked worker must not share the parent's database connections.
+        with app.app_context():
+            from hcl_server.extensions import db
+
+            db.engine.dispose()
+
     return celery

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -99,13 +100,18 @@ def check_trainable(log: EventLog) -> None:
 
 
 def build_dataset(
-    log: EventLog, builder: FeatureBuilder, plan: WindowPlan, progress: bool = False
+    log: EventLog,
+    builder: FeatureBuilder,
+    plan: WindowPlan,
+    progress: bool = False,
+    on_progress: Callable[[str, float], None] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
     """Features and targets for every cutoff, stacked; returns (X, Y, cutoff per row)."""
     xs, ys, cuts = [], [], []
-    for t in tqdm(
-        plan.cutoffs, desc="features", unit="cutoff", disable=None if progress else True, leave=False
-    ):
+    bar = tqdm(plan.cutoffs, desc="features", unit="cutoff", disable=None if progress else True, leave=False)
+    for i, t in enumerate(bar):
+        if on_progress:
+            on_progress("features", i / len(plan.cutoffs))
         x = builder.transform(log, t)
         y = build_targets(
             log,
@@ -142,9 +148,17 @@ def _why_not_fit(target: str, y_train: np.ndarray, config: TrainConfig) -> str:
 
 
 def train(
-    log: EventLog, config: TrainConfig | None = None, as_of: int | None = None, progress: bool = False
+    log: EventLog,
+    config: TrainConfig | None = None,
+    as_of: int | None = None,
+    progress: bool = False,
+    on_progress: Callable[[str, float], None] | None = None,
 ) -> TrainResult:
-    """Train every target on ``log`` as of ``as_of`` (default: the day after the last event)."""
+    """Train every target on ``log`` as of ``as_of`` (default: the day after the last event).
+
+    ``on_progress(stage, fraction)`` is called as work advances (the service records it).
+    """
+    report = on_progress or (lambda stage, fraction: None)
     config = config or TrainConfig()
     started = time.perf_counter()
     as_of = check_as_of(log, as_of)
@@ -158,7 +172,7 @@ def train(
         step_days=config.step_days,
     )
     builder = FeatureBuilder(top_categories=config.top_categories).fit(log, until_day=as_of)
-    X, Y, cut = build_dataset(log, builder, plan, progress)
+    X, Y, cut = build_dataset(log, builder, plan, progress, lambda s, f: report(s, 0.3 * f))
     t_features = time.perf_counter() - started
 
     train_rows = np.isin(cut, plan.training)
@@ -174,7 +188,9 @@ def train(
     results: dict[str, TargetResult] = {}
     warnings: list[str] = []
     names = target_names(builder.category_targets_)
-    for target in tqdm(names, desc="models", unit="target", disable=None if progress else True, leave=False):
+    bar = tqdm(names, desc="models", unit="target", disable=None if progress else True, leave=False)
+    for i, target in enumerate(bar):
+        report("models", 0.3 + 0.7 * i / len(names))
         y = Y[target].to_numpy()
         baseline = _baseline_for(target, builder, plan.horizon_days)
         baseline.fit(X[train_rows], y[train_rows])

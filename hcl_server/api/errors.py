@@ -1,0 +1,61 @@
+"""One JSON error shape for every failure: {"error": {"status", "code", "message", "details"}}."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify
+from werkzeug.exceptions import HTTPException
+
+logger = logging.getLogger(__name__)
+
+
+def error_response(status: int, message: str, details: dict | None = None, code: str | None = None):
+    """Build the JSON error response every endpoint uses."""
+    body = {"status": status, "code": code or _code(status), "message": message}
+    if details:
+        body["details"] = details
+    return jsonify(error=body), status
+
+
+def _code(status: int) -> str:
+    from http import HTTPStatus
+
+    try:
+        return HTTPStatus(status).phrase.lower().replace(" ", "_").replace("-", "_")
+    except ValueError:
+        return "error"
+
+
+class ApiError(Exception):
+    """Raised by services for a client error with a clear message."""
+
+    def __init__(self, status: int, message: str, details: dict | None = None):
+        super().__init__(message)
+        self.status, self.message, self.details = status, message, details
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Every error, from Flask, webargs validation or our services, answers the same shape."""
+
+    @app.errorhandler(ApiError)
+    def api_error(exc: ApiError):
+        return error_response(exc.status, exc.message, exc.details)
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        details = None
+        data = getattr(exc, "data", None)
+        if isinstance(data, dict) and "messages" in data:
+            details = data["messages"]
+            message = "the request is not valid: see details"
+        elif exc.code == 413:
+            message = f"the upload is larger than the limit of {app.config['MAX_UPLOAD_MB']} MB"
+        else:
+            message = exc.description or exc.name
+        return error_response(exc.code or 500, message, details)
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception):
+        logger.exception("unhandled error")
+        return error_response(500, "internal error; the request was not completed")

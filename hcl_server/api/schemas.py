@@ -1,0 +1,113 @@
+"""Request and response schemas: they validate input and generate the OpenAPI document."""
+
+from __future__ import annotations
+
+from flask_smorest.fields import Upload
+from marshmallow import Schema, fields, validate
+
+HORIZON = validate.Range(min=1, max=365)
+
+
+class DatasetUpload(Schema):
+    file = Upload(
+        required=True, metadata={"description": "event log: CSV (optionally .gz), .xlsx or Parquet"}
+    )
+
+
+class DatasetForm(Schema):
+    name = fields.String(validate=validate.Length(max=300))
+    column_mapping = fields.String(metadata={"description": 'JSON object, e.g. {"customer_id": "Kunde"}'})
+
+
+class DatasetOut(Schema):
+    id = fields.String()
+    name = fields.String()
+    filename = fields.String()
+    size_bytes = fields.Integer()
+    status = fields.String()
+    profile = fields.Dict(allow_none=True)
+    warnings = fields.List(fields.String())
+    errors = fields.Method("_errors")
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+
+    def _errors(self, row) -> list[str]:
+        return [row.error] if row.error else []
+
+
+class Accepted(Schema):
+    id = fields.String()
+    status = fields.String()
+
+
+class TrainingRequest(Schema):
+    dataset_id = fields.String(required=True)
+    horizon_days = fields.Integer(validate=HORIZON, load_default=None)
+    churn_horizon_days = fields.Integer(validate=HORIZON, load_default=None)
+    as_of = fields.Date(
+        load_default=None, metadata={"description": "YYYY-MM-DD; default: the day after the last event"}
+    )
+
+
+class JobOut(Schema):
+    id = fields.String()
+    status = fields.String()
+    stage = fields.String(allow_none=True)
+    progress = fields.Float()
+    dataset_id = fields.String(allow_none=True)
+    params = fields.Dict()
+    metrics = fields.Method("_metrics")
+    selection = fields.Method("_selection")
+    model_version = fields.Method("_version")
+    error = fields.String(allow_none=True)
+    warnings = fields.List(fields.String())
+    created_at = fields.DateTime()
+    started_at = fields.DateTime(allow_none=True)
+    finished_at = fields.DateTime(allow_none=True)
+
+    def _metrics(self, job) -> dict | None:
+        return (job.result or {}).get("metrics")
+
+    def _selection(self, job) -> dict | None:
+        return (job.result or {}).get("selection")
+
+    def _version(self, job) -> int | None:
+        return (job.result or {}).get("model_version")
+
+
+class ModelOut(Schema):
+    version = fields.Integer()
+    is_production = fields.Boolean()
+    created_at = fields.DateTime()
+    promoted_at = fields.DateTime(allow_none=True)
+    training_job_id = fields.String(allow_none=True)
+    metrics = fields.Dict()
+
+
+class ModelDetailOut(ModelOut):
+    details = fields.Method("_details")
+
+    def _details(self, mv) -> dict:
+        meta = mv.bundle_metadata
+        keys = (
+            "as_of",
+            "horizon_days",
+            "churn_horizon_days",
+            "features",
+            "categories",
+            "selection",
+            "risk_thresholds",
+            "dataset",
+            "training_data",
+            "library_versions",
+            "warnings",
+        )
+        return {k: meta.get(k) for k in keys}
+
+
+class ModelList(Schema):
+    models = fields.List(fields.Nested(ModelOut))
+
+
+class DatasetList(Schema):
+    datasets = fields.List(fields.Nested(DatasetOut))

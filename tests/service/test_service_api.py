@@ -1,0 +1,177 @@
+"""The HTTP API on the embedded defaults, with a real Celery worker process doing the work."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from ml_pipeline.synthetic import generate_events
+
+
+def _csv_bytes(frame) -> bytes:
+    return frame.assign(event_date=frame["event_date"].dt.strftime("%Y-%m-%d")).to_csv(index=False).encode()
+
+
+@pytest.fixture(scope="session")
+def log_bytes() -> bytes:
+    return _csv_bytes(generate_events(n_customers=400, n_events=6000, days=400, seed=11))
+
+
+def _upload(client, key, data: bytes, filename="events.csv", **form):
+    return client.post(
+        "/api/v1/datasets",
+        headers={"X-API-Key": key},
+        content_type="multipart/form-data",
+        data={"file": (io.BytesIO(data), filename), **form},
+    )
+
+
+@pytest.fixture(scope="session")
+def trained(app, org, log_bytes, worker):
+    """A dataset uploaded and a model trained through the API, shared by the tests below."""
+    import time
+
+    client = app.test_client()
+    key = org["api_key"]
+    ds = _upload(client, key, log_bytes, name="shop")
+    assert ds.status_code == 202, ds.get_json()
+    url = ds.headers["Location"]
+    for _ in range(360):
+        body = client.get(url, headers={"X-API-Key": key}).get_json()
+        if body["status"] not in ("queued", "running"):
+            break
+        time.sleep(0.5)
+    assert body["status"] == "succeeded", body
+    job = client.post("/api/v1/training-jobs", headers={"X-API-Key": key}, json={"dataset_id": body["id"]})
+    assert job.status_code == 202, job.get_json()
+    for _ in range(600):
+        done = client.get(job.headers["Location"], headers={"X-API-Key": key}).get_json()
+        if done["status"] not in ("queued", "running"):
+            break
+        time.sleep(0.5)
+    return {"dataset": body, "job": done}
+
+
+def test_health(client):
+    assert client.get("/health").get_json() == {"status": "ok"}
+    ready = client.get("/health/ready")
+    assert ready.status_code == 200, ready.get_json()
+
+
+def test_requests_need_a_key(client):
+    for headers in ({}, {"X-API-Key": "hcl_wrong"}):
+        r = client.get("/api/v1/datasets", headers=headers)
+        assert r.status_code == 401
+        assert (
+            r.get_json()["error"]["code"] == "unauthorized"
+            and "X-API-Key" in r.get_json()["error"]["message"]
+        )
+
+
+def test_dataset_profile(trained):
+    ds = trained["dataset"]
+    assert ds["profile"]["customers"] == 400 and ds["profile"]["rows"] > 0
+    assert ds["name"] == "shop" and ds["errors"] == []
+
+
+def test_training_job_metrics_and_model_registry(client, org, trained):
+    job = trained["job"]
+    assert job["status"] == "succeeded", job
+    assert job["progress"] == 1.0 and job["model_version"] == 1
+    churn = job["metrics"]["churn"]
+    assert {"model", "baseline"} <= set(churn) or "baseline" in churn
+    key = {"X-API-Key": org["api_key"]}
+    models = client.get("/api/v1/models", headers=key).get_json()["models"]
+    assert models[0]["version"] == 1 and models[0]["is_production"] is True
+    detail = client.get("/api/v1/models/1", headers=key).get_json()
+    assert "recency_days" in detail["details"]["features"]
+    assert client.post("/api/v1/models/1/promote", headers=key).get_json()["is_production"] is True
+    assert client.get("/api/v1/models/99", headers=key).status_code == 404
+
+
+def test_other_organizations_see_nothing(client, make_org, org, trained):
+    other = {"X-API-Key": make_org("Other")["api_key"]}
+    assert client.get(f"/api/v1/datasets/{trained['dataset']['id']}", headers=other).status_code == 404
+    assert client.get(f"/api/v1/training-jobs/{trained['job']['id']}", headers=other).status_code == 404
+    assert client.get("/api/v1/models/1", headers=other).status_code == 404
+    assert client.post("/api/v1/models/1/promote", headers=other).status_code == 404
+    assert client.get("/api/v1/datasets", headers=other).get_json()["datasets"] == []
+    assert client.get("/api/v1/models", headers=other).get_json()["models"] == []
+    r = client.post("/api/v1/training-jobs", headers=other, json={"dataset_id": trained["dataset"]["id"]})
+    assert r.status_code == 404
+
+
+@pytest.mark.parametrize(
+    "filename,data,status,message",
+    [
+        ("events.csv", b"", 400, "the file is empty"),
+        ("events.exe", b"MZ\x90\x00", 415, "unsupported file type"),
+    ],
+)
+def test_bad_uploads_answer_4xx(client, org, filename, data, status, message):
+    r = _upload(client, org["api_key"], data, filename)
+    assert r.status_code == status and message in r.get_json()["error"]["message"]
+
+
+def test_missing_file_and_bad_mapping(client, org, log_bytes):
+    r = client.post("/api/v1/datasets", headers={"X-API-Key": org["api_key"]}, data={})
+    assert r.status_code == 422 and "file" in r.get_json()["error"]["details"]["files"]
+    r = _upload(client, org["api_key"], log_bytes, column_mapping="{not json")
+    assert r.status_code == 400 and "column_mapping" in r.get_json()["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    "filename,data,message",
+    [
+        ("events.xlsx", b"customer_id,event_date\nA,2020-01-01\n", "the name says an Excel .xlsx workbook"),
+        ("events.csv", b"who,when\nA,2020-01-01\n", "no customer id column"),
+        (
+            "events.csv",
+            b"customer_id,event_date\n" + b"A,someday\n" * 5,
+            "cannot read 'someday' (row 2) as a date",
+        ),
+        ("events.csv", bytes(range(256)) * 4, "binary file"),
+    ],
+)
+def test_unreadable_files_become_failed_datasets(client, org, wait, filename, data, message):
+    r = _upload(client, org["api_key"], data, filename)
+    assert r.status_code == 202
+    body = wait(r.headers["Location"], org["api_key"])
+    assert body["status"] == "failed" and message in body["errors"][0], body
+
+
+def test_training_request_validation(client, org, trained):
+    key = {"X-API-Key": org["api_key"]}
+    r = client.post(
+        "/api/v1/training-jobs", headers=key, json={"dataset_id": trained["dataset"]["id"], "horizon_days": 0}
+    )
+    assert r.status_code == 422 and "horizon_days" in r.get_json()["error"]["details"]["json"]
+    r = client.post("/api/v1/training-jobs", headers=key, json={"dataset_id": "nope"})
+    assert r.status_code == 404 and r.get_json()["error"]["message"] == "dataset nope not found"
+
+
+def test_upload_over_the_limit_is_413(app, org, log_bytes):
+    app.config["MAX_CONTENT_LENGTH"] = 1000
+    try:
+        r = _upload(app.test_client(), org["api_key"], log_bytes)
+    finally:
+        app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_UPLOAD_MB"] * 1024 * 1024
+    assert r.status_code == 413 and "larger than the limit" in r.get_json()["error"]["message"]
+
+
+def test_openapi_document_and_docs(client):
+    spec = client.get("/api/v1/openapi.json").get_json()
+    assert "/api/v1/training-jobs" in spec["paths"] and "ApiKey" in spec["components"]["securitySchemes"]
+    assert client.get("/docs").status_code == 200
+
+
+def test_one_alembic_head():
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from config import BASE_DIR
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(BASE_DIR / "migrations"))
+    assert len(ScriptDirectory.from_config(cfg).get_heads()) == 1
