@@ -22,12 +22,13 @@ def init_celery(app: Flask) -> Celery:
     if broker == "filesystem://":
         # The embedded broker: messages are files in a folder, so no server is needed.
         folder = Path(app.config["STORAGE_DIR"]) / "broker"
-        for sub in ("queue", "processed"):
+        for sub in ("queue", "processed", "control"):
             (folder / sub).mkdir(parents=True, exist_ok=True)
         celery.conf.broker_transport_options = {
             "data_folder_in": str(folder / "queue"),
             "data_folder_out": str(folder / "queue"),
             "processed_folder": str(folder / "processed"),
+            "control_folder": str(folder / "control"),
             "store_processed": False,
         }
     else:
