@@ -29,8 +29,32 @@ def slugify(names: list[str]) -> list[str]:
     return out
 
 
-def _pct_rank(values: np.ndarray) -> np.ndarray:
-    return pd.Series(values).rank(pct=True, method="average").to_numpy() * 100.0
+SCORED = {
+    "recency_score": "recency_days",
+    "frequency_score": "frequency_all",
+    "monetary_score": "monetary_all",
+}
+REFERENCE_POINTS = 1001
+
+
+def _reference(values: np.ndarray) -> list[float]:
+    """Quantiles of a feature over the reference population (customers at the fit date)."""
+    values = values[~np.isnan(values)]
+    if not len(values):
+        return [0.0]
+    return np.quantile(values, np.linspace(0, 1, REFERENCE_POINTS)).astype(float).tolist()
+
+
+def _percentile(values: np.ndarray, reference: list[float]) -> np.ndarray:
+    """Mid-rank percentile (0-100) of each value in the reference distribution.
+
+    A fixed reference makes the score a function of the customer's own value, the same whether
+    the customer is scored alone, in a partition, or in the whole file.
+    """
+    ref = np.asarray(reference)
+    lo = np.searchsorted(ref, values, side="left")
+    hi = np.searchsorted(ref, values, side="right")
+    return (lo + hi) / (2.0 * len(ref)) * 100.0
 
 
 class FeatureBuilder:
@@ -66,7 +90,11 @@ class FeatureBuilder:
         ]
         self.event_types_ = types[: self.top_event_types]
         self.event_type_slugs_ = slugify(self.event_types_)
-        self.feature_names_ = list(self.transform(log, int(log.day[0]) + 1).columns)
+        at = until_day if until_day is not None else int(log.day[-1]) + 1
+        self.reference_ = {}
+        frame = self.transform(log, at)
+        self.reference_ = {raw: _reference(frame[raw].to_numpy(dtype=float)) for raw in SCORED.values()}
+        self.feature_names_ = list(frame.columns)
         return self
 
     def transform(self, log: EventLog, cutoff: int) -> pd.DataFrame:
@@ -78,10 +106,10 @@ class FeatureBuilder:
         present = np.flatnonzero(~np.isnan(f["tenure_days"]))
         frame = pd.DataFrame({k: v[present].astype(np.float32) for k, v in f.items()}, index=present)
         frame.index.name = "customer_code"
-        recency_score = 100.0 - _pct_rank(frame["recency_days"].to_numpy()) + (100.0 / max(len(frame), 1))
-        frame["recency_score"] = np.clip(recency_score, 0, 100).astype(np.float32)
-        frame["frequency_score"] = _pct_rank(frame["frequency_all"].to_numpy()).astype(np.float32)
-        frame["monetary_score"] = _pct_rank(frame["monetary_all"].to_numpy()).astype(np.float32)
+        for score, raw in SCORED.items():
+            ref = self.reference_.get(raw, [0.0])
+            pct = _percentile(frame[raw].to_numpy(dtype=float), ref)
+            frame[score] = (100.0 - pct if score == "recency_score" else pct).astype(np.float32)
         frame["engagement_score"] = (
             (frame["recency_score"] + frame["frequency_score"] + frame["monetary_score"]) / 3.0
         ).astype(np.float32)
@@ -98,6 +126,7 @@ class FeatureBuilder:
             "event_types": self.event_types_,
             "event_type_slugs": self.event_type_slugs_,
             "feature_names": self.feature_names_,
+            "score_reference": self.reference_,
         }
 
     @classmethod
@@ -110,4 +139,5 @@ class FeatureBuilder:
         fb.event_types_ = params["event_types"]
         fb.event_type_slugs_ = params["event_type_slugs"]
         fb.feature_names_ = params["feature_names"]
+        fb.reference_ = params["score_reference"]
         return fb

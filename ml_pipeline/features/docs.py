@@ -50,9 +50,9 @@ FEATURE_DOCS: dict[str, str] = {
     "other_events_30d": "non-purchase events (logins, visits, tickets, ...) in the last 30 days",
     "other_events_all": "non-purchase events over the whole history",
     "days_since_other_event": "days since the last non-purchase event (empty if none)",
-    "recency_score": "RFM recency score, 0-100: percentile of recency among customers (100 = most recent)",
-    "frequency_score": "RFM frequency score, 0-100: percentile of frequency_all",
-    "monetary_score": "RFM monetary score, 0-100: percentile of monetary_all",
+    "recency_score": "RFM recency score, 0-100: 100 minus the percentile of recency_days among the training customers at the as-of date (100 = most recent)",
+    "frequency_score": "RFM frequency score, 0-100: percentile of frequency_all among the training customers",
+    "monetary_score": "RFM monetary score, 0-100: percentile of monetary_all among the training customers",
     "engagement_score": "mean of the recency, frequency and monetary scores, 0-100",
 }
 

@@ -128,3 +128,17 @@ def test_distinct_categories_match_pandas(n_categories):
     pd.testing.assert_series_equal(
         got.sort_index().astype(int), want.sort_index().astype(int), check_names=False, check_index_type=False
     )
+
+
+def test_a_customer_scores_the_same_alone_or_in_a_crowd(small_log_frame):
+    """Features depend only on the customer's own events (what single predictions and partitions need)."""
+    log = from_frame(small_log_frame)
+    builder = FeatureBuilder().fit(log)
+    t = date_to_day("2024-06-01")
+    crowd = builder.transform(log, t)
+    crowd.index = log.customer_ids[crowd.index]
+    one_id = crowd.index[17]
+    alone_log = from_frame(small_log_frame[small_log_frame["customer_id"] == one_id])
+    alone = builder.transform(alone_log, t)
+    alone.index = alone_log.customer_ids[alone.index]
+    pd.testing.assert_frame_equal(alone.loc[[one_id]], crowd.loc[[one_id]])
