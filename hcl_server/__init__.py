@@ -48,10 +48,10 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from hcl_server.api import datasets, health, training
+    from hcl_server.api import datasets, health, predict, training
 
     app.register_blueprint(health.bp)
-    for blp in (datasets.blp, training.jobs, training.models):
+    for blp in (datasets.blp, training.jobs, training.models, predict.blp):
         openapi.register_blueprint(blp)
 
 

@@ -111,3 +111,36 @@ class ModelList(Schema):
 
 class DatasetList(Schema):
     datasets = fields.List(fields.Nested(DatasetOut))
+
+
+class Transaction(Schema):
+    event_date = fields.String(required=True, metadata={"description": "YYYY-MM-DD (or another date format)"})
+    amount = fields.Float(load_default=0.0, allow_nan=False)
+    event_type = fields.String(load_default=None)
+    category = fields.String(load_default=None)
+
+
+class CustomerRequest(Schema):
+    customer_id = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    transactions = fields.List(
+        fields.Nested(Transaction), required=True, validate=validate.Length(min=1, max=10000)
+    )
+    as_of = fields.Date(load_default=None, metadata={"description": "YYYY-MM-DD; default: today (UTC)"})
+
+
+class BatchRequest(Schema):
+    customers = fields.List(
+        fields.Nested(CustomerRequest), required=True, validate=validate.Length(min=1, max=5000)
+    )
+
+
+class PredictionOut(Schema):
+    customer_id = fields.String()
+    churn_probability = fields.Float()
+    risk_segment = fields.String()
+    predicted_spend = fields.Dict(keys=fields.String(), values=fields.Float())
+    model_version = fields.Integer()
+
+
+class BatchOut(Schema):
+    predictions = fields.List(fields.Nested(PredictionOut))

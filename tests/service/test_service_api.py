@@ -175,3 +175,62 @@ def test_one_alembic_head():
     cfg = Config()
     cfg.set_main_option("script_location", str(BASE_DIR / "migrations"))
     assert len(ScriptDirectory.from_config(cfg).get_heads()) == 1
+
+
+def test_predict_one_and_batch(client, org, trained):
+    key = {"X-API-Key": org["api_key"]}
+    tx = [
+        {"event_date": "2024-10-01", "amount": 30.5, "category": "GROCERY"},
+        {"event_date": "2024-11-20", "amount": 12, "event_type": "purchase"},
+        {"event_date": "2024-11-25", "amount": 0, "event_type": "login"},
+    ]
+    r = client.post(
+        "/api/v1/predict",
+        headers=key,
+        json={"customer_id": "=cmd", "transactions": tx, "as_of": "2024-12-01"},
+    )
+    assert r.status_code == 200, r.get_json()
+    one = r.get_json()
+    assert one["customer_id"] == "=cmd" and 0 <= one["churn_probability"] <= 1
+    assert one["risk_segment"] in ("Low", "Medium", "High", "Critical") and one["model_version"] == 1
+    assert "total" in one["predicted_spend"] and len(one["predicted_spend"]) > 1
+    lapsed = {
+        "customer_id": "old",
+        "transactions": [{"event_date": "2024-01-05", "amount": 10}],
+        "as_of": "2024-12-01",
+    }
+    batch = client.post(
+        "/api/v1/predict/batch",
+        headers=key,
+        json={"customers": [{"customer_id": "=cmd", "transactions": tx, "as_of": "2024-12-01"}, lapsed]},
+    )
+    assert batch.status_code == 200, batch.get_json()
+    preds = batch.get_json()["predictions"]
+    assert [p["customer_id"] for p in preds] == ["=cmd", "old"]
+    assert preds[0] == one  # a customer scores the same alone or in a batch
+    assert preds[1]["churn_probability"] > preds[0]["churn_probability"]
+
+
+def test_predict_bad_requests(client, org, make_org, trained):
+    key = {"X-API-Key": org["api_key"]}
+    r = client.post("/api/v1/predict", headers=key, json={"customer_id": "a", "transactions": []})
+    assert r.status_code == 422 and "transactions" in r.get_json()["error"]["details"]["json"]
+    r = client.post(
+        "/api/v1/predict",
+        headers=key,
+        json={"customer_id": "a", "as_of": "2024-01-01", "transactions": [{"event_date": "2024-05-01"}]},
+    )
+    assert r.status_code == 422 and "after the as-of date" in r.get_json()["error"]["message"]
+    r = client.post(
+        "/api/v1/predict",
+        headers=key,
+        json={"customer_id": "a", "transactions": [{"event_date": "not a date"}]},
+    )
+    assert r.status_code == 422 and "cannot read 'not a date'" in r.get_json()["error"]["message"]
+    fresh = {"X-API-Key": make_org("No model yet")["api_key"]}
+    r = client.post(
+        "/api/v1/predict",
+        headers=fresh,
+        json={"customer_id": "a", "transactions": [{"event_date": "2024-05-01"}]},
+    )
+    assert r.status_code == 409 and "no production model" in r.get_json()["error"]["message"]

@@ -1,0 +1,117 @@
+"""Scoring with an organization's production model: bundle cache, inline predictions."""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+from collections import OrderedDict
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from hcl_server.api.errors import ApiError
+from hcl_server.db import ModelVersion, Organization
+from hcl_server.extensions import db
+from hcl_server.repositories import scoped
+from hcl_server.storage import get_dir
+from ml_pipeline.bundle import Bundle, load_bundle
+from ml_pipeline.errors import PipelineError
+from ml_pipeline.eventlog import from_frame
+from ml_pipeline.predict import predict, risk_segments
+from ml_pipeline.windows import date_to_day
+
+_CACHE: OrderedDict[str, Bundle] = OrderedDict()
+_CACHE_SIZE = 8
+_LOCK = threading.Lock()
+
+
+def production_model(org_id: str) -> ModelVersion:
+    """The organization's production model version, or 409 when it has none yet."""
+    mv = db.session.scalar(scoped(ModelVersion, org_id).where(ModelVersion.is_production.is_(True)))
+    if mv is None:
+        raise ApiError(409, "no production model yet: train one with POST /api/v1/training-jobs")
+    return mv
+
+
+def bundle_for(mv: ModelVersion) -> Bundle:
+    """The loaded bundle of a model version, downloaded once per process and kept in a small LRU."""
+    with _LOCK:
+        if mv.id in _CACHE:
+            _CACHE.move_to_end(mv.id)
+            return _CACHE[mv.id]
+    folder = Path(tempfile.mkdtemp(prefix=f"hcl-bundle-{mv.version}-"))
+    get_dir(mv.storage_prefix, folder)
+    bundle = load_bundle(folder)
+    with _LOCK:
+        _CACHE[mv.id] = bundle
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    return bundle
+
+
+def thresholds(org_id: str, bundle: Bundle) -> dict:
+    """Risk thresholds: the organization's own, else the model's."""
+    org = db.session.get(Organization, org_id)
+    return (org.risk_thresholds if org and org.risk_thresholds else None) or bundle.metadata[
+        "risk_thresholds"
+    ]
+
+
+def spend_columns(bundle: Bundle) -> dict[str, str]:
+    """Prediction column -> key in predicted_spend ("spend_total" -> "total", "spend_GROCERY" -> "GROCERY")."""
+    return {
+        name: ("total" if name == "spend_total" else name[len("spend_") :])
+        for name in bundle.target_names
+        if name != "churn"
+    }
+
+
+def predict_inline(org_id: str, customers: list[dict]) -> list[dict]:
+    """Predictions for customers sent with their transactions (the single and batch endpoints)."""
+    mv = production_model(org_id)
+    bundle = bundle_for(mv)
+    today = datetime.now(UTC).date().isoformat()
+    groups: dict[str, list[dict]] = {}
+    for c in customers:
+        groups.setdefault(c["as_of"].isoformat() if c.get("as_of") else today, []).append(c)
+    out: dict[str, dict] = {}
+    for as_of, group in groups.items():
+        rows = [
+            {
+                "customer_id": c["customer_id"],
+                "event_date": t["event_date"],
+                "amount": t.get("amount") or 0,
+                "event_type": t.get("event_type") or "purchase",
+                "category": t.get("category") or "",
+            }
+            for c in group
+            for t in c["transactions"]
+        ]
+        try:
+            log = from_frame(pd.DataFrame(rows))
+            frame = predict(bundle, log, as_of=date_to_day(as_of))
+        except PipelineError as exc:
+            raise ApiError(422, f"transactions cannot be scored: {exc}") from exc
+        frame["risk_segment"] = risk_segments(
+            frame["churn_probability"].to_numpy(), thresholds(org_id, bundle)
+        )
+        out.update(_as_dicts(frame, bundle, mv.version))
+    return [out[c["customer_id"]] for c in customers]
+
+
+def _as_dicts(frame: pd.DataFrame, bundle: Bundle, version: int) -> dict[str, dict]:
+    spend = spend_columns(bundle)
+    records = {}
+    values = {col: frame[col].to_numpy(dtype=np.float64) for col in spend}
+    churn = frame["churn_probability"].to_numpy(dtype=np.float64)
+    for i, (cid, seg) in enumerate(zip(frame["customer_id"], frame["risk_segment"])):
+        records[str(cid)] = {
+            "customer_id": str(cid),
+            "churn_probability": round(float(churn[i]), 6),
+            "risk_segment": seg,
+            "predicted_spend": {key: round(float(values[col][i]), 2) for col, key in spend.items()},
+            "model_version": version,
+        }
+    return records
