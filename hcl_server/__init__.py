@@ -48,10 +48,18 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from hcl_server.api import datasets, health, predict, training
+    from hcl_server.api import bulk, customers, datasets, health, predict, training
 
     app.register_blueprint(health.bp)
-    for blp in (datasets.blp, training.jobs, training.models, predict.blp):
+    for blp in (
+        datasets.blp,
+        training.jobs,
+        training.models,
+        predict.blp,
+        bulk.blp,
+        customers.customers,
+        customers.templates,
+    ):
         openapi.register_blueprint(blp)
 
 

@@ -46,7 +46,8 @@ def init_celery(app: Flask) -> Celery:
     celery.set_default()
     app.extensions["celery"] = celery
 
-    import hcl_server.tasks.datasets  # noqa: F401  (registers the tasks with this app)
+    import hcl_server.tasks.bulk  # noqa: F401  (registers the tasks with this app)
+    import hcl_server.tasks.datasets  # noqa: F401
     import hcl_server.tasks.training  # noqa: F401
 
     @worker_process_init.connect(weak=False)

@@ -137,7 +137,7 @@ def load_events(
 
 def _distinct(col: pa.ChunkedArray) -> tuple[pd.Series, np.ndarray]:
     """Distinct string values and, per row, the index of its value."""
-    encoded = pc.dictionary_encode(col.cast(pa.string())).combine_chunks()
+    encoded = pc.dictionary_encode(col.cast(pa.string()), null_encoding="encode").combine_chunks()
     values = encoded.dictionary.to_pandas().astype("string")
     codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
     return values, codes

@@ -144,3 +144,81 @@ class PredictionOut(Schema):
 
 class BatchOut(Schema):
     predictions = fields.List(fields.Nested(PredictionOut))
+
+
+class BulkForm(Schema):
+    name = fields.String(validate=validate.Length(max=300))
+    as_of = fields.Date(
+        load_default=None, metadata={"description": "YYYY-MM-DD; default: the day after the last event"}
+    )
+
+
+class BulkJobOut(Schema):
+    id = fields.String()
+    name = fields.Function(lambda job: job.params.get("name"))
+    status = fields.String()
+    stage = fields.String(allow_none=True)
+    progress = fields.Float()
+    total_customers = fields.Function(lambda job: (job.result or {}).get("total_customers"))
+    summary = fields.Function(lambda job: (job.result or {}).get("summary"))
+    as_of = fields.Function(lambda job: job.params.get("as_of"))
+    model_version = fields.Method("_version")
+    error = fields.String(allow_none=True)
+    warnings = fields.List(fields.String())
+    created_at = fields.DateTime()
+    started_at = fields.DateTime(allow_none=True)
+    finished_at = fields.DateTime(allow_none=True)
+
+    def _version(self, job) -> int | None:
+        from hcl_server.db import ModelVersion
+        from hcl_server.extensions import db
+
+        mv = db.session.get(ModelVersion, job.model_version_id) if job.model_version_id else None
+        return mv.version if mv else None
+
+
+class PageArgs(Schema):
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=1000))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+
+
+class BulkList(Schema):
+    bulk_jobs = fields.List(fields.Nested(BulkJobOut))
+    total = fields.Integer()
+    limit = fields.Integer()
+    offset = fields.Integer()
+
+
+SORTS = (
+    "churn_probability",
+    "-churn_probability",
+    "spend_total",
+    "-spend_total",
+    "customer_id",
+    "-customer_id",
+)
+
+
+class PredictionArgs(PageArgs):
+    risk_segment = fields.String(validate=validate.OneOf(("Low", "Medium", "High", "Critical")))
+    sort = fields.String(load_default="-churn_probability", validate=validate.OneOf(SORTS))
+
+
+class StoredPrediction(Schema):
+    customer_id = fields.String()
+    churn_probability = fields.Float()
+    risk_segment = fields.String()
+    predicted_spend = fields.Function(lambda p: {"total": p.spend_total, **p.spend})
+    job_id = fields.String()
+    created_at = fields.DateTime()
+
+
+class PredictionPage(Schema):
+    predictions = fields.List(fields.Nested(StoredPrediction))
+    total = fields.Integer()
+    limit = fields.Integer()
+    offset = fields.Integer()
+
+
+class DownloadArgs(Schema):
+    format = fields.String(load_default="csv", validate=validate.OneOf(("csv", "xlsx")))

@@ -100,6 +100,19 @@ class ModelVersion(TimestampMixin, db.Model):
     bundle_metadata: Mapped[dict] = mapped_column(JSON, nullable=False, default=dict)
 
 
+class BulkPartition(db.Model):
+    """One customer partition of a bulk job; the last partition to finish triggers the merge."""
+
+    __tablename__ = "bulk_partitions"
+    __table_args__ = (UniqueConstraint("job_id", "index"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id"), nullable=False, index=True)
+    index: Mapped[int] = mapped_column(Integer, nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default="pending")  # pending | done
+    customers: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    summary: Mapped[dict | None] = mapped_column(JSON)
+
+
 class Prediction(db.Model):
     """A stored per-customer prediction from a bulk job; numbers are stored as numbers."""
 
@@ -108,6 +121,7 @@ class Prediction(db.Model):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"), nullable=False, index=True)
     job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id"), nullable=False, index=True)
+    partition: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     customer_id: Mapped[str] = mapped_column(String(200), nullable=False, index=True)
     churn_probability: Mapped[float] = mapped_column(Float, nullable=False)
     risk_segment: Mapped[str] = mapped_column(String(16), nullable=False, index=True)

@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -22,6 +23,7 @@ def service_env(tmp_path_factory):
         "STORAGE_DIR": str(base / "storage"),
         "REDIS_URL": "",
         "S3_BUCKET": "",
+        "BULK_PARTITION_CUSTOMERS": "150",
     }
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
@@ -47,17 +49,48 @@ def app(service_env):
 
 @pytest.fixture(scope="session")
 def worker(app, service_env):
-    """A real Celery worker process, consuming the same broker folder and database."""
+    """A real Celery worker process, consuming the same broker folder and database (log: worker.log)."""
+    log = open(Path(service_env["STORAGE_DIR"]).parent / "worker.log", "w")  # noqa: SIM115
     proc = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "celery_worker", "worker", "--pool=solo", "--loglevel=info"],
         cwd=ROOT,
         env={**os.environ, **service_env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     yield proc
     proc.terminate()
     proc.wait(timeout=30)
+    log.close()
+
+
+@pytest.fixture(scope="session")
+def log_bytes() -> bytes:
+    """A 400-customer synthetic log plus one customer whose id is a spreadsheet formula."""
+    from ml_pipeline.synthetic import generate_events
+
+    frame = generate_events(n_customers=400, n_events=6000, days=400, seed=11)
+    evil = frame[frame["customer_id"] == frame["customer_id"].iloc[0]].assign(
+        customer_id='=HYPERLINK("http://x")'
+    )
+    frame = pd.concat([frame, evil]).sort_values("event_date", kind="stable")
+    return frame.assign(event_date=frame["event_date"].dt.strftime("%Y-%m-%d")).to_csv(index=False).encode()
+
+
+@pytest.fixture(scope="session")
+def upload():
+    """POST a file as multipart field 'file' with extra form fields."""
+    import io
+
+    def post(client, url: str, key: str, data: bytes, filename: str = "events.csv", **form):
+        return client.post(
+            url,
+            headers={"X-API-Key": key},
+            content_type="multipart/form-data",
+            data={"file": (io.BytesIO(data), filename), **form},
+        )
+
+    return post
 
 
 @pytest.fixture
@@ -97,3 +130,36 @@ def wait(client, worker):
             time.sleep(0.5)
 
     return poll
+
+
+@pytest.fixture(scope="session")
+def upload_dataset(upload):
+    return lambda client, key, data, filename="events.csv", **form: upload(
+        client, "/api/v1/datasets", key, data, filename, **form
+    )
+
+
+@pytest.fixture(scope="session")
+def trained(app, org, log_bytes, worker, upload_dataset):
+    """A dataset uploaded and a model trained through the API, shared by the tests below."""
+    import time
+
+    client = app.test_client()
+    key = org["api_key"]
+    ds = upload_dataset(client, key, log_bytes, name="shop")
+    assert ds.status_code == 202, ds.get_json()
+    url = ds.headers["Location"]
+    for _ in range(360):
+        body = client.get(url, headers={"X-API-Key": key}).get_json()
+        if body["status"] not in ("queued", "running"):
+            break
+        time.sleep(0.5)
+    assert body["status"] == "succeeded", body
+    job = client.post("/api/v1/training-jobs", headers={"X-API-Key": key}, json={"dataset_id": body["id"]})
+    assert job.status_code == 202, job.get_json()
+    for _ in range(600):
+        done = client.get(job.headers["Location"], headers={"X-API-Key": key}).get_json()
+        if done["status"] not in ("queued", "running"):
+            break
+        time.sleep(0.5)
+    return {"dataset": body, "job": done}

@@ -2,55 +2,7 @@
 
 from __future__ import annotations
 
-import io
-
 import pytest
-
-from ml_pipeline.synthetic import generate_events
-
-
-def _csv_bytes(frame) -> bytes:
-    return frame.assign(event_date=frame["event_date"].dt.strftime("%Y-%m-%d")).to_csv(index=False).encode()
-
-
-@pytest.fixture(scope="session")
-def log_bytes() -> bytes:
-    return _csv_bytes(generate_events(n_customers=400, n_events=6000, days=400, seed=11))
-
-
-def _upload(client, key, data: bytes, filename="events.csv", **form):
-    return client.post(
-        "/api/v1/datasets",
-        headers={"X-API-Key": key},
-        content_type="multipart/form-data",
-        data={"file": (io.BytesIO(data), filename), **form},
-    )
-
-
-@pytest.fixture(scope="session")
-def trained(app, org, log_bytes, worker):
-    """A dataset uploaded and a model trained through the API, shared by the tests below."""
-    import time
-
-    client = app.test_client()
-    key = org["api_key"]
-    ds = _upload(client, key, log_bytes, name="shop")
-    assert ds.status_code == 202, ds.get_json()
-    url = ds.headers["Location"]
-    for _ in range(360):
-        body = client.get(url, headers={"X-API-Key": key}).get_json()
-        if body["status"] not in ("queued", "running"):
-            break
-        time.sleep(0.5)
-    assert body["status"] == "succeeded", body
-    job = client.post("/api/v1/training-jobs", headers={"X-API-Key": key}, json={"dataset_id": body["id"]})
-    assert job.status_code == 202, job.get_json()
-    for _ in range(600):
-        done = client.get(job.headers["Location"], headers={"X-API-Key": key}).get_json()
-        if done["status"] not in ("queued", "running"):
-            break
-        time.sleep(0.5)
-    return {"dataset": body, "job": done}
 
 
 def test_health(client):
@@ -71,7 +23,7 @@ def test_requests_need_a_key(client):
 
 def test_dataset_profile(trained):
     ds = trained["dataset"]
-    assert ds["profile"]["customers"] == 400 and ds["profile"]["rows"] > 0
+    assert ds["profile"]["customers"] == 401 and ds["profile"]["rows"] > 0
     assert ds["name"] == "shop" and ds["errors"] == []
 
 
@@ -109,15 +61,15 @@ def test_other_organizations_see_nothing(client, make_org, org, trained):
         ("events.exe", b"MZ\x90\x00", 415, "unsupported file type"),
     ],
 )
-def test_bad_uploads_answer_4xx(client, org, filename, data, status, message):
-    r = _upload(client, org["api_key"], data, filename)
+def test_bad_uploads_answer_4xx(upload_dataset, client, org, filename, data, status, message):
+    r = upload_dataset(client, org["api_key"], data, filename)
     assert r.status_code == status and message in r.get_json()["error"]["message"]
 
 
-def test_missing_file_and_bad_mapping(client, org, log_bytes):
+def test_missing_file_and_bad_mapping(upload_dataset, client, org, log_bytes):
     r = client.post("/api/v1/datasets", headers={"X-API-Key": org["api_key"]}, data={})
     assert r.status_code == 422 and "file" in r.get_json()["error"]["details"]["files"]
-    r = _upload(client, org["api_key"], log_bytes, column_mapping="{not json")
+    r = upload_dataset(client, org["api_key"], log_bytes, column_mapping="{not json")
     assert r.status_code == 400 and "column_mapping" in r.get_json()["error"]["message"]
 
 
@@ -134,8 +86,8 @@ def test_missing_file_and_bad_mapping(client, org, log_bytes):
         ("events.csv", bytes(range(256)) * 4, "binary file"),
     ],
 )
-def test_unreadable_files_become_failed_datasets(client, org, wait, filename, data, message):
-    r = _upload(client, org["api_key"], data, filename)
+def test_unreadable_files_become_failed_datasets(upload_dataset, client, org, wait, filename, data, message):
+    r = upload_dataset(client, org["api_key"], data, filename)
     assert r.status_code == 202
     body = wait(r.headers["Location"], org["api_key"])
     assert body["status"] == "failed" and message in body["errors"][0], body
@@ -151,10 +103,10 @@ def test_training_request_validation(client, org, trained):
     assert r.status_code == 404 and r.get_json()["error"]["message"] == "dataset nope not found"
 
 
-def test_upload_over_the_limit_is_413(app, org, log_bytes):
+def test_upload_over_the_limit_is_413(upload_dataset, app, org, log_bytes):
     app.config["MAX_CONTENT_LENGTH"] = 1000
     try:
-        r = _upload(app.test_client(), org["api_key"], log_bytes)
+        r = upload_dataset(app.test_client(), org["api_key"], log_bytes)
     finally:
         app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_UPLOAD_MB"] * 1024 * 1024
     assert r.status_code == 413 and "larger than the limit" in r.get_json()["error"]["message"]

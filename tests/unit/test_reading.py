@@ -240,3 +240,20 @@ def test_all_rows_sorted_by_day(write_csv):
     log = load_events(write_csv("customer_id,event_date\nA,2020-03-01\nB,2020-01-01\nC,2020-02-01\n"))
     assert np.all(np.diff(log.day) >= 0)
     assert list(log.to_frame()["customer_id"]) == ["B", "C", "A"]
+
+
+def test_parquet_with_nulls(tmp_path):
+    path = tmp_path / "nulls.parquet"
+    pd.DataFrame(
+        {
+            "customer_id": ["A", None, "B", "C"],
+            "event_date": pd.to_datetime(["2020-01-01", "2020-01-02", None, "2020-01-04"]),
+            "amount": [1.0, 2.0, 3.0, None],
+            "category": ["x", None, "y", None],
+        }
+    ).to_parquet(path)
+    log = load_events(path, max_bad_share=0.6)
+    frame = log.to_frame()
+    assert list(frame["customer_id"]) == ["A", "C"] and list(frame["amount"]) == [1.0, 0.0]
+    assert frame["category"].iloc[0] == "x" and pd.isna(frame["category"].iloc[1])
+    assert any("empty customer_id" in w for w in log.warnings)

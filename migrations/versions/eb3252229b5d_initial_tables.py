@@ -1,8 +1,8 @@
 """initial tables
 
-Revision ID: e914c5ca8e4f
+Revision ID: eb3252229b5d
 Revises: 
-Create Date: 2026-11-21 09:24:25.863420
+Create Date: 2026-11-21 09:28:09.372460
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = 'e914c5ca8e4f'
+revision = 'eb3252229b5d'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -105,10 +105,25 @@ def upgrade():
     with op.batch_alter_table('jobs', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_jobs_organization_id'), ['organization_id'], unique=False)
 
+    op.create_table('bulk_partitions',
+    sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
+    sa.Column('job_id', sa.String(length=36), nullable=False),
+    sa.Column('index', sa.Integer(), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('customers', sa.Integer(), nullable=False),
+    sa.Column('summary', sa.JSON(), nullable=True),
+    sa.ForeignKeyConstraint(['job_id'], ['jobs.id'], name=op.f('fk_bulk_partitions_job_id_jobs')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_bulk_partitions')),
+    sa.UniqueConstraint('job_id', 'index', name=op.f('uq_bulk_partitions_job_id'))
+    )
+    with op.batch_alter_table('bulk_partitions', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_bulk_partitions_job_id'), ['job_id'], unique=False)
+
     op.create_table('predictions',
     sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
     sa.Column('organization_id', sa.String(length=36), nullable=False),
     sa.Column('job_id', sa.String(length=36), nullable=False),
+    sa.Column('partition', sa.Integer(), nullable=False),
     sa.Column('customer_id', sa.String(length=200), nullable=False),
     sa.Column('churn_probability', sa.Float(), nullable=False),
     sa.Column('risk_segment', sa.String(length=16), nullable=False),
@@ -138,6 +153,10 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_predictions_customer_id'))
 
     op.drop_table('predictions')
+    with op.batch_alter_table('bulk_partitions', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_bulk_partitions_job_id'))
+
+    op.drop_table('bulk_partitions')
     with op.batch_alter_table('jobs', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_jobs_organization_id'))
 

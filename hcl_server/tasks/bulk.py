@@ -1,0 +1,238 @@
+"""Bulk scoring: split a file into customer partitions, score each in any worker, merge at the end.
+
+Every step is safe to run twice: the split is claimed with a conditional UPDATE, a partition
+replaces its own stored predictions and result file (fixed keys), and the merge is triggered
+once, by whichever partition finishes last, through another conditional UPDATE.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from celery import shared_task
+from sqlalchemy import delete, func, insert, update
+
+from hcl_server.db import BulkPartition, Job, ModelVersion, Prediction
+from hcl_server.db.models import utcnow
+from hcl_server.extensions import db
+from hcl_server.services.bulk import result_prefix
+from hcl_server.services.jobs import ProgressWriter, claim, finish
+from hcl_server.services.results import EXCEL_MAX_ROWS, escape_frame, write_xlsx
+from hcl_server.services.scoring import bundle_for, spend_columns, thresholds
+from hcl_server.storage import storage
+from ml_pipeline.errors import PipelineError
+from ml_pipeline.eventlog import load_events
+from ml_pipeline.predict import SEGMENTS, predict, risk_segments
+from ml_pipeline.train import check_as_of
+from ml_pipeline.windows import date_to_day, day_to_date
+
+logger = logging.getLogger(__name__)
+
+
+def _fail(job: Job, error: str) -> None:
+    db.session.rollback()
+    db.session.refresh(job)
+    if job.status == "running":
+        finish(job, "failed", error=error)
+
+
+@shared_task(name="hcl.bulk.split", ignore_result=True)
+def split_bulk_job(job_id: str) -> None:
+    """Read the upload once, write one Parquet file per customer partition, enqueue the partitions."""
+    if not claim(Job, job_id):
+        logger.info("bulk job %s already claimed; skipping this delivery", job_id)
+        return
+    job = db.session.get(Job, job_id)
+    progress = ProgressWriter(job_id)
+    try:
+        progress("reading", 0.01)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / job.params["filename"]
+            storage().get_file(job.params["storage_key"], path)
+            log = load_events(path)
+            as_of = check_as_of(log, date_to_day(job.params["as_of"]) if job.params.get("as_of") else None)
+            n_parts = max(1, math.ceil(log.n_customers / job.params["partition_customers"]))
+            # A stable hash of the id, so a customer always lands in the same partition.
+            part_of = pd.util.hash_array(log.customer_ids.astype(str)) % np.uint64(n_parts)
+            frame = log.to_frame()
+            row_part = part_of[log.cust]
+            progress("splitting", 0.05)
+            for i in range(n_parts):
+                part_path = Path(tmp) / f"part-{i:05d}.parquet"
+                frame[row_part == i].to_parquet(part_path, index=False)
+                storage().put_file(f"{result_prefix(job)}/parts/{i:05d}.parquet", part_path)
+        counts = np.bincount(part_of.astype(np.int64), minlength=n_parts)
+        db.session.execute(delete(BulkPartition).where(BulkPartition.job_id == job_id))
+        db.session.execute(
+            insert(BulkPartition),
+            [
+                {"job_id": job_id, "index": i, "status": "pending", "customers": int(counts[i])}
+                for i in range(n_parts)
+            ],
+        )
+        job.params = {**job.params, "as_of": day_to_date(as_of), "partitions": n_parts}
+        job.result = {"total_customers": int(log.n_customers)}
+        job.warnings = list(log.warnings)
+        job.stage, job.progress = "scoring", 0.1
+        db.session.commit()
+    except PipelineError as exc:
+        _fail(job, str(exc))
+        return
+    except Exception:
+        logger.exception("bulk job %s: split failed", job_id, extra={"job_id": job_id})
+        _fail(job, "internal error while reading the file")
+        return
+    for i in range(n_parts):
+        score_partition.apply_async(args=[job_id, i])
+
+
+@shared_task(name="hcl.bulk.partition", ignore_result=True)
+def score_partition(job_id: str, index: int) -> None:
+    """Score one partition; store its predictions and result file; the last one triggers the merge."""
+    job = db.session.get(Job, job_id)
+    if job is None or job.status != "running":
+        return  # cancelled or failed meanwhile
+    part = db.session.scalar(
+        db.select(BulkPartition).where(BulkPartition.job_id == job_id, BulkPartition.index == index)
+    )
+    if part.status != "done":
+        try:
+            _score(job, part)
+        except PipelineError as exc:
+            _fail(job, f"partition {index}: {exc}")
+            return
+        except Exception:
+            logger.exception("bulk job %s partition %s failed", job_id, index, extra={"job_id": job_id})
+            _fail(job, f"internal error while scoring partition {index}")
+            return
+    _maybe_merge(job_id)
+
+
+def _score(job: Job, part: BulkPartition) -> None:
+    mv = db.session.get(ModelVersion, job.model_version_id)
+    bundle = bundle_for(mv)
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / "part.parquet"
+        storage().get_file(f"{result_prefix(job)}/parts/{part.index:05d}.parquet", src)
+        log = load_events(src)
+        frame = predict(bundle, log, as_of=date_to_day(job.params["as_of"]))
+        frame["risk_segment"] = risk_segments(
+            frame["churn_probability"].to_numpy(), thresholds(job.organization_id, bundle)
+        )
+        out = Path(tmp) / "result.csv"
+        escape_frame(frame).to_csv(out, index=False)
+        storage().put_file(f"{result_prefix(job)}/results/part-{part.index:05d}.csv", out)
+    spend = {col: key for col, key in spend_columns(bundle).items() if col != "spend_total"}
+    records = [
+        {
+            "organization_id": job.organization_id,
+            "job_id": job.id,
+            "partition": part.index,
+            "customer_id": str(r["customer_id"]),
+            "churn_probability": float(r["churn_probability"]),
+            "risk_segment": r["risk_segment"],
+            "spend_total": float(r["spend_total"]),
+            "spend": {key: round(float(r[col]), 4) for col, key in spend.items()},
+            "created_at": utcnow(),
+        }
+        for r in frame.to_dict("records")
+    ]
+    # Replace this partition's rows: a redelivered partition never duplicates predictions.
+    db.session.execute(
+        delete(Prediction).where(Prediction.job_id == job.id, Prediction.partition == part.index)
+    )
+    if records:
+        db.session.execute(insert(Prediction), records)
+    counts = frame["risk_segment"].value_counts()
+    part.summary = {
+        "n": len(frame),
+        "churn_sum": float(frame["churn_probability"].sum()),
+        "spend_total": float(frame["spend_total"].sum()),
+        "segments": {s: int(counts.get(s, 0)) for s in SEGMENTS},
+    }
+    part.status = "done"
+    db.session.commit()
+    done = db.session.scalar(
+        db.select(func.count()).where(BulkPartition.job_id == job.id, BulkPartition.status == "done")
+    )
+    ProgressWriter(job.id)("scoring", 0.1 + 0.8 * done / job.params["partitions"])
+
+
+def _maybe_merge(job_id: str) -> None:
+    pending = db.session.scalar(
+        db.select(func.count()).where(BulkPartition.job_id == job_id, BulkPartition.status != "done")
+    )
+    if pending:
+        return
+    moved = db.session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status == "running", Job.stage == "scoring")
+        .values(stage="merging")
+    )
+    db.session.commit()
+    if moved.rowcount == 1:
+        merge_bulk_job.apply_async(args=[job_id])
+
+
+@shared_task(name="hcl.bulk.merge", ignore_result=True)
+def merge_bulk_job(job_id: str) -> None:
+    """Concatenate partition results into the downloadable files and record the summary."""
+    job = db.session.get(Job, job_id)
+    if job is None or job.status != "running":
+        return
+    try:
+        parts = db.session.scalars(
+            db.select(BulkPartition).where(BulkPartition.job_id == job_id).order_by(BulkPartition.index)
+        ).all()
+        prefix = result_prefix(job)
+        with tempfile.TemporaryDirectory() as tmp:
+            merged = Path(tmp) / "predictions.csv"
+            with merged.open("w", encoding="utf-8") as out:
+                for k, part in enumerate(parts):
+                    piece = Path(tmp) / "piece.csv"
+                    storage().get_file(f"{prefix}/results/part-{part.index:05d}.csv", piece)
+                    with piece.open(encoding="utf-8") as src:
+                        header = src.readline()
+                        if k == 0:
+                            out.write(header)
+                        for line in src:
+                            out.write(line)
+            storage().put_file(f"{prefix}/results/predictions.csv", merged)
+            total = sum(p.summary["n"] for p in parts)
+            xlsx_key = None
+            if total <= EXCEL_MAX_ROWS:
+                xlsx = Path(tmp) / "predictions.xlsx"
+                write_xlsx(merged, xlsx)
+                xlsx_key = f"{prefix}/results/predictions.xlsx"
+                storage().put_file(xlsx_key, xlsx)
+        segments = {s: sum(p.summary["segments"][s] for p in parts) for s in SEGMENTS}
+        summary = {
+            "avg_churn_probability": round(sum(p.summary["churn_sum"] for p in parts) / total, 6)
+            if total
+            else None,
+            "risk_distribution": segments,
+            "predicted_spend_total": round(sum(p.summary["spend_total"] for p in parts), 2),
+        }
+        result = {
+            **(job.result or {}),
+            "total_customers": total,
+            "summary": summary,
+            "files": {"csv": f"{prefix}/results/predictions.csv", "xlsx": xlsx_key},
+        }
+        done = db.session.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.status == "running")
+            .values(status="succeeded", stage="done", progress=1.0, result=result, finished_at=utcnow())
+        )
+        db.session.commit()
+        logger.info(
+            "bulk job %s merged: %s customers (%s)", job_id, total, "done" if done.rowcount else "cancelled"
+        )
+    except Exception:
+        logger.exception("bulk job %s: merge failed", job_id, extra={"job_id": job_id})
+        _fail(job, "internal error while merging the results")

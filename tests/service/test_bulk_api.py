@@ -1,0 +1,118 @@
+"""Bulk jobs, stored predictions, downloads, customers and templates, with a real worker."""
+
+from __future__ import annotations
+
+import io
+import time
+
+import openpyxl
+import pandas as pd
+import pytest
+
+BULK = "/api/v1/bulk-jobs"
+
+
+@pytest.fixture(scope="session")
+def scored(app, org, log_bytes, upload, trained):
+    """A bulk job over the whole log (3 partitions of at most 150 customers), finished."""
+    client = app.test_client()
+    r = upload(client, BULK, org["api_key"], log_bytes, "nightly.csv", name="nightly")
+    assert r.status_code == 202, r.get_json()
+    for _ in range(600):
+        body = client.get(r.headers["Location"], headers={"X-API-Key": org["api_key"]}).get_json()
+        if body["status"] not in ("queued", "running"):
+            break
+        time.sleep(0.5)
+    assert body["status"] == "succeeded", body
+    return body
+
+
+def test_bulk_job_summary(scored):
+    assert scored["total_customers"] == 401 and scored["name"] == "nightly" and scored["model_version"] == 1
+    summary = scored["summary"]
+    assert sum(summary["risk_distribution"].values()) == 401
+    assert 0 < summary["avg_churn_probability"] < 1 and summary["predicted_spend_total"] > 0
+    assert scored["progress"] == 1.0 and scored["stage"] == "done"
+
+
+def test_stored_predictions_page_filter_sort(client, org, scored):
+    key = {"X-API-Key": org["api_key"]}
+    url = f"{BULK}/{scored['id']}/predictions"
+    page = client.get(url, headers=key, query_string={"limit": 1000}).get_json()
+    assert page["total"] == 401 and len(page["predictions"]) == 401  # one row per customer, no duplicates
+    probs = [p["churn_probability"] for p in page["predictions"]]
+    assert probs == sorted(probs, reverse=True)
+    low = client.get(url, headers=key, query_string={"risk_segment": "Low", "sort": "spend_total"}).get_json()
+    assert low["total"] == scored["summary"]["risk_distribution"]["Low"]
+    assert all(p["risk_segment"] == "Low" for p in low["predictions"])
+    spend = [p["predicted_spend"]["total"] for p in low["predictions"]]
+    assert spend == sorted(spend)
+    bad = client.get(url, headers=key, query_string={"sort": "name"})
+    assert bad.status_code == 422
+
+
+def test_downloads_have_the_cli_columns_and_no_formulas(client, org, scored):
+    key = {"X-API-Key": org["api_key"]}
+    csv = client.get(f"{BULK}/{scored['id']}/download", headers=key)
+    assert csv.status_code == 200
+    frame = pd.read_csv(io.BytesIO(csv.data), dtype={"customer_id": str})
+    cats = [c for c in frame.columns if c.startswith("spend_") and c != "spend_total"]
+    assert (
+        list(frame.columns) == ["customer_id", "churn_probability", "risk_segment", "spend_total", *cats]
+        and cats
+    )
+    assert len(frame) == 401 and frame["customer_id"].is_unique
+    assert '\'=HYPERLINK("http://x")' in set(frame["customer_id"])
+    xlsx = client.get(f"{BULK}/{scored['id']}/download", headers=key, query_string={"format": "xlsx"})
+    assert xlsx.status_code == 200
+    ws = openpyxl.load_workbook(io.BytesIO(xlsx.data)).active
+    ids = [row[0] for row in ws.iter_rows(min_row=2, values_only=False)]
+    assert all(c.data_type == "s" for c in ids)
+    assert '\'=HYPERLINK("http://x")' in {c.value for c in ids}
+
+
+def test_customer_latest_prediction(client, org, scored):
+    key = {"X-API-Key": org["api_key"]}
+    r = client.get("/api/v1/customers/C0000003/prediction", headers=key)
+    assert r.status_code == 200 and r.get_json()["job_id"] == scored["id"]
+    assert client.get("/api/v1/customers/nobody/prediction", headers=key).status_code == 404
+
+
+def test_list_cancel_and_other_organizations(client, org, make_org, scored, upload, log_bytes):
+    key = {"X-API-Key": org["api_key"]}
+    listing = client.get(BULK, headers=key, query_string={"limit": 1}).get_json()
+    assert listing["total"] >= 1 and len(listing["bulk_jobs"]) == 1 and listing["limit"] == 1
+    assert client.post(f"{BULK}/{scored['id']}/cancel", headers=key).status_code == 409
+    started = upload(client, BULK, org["api_key"], log_bytes)
+    job_id = started.get_json()["id"]
+    cancelled = client.post(f"{BULK}/{job_id}/cancel", headers=key)
+    assert cancelled.status_code == 200 and cancelled.get_json()["status"] == "cancelled"
+    time.sleep(3)
+    assert client.get(f"{BULK}/{job_id}", headers=key).get_json()["status"] == "cancelled"
+    other = {"X-API-Key": make_org("Elsewhere")["api_key"]}
+    for method, path in (("get", ""), ("get", "/predictions"), ("get", "/download"), ("post", "/cancel")):
+        assert getattr(client, method)(f"{BULK}/{scored['id']}{path}", headers=other).status_code == 404
+    assert client.get("/api/v1/customers/C0000003/prediction", headers=other).status_code == 404
+    assert client.get(BULK, headers=other).get_json()["total"] == 0
+    r = upload(client, BULK, other["X-API-Key"], log_bytes)
+    assert r.status_code == 409 and "no production model" in r.get_json()["error"]["message"]
+
+
+def test_bad_bulk_file_fails_with_a_clear_error(client, org, upload, wait, trained):
+    r = upload(client, BULK, org["api_key"], b"who,when\nA,2020-01-01\n")
+    assert r.status_code == 202
+    body = wait(r.headers["Location"], org["api_key"])
+    assert body["status"] == "failed" and "no customer id column" in body["error"]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_templates_read_back_as_event_logs(client, org, fmt, tmp_path):
+    from ml_pipeline.eventlog import load_events
+
+    r = client.get(f"/api/v1/templates/events.{fmt}", headers={"X-API-Key": org["api_key"]})
+    assert r.status_code == 200
+    path = tmp_path / f"events.{fmt}"
+    path.write_bytes(r.data)
+    log = load_events(path)
+    assert log.n_customers == 2 and "refund" in log.event_types
+    assert client.get(f"/api/v1/templates/events.{fmt}").status_code == 401
