@@ -32,6 +32,10 @@ class Config:
     BULK_PARTITION_CUSTOMERS: int = field(
         default_factory=lambda: int(_env("BULK_PARTITION_CUSTOMERS", "100000"))
     )
+    # Redis redelivers an unacknowledged task after this many seconds: keep it above the longest task.
+    CELERY_VISIBILITY_TIMEOUT: int = field(
+        default_factory=lambda: int(_env("CELERY_VISIBILITY_TIMEOUT", "14400"))
+    )
     PORT: int = field(default_factory=lambda: int(_env("PORT", "5000")))
 
     def as_flask(self) -> dict:

@@ -10,8 +10,8 @@ from flask import Flask
 from flask.cli import AppGroup
 
 from config import BASE_DIR, Config
+from hcl_server import extensions as ext  # not `import db`: the hcl_server.db package would shadow it
 from hcl_server.celery_app import init_celery
-from hcl_server.extensions import db, migrate, openapi
 from hcl_server.storage import init_storage
 
 
@@ -38,11 +38,13 @@ def register_extensions(app: Flask) -> None:
         Path(app.config["SQLALCHEMY_DATABASE_URI"][len("sqlite:///") :]).parent.mkdir(
             parents=True, exist_ok=True
         )
-    db.init_app(app)
-    migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"))
-    openapi.init_app(app)
-    openapi.spec.components.security_scheme("ApiKey", {"type": "apiKey", "in": "header", "name": "X-API-Key"})
-    openapi.spec.options["security"] = [{"ApiKey": []}]
+    ext.db.init_app(app)
+    ext.migrate.init_app(app, ext.db, directory=str(BASE_DIR / "migrations"))
+    ext.openapi.init_app(app)
+    ext.openapi.spec.components.security_scheme(
+        "ApiKey", {"type": "apiKey", "in": "header", "name": "X-API-Key"}
+    )
+    ext.openapi.spec.options["security"] = [{"ApiKey": []}]
     init_storage(app)
     init_celery(app)
 
@@ -60,7 +62,7 @@ def register_blueprints(app: Flask) -> None:
         customers.customers,
         customers.templates,
     ):
-        openapi.register_blueprint(blp)
+        ext.openapi.register_blueprint(blp)
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -33,7 +33,7 @@ def init_celery(app: Flask) -> Celery:
         }
     else:
         # Longer than the longest task, so Redis does not redeliver work that is still running.
-        celery.conf.broker_transport_options = {"visibility_timeout": 4 * 3600}
+        celery.conf.broker_transport_options = {"visibility_timeout": app.config["CELERY_VISIBILITY_TIMEOUT"]}
     celery.conf.update(
         task_acks_late=True,
         task_reject_on_worker_lost=True,

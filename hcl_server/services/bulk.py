@@ -12,6 +12,7 @@ from hcl_server.extensions import db
 from hcl_server.repositories import get_scoped
 from hcl_server.services.datasets import save_upload
 from hcl_server.services.scoring import production_model
+from hcl_server.tasks.queue import enqueue
 
 
 def result_prefix(job: Job) -> str:
@@ -20,8 +21,6 @@ def result_prefix(job: Job) -> str:
 
 def create_bulk_job(org_id: str, upload, name: str | None, as_of: str | None) -> Job:
     """Store the upload, commit a queued job pinned to the current production model, enqueue it."""
-    from hcl_server.tasks.bulk import split_bulk_job
-
     mv = production_model(org_id)
     job = Job(id=new_id(), organization_id=org_id, kind="bulk", model_version_id=mv.id)
     filename, key, size = save_upload(upload, org_id, "bulk", job.id)
@@ -35,7 +34,7 @@ def create_bulk_job(org_id: str, upload, name: str | None, as_of: str | None) ->
     }
     db.session.add(job)
     db.session.commit()
-    split_bulk_job.apply_async(args=[job.id])
+    enqueue("hcl.bulk.split", job.id)
     return job
 
 

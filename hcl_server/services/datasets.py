@@ -13,6 +13,7 @@ from hcl_server.db import Dataset
 from hcl_server.db.models import new_id
 from hcl_server.extensions import db
 from hcl_server.storage import storage
+from hcl_server.tasks.queue import enqueue
 
 ALLOWED_SUFFIXES = (".csv", ".tsv", ".txt", ".gz", ".xlsx", ".xlsm", ".parquet", ".pq")
 
@@ -52,8 +53,6 @@ def create_dataset(
     org_id: str, upload: FileStorage | None, name: str | None, mapping_raw: str | None
 ) -> Dataset:
     """Store the upload, commit the dataset row, then enqueue its profiling."""
-    from hcl_server.tasks.datasets import profile_dataset
-
     mapping = parse_mapping(mapping_raw)
     dataset = Dataset(id=new_id(), organization_id=org_id, name="", filename="", storage_key="", size_bytes=0)
     filename, key, size = save_upload(upload, org_id, "datasets", dataset.id)
@@ -66,5 +65,5 @@ def create_dataset(
     dataset.column_mapping = mapping
     db.session.add(dataset)
     db.session.commit()
-    profile_dataset.apply_async(args=[dataset.id])
+    enqueue("hcl.datasets.profile", dataset.id)
     return dataset

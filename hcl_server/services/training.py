@@ -14,14 +14,13 @@ from hcl_server.db.models import utcnow
 from hcl_server.extensions import db
 from hcl_server.repositories import get_scoped
 from hcl_server.storage import put_dir
+from hcl_server.tasks.queue import enqueue
 
 logger = logging.getLogger(__name__)
 
 
 def create_training_job(org_id: str, params: dict) -> Job:
     """Check the dataset is usable, commit a queued job, then enqueue it."""
-    from hcl_server.tasks.training import run_training
-
     dataset = get_scoped(Dataset, org_id, params["dataset_id"], "dataset")
     if dataset.status == "failed":
         raise ApiError(409, f"dataset {dataset.id} could not be read: {dataset.error}")
@@ -37,7 +36,7 @@ def create_training_job(org_id: str, params: dict) -> Job:
     )
     db.session.add(job)
     db.session.commit()
-    run_training.apply_async(args=[job.id])
+    enqueue("hcl.training.run", job.id)
     return job
 
 

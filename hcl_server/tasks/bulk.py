@@ -25,6 +25,7 @@ from hcl_server.services.jobs import ProgressWriter, claim, finish
 from hcl_server.services.results import EXCEL_MAX_ROWS, escape_frame, write_xlsx
 from hcl_server.services.scoring import bundle_for, spend_columns, thresholds
 from hcl_server.storage import storage
+from hcl_server.tasks.queue import enqueue
 from ml_pipeline.errors import PipelineError
 from ml_pipeline.eventlog import load_events
 from ml_pipeline.predict import SEGMENTS, predict, risk_segments
@@ -88,7 +89,7 @@ def split_bulk_job(job_id: str) -> None:
         _fail(job, "internal error while reading the file")
         return
     for i in range(n_parts):
-        score_partition.apply_async(args=[job_id, i])
+        enqueue("hcl.bulk.partition", job_id, i)
 
 
 @shared_task(name="hcl.bulk.partition", ignore_result=True)
@@ -176,7 +177,7 @@ def _maybe_merge(job_id: str) -> None:
     )
     db.session.commit()
     if moved.rowcount == 1:
-        merge_bulk_job.apply_async(args=[job_id])
+        enqueue("hcl.bulk.merge", job_id)
 
 
 @shared_task(name="hcl.bulk.merge", ignore_result=True)

@@ -1,0 +1,187 @@
+"""Integration fixtures: the real PostgreSQL and Redis of this machine, a real S3-speaking server
+(moto in server mode) on loopback, and real Celery worker processes.
+
+Without PostgreSQL or Redis these tests skip with the reason; `.ci/run` sets HCL_REQUIRE_SERVICES=1,
+which turns every such skip into a failure, so CI always runs them.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PG_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+REQUIRED = os.environ.get("HCL_REQUIRE_SERVICES") == "1"
+
+
+def unavailable(reason: str):
+    if REQUIRED:
+        pytest.fail(f"{reason}; HCL_REQUIRE_SERVICES=1 requires the integration services", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def pg_url():
+    """A fresh schema in the test database, dropped at the end."""
+    import sqlalchemy as sa
+
+    schema = f"hcl_it_{secrets.token_hex(4)}"
+    try:
+        engine = sa.create_engine(PG_URL)
+        with engine.begin() as conn:
+            conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
+    except Exception as exc:
+        unavailable(f"PostgreSQL not reachable at {PG_URL}: {str(exc).splitlines()[0]}")
+    sep = "&" if "?" in PG_URL else "?"
+    yield f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def redis_url():
+    import redis
+
+    try:
+        client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+        client.ping()
+    except Exception as exc:
+        unavailable(f"Redis not reachable at {REDIS_URL}: {exc}")
+    client.flushdb()
+    yield REDIS_URL
+    client.flushdb()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint():
+    """moto's S3 server on a loopback port, with the bucket created."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    os.environ.update(
+        AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1"
+    )
+    port = _free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket="hcl-it")
+    yield endpoint
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def it_env(pg_url, redis_url, s3_endpoint, tmp_path_factory):
+    env = {
+        "DATABASE_URL": pg_url,
+        "REDIS_URL": redis_url,
+        "S3_BUCKET": "hcl-it",
+        "S3_ENDPOINT_URL": s3_endpoint,
+        "STORAGE_DIR": str(tmp_path_factory.mktemp("it-storage")),
+        "BULK_PARTITION_CUSTOMERS": "300",
+        "CELERY_VISIBILITY_TIMEOUT": "5",  # so a killed worker's task comes back within the test
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    return env
+
+
+@pytest.fixture(scope="session")
+def it_app(it_env):
+    from flask_migrate import upgrade
+
+    from hcl_server import create_app
+
+    app = create_app(
+        {
+            "TESTING": True,
+            **{k: v for k, v in it_env.items() if not k.startswith("AWS")},
+            "BULK_PARTITION_CUSTOMERS": 300,
+            "CELERY_VISIBILITY_TIMEOUT": 5,
+        }
+    )
+    with app.app_context():
+        upgrade()
+    return app
+
+
+@pytest.fixture(scope="session")
+def start_worker(it_env, tmp_path_factory):
+    """Start real worker processes (solo pool, so a kill stops the task itself); all stopped at the end."""
+    procs = []
+    logs = tmp_path_factory.mktemp("workers")
+
+    def start() -> subprocess.Popen:
+        log = open(logs / f"worker-{len(procs)}.log", "w")  # noqa: SIM115
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "celery_worker",
+                "worker",
+                "--pool=solo",
+                "--loglevel=info",
+                "-n",
+                f"it{len(procs)}@%h",
+            ],
+            cwd=ROOT,
+            env={**os.environ, **it_env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        procs.append(proc)
+        return proc
+
+    yield start
+    for proc in procs:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+@pytest.fixture(scope="session")
+def it_org(it_app):
+    import json
+
+    result = it_app.test_cli_runner().invoke(args=["orgs", "create", "Integration"])
+    return json.loads(result.output.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="session")
+def poll():
+    """Poll a status URL until a condition on its body holds (default: finished)."""
+
+    def wait(client, url: str, key: str, timeout: float = 240.0, done=None) -> dict:
+        done = done or (lambda body: body.get("status") in ("succeeded", "failed", "cancelled"))
+        deadline = time.monotonic() + timeout
+        while True:
+            body = client.get(url, headers={"X-API-Key": key}).get_json()
+            if done(body):
+                return body
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{url}: condition not met after {timeout} s: {body}")
+            time.sleep(0.3)
+
+    return wait

@@ -1,0 +1,158 @@
+"""End to end on PostgreSQL, Redis, an S3 server and real worker processes."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+
+import boto3
+import pandas as pd
+import pytest
+
+from ml_pipeline.synthetic import generate_events
+
+pytestmark = pytest.mark.integration
+
+
+def _csv(n_customers: int, n_events: int, seed: int) -> bytes:
+    frame = generate_events(n_customers=n_customers, n_events=n_events, days=400, seed=seed)
+    return frame.assign(event_date=frame["event_date"].dt.strftime("%Y-%m-%d")).to_csv(index=False).encode()
+
+
+def _upload(client, url, key, data, filename="events.csv"):
+    return client.post(
+        url,
+        headers={"X-API-Key": key},
+        content_type="multipart/form-data",
+        data={"file": (io.BytesIO(data), filename)},
+    )
+
+
+@pytest.fixture(scope="session")
+def worker(start_worker):
+    return start_worker()
+
+
+@pytest.fixture(scope="session")
+def trained(it_app, it_org, worker, poll):
+    client, key = it_app.test_client(), it_org["api_key"]
+    ds = _upload(client, "/api/v1/datasets", key, _csv(1200, 15000, seed=21))
+    assert ds.status_code == 202
+    dataset = poll(client, ds.headers["Location"], key)
+    assert dataset["status"] == "succeeded", dataset
+    job = client.post("/api/v1/training-jobs", headers={"X-API-Key": key}, json={"dataset_id": dataset["id"]})
+    done = poll(client, job.headers["Location"], key)
+    assert done["status"] == "succeeded", done
+    return {"dataset": dataset, "job": done}
+
+
+def test_ready_checks_the_real_services(it_app):
+    r = it_app.test_client().get("/health/ready")
+    assert r.status_code == 200 and r.get_json()["checks"] == {
+        "database": "ok",
+        "broker": "ok",
+        "storage": "ok",
+    }
+
+
+def test_ready_names_the_failed_part(it_env):
+    from hcl_server import create_app
+
+    app = create_app(
+        {
+            "TESTING": True,
+            **{k: v for k, v in it_env.items() if not k.startswith("AWS")},
+            "S3_BUCKET": "no-such-bucket",
+        }
+    )
+    r = app.test_client().get("/health/ready")
+    assert r.status_code == 503 and r.get_json()["error"]["details"]["failed"] == "storage"
+
+
+def test_training_stores_the_bundle_in_s3_and_the_version_in_postgres(it_app, it_org, it_env, trained):
+    assert trained["job"]["model_version"] == 1
+    s3 = boto3.client("s3", endpoint_url=it_env["S3_ENDPOINT_URL"])
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket="hcl-it")["Contents"]]
+    assert any(k.endswith("/metadata.json") and "/models/v1-" in k for k in keys)
+    assert any(k.endswith("churn.lgb.txt") for k in keys)
+    with it_app.app_context():
+        from hcl_server.db import ModelVersion
+        from hcl_server.extensions import db
+
+        assert db.engine.dialect.name == "postgresql"
+        assert db.session.scalar(db.select(ModelVersion.is_production).where(ModelVersion.version == 1))
+
+
+def test_bulk_job_and_predict_end_to_end(it_app, it_org, trained, poll):
+    client, key = it_app.test_client(), it_org["api_key"]
+    r = _upload(client, "/api/v1/bulk-jobs", key, _csv(1200, 15000, seed=21))
+    body = poll(client, r.headers["Location"], key)
+    assert body["status"] == "succeeded" and body["total_customers"] == 1200, body
+    page = client.get(f"/api/v1/bulk-jobs/{body['id']}/predictions", headers={"X-API-Key": key}).get_json()
+    assert page["total"] == 1200
+    csv = client.get(f"/api/v1/bulk-jobs/{body['id']}/download", headers={"X-API-Key": key})
+    assert len(pd.read_csv(io.BytesIO(csv.data))) == 1200
+    one = client.post(
+        "/api/v1/predict",
+        headers={"X-API-Key": key},
+        json={
+            "customer_id": "x",
+            "as_of": "2025-01-01",
+            "transactions": [{"event_date": "2024-12-01", "amount": 20}],
+        },
+    )
+    assert one.status_code == 200 and one.get_json()["model_version"] == 1
+
+
+def test_other_organization_sees_nothing(it_app, trained):
+    import json
+
+    result = it_app.test_cli_runner().invoke(args=["orgs", "create", "Intruder"])
+    other = {"X-API-Key": json.loads(result.output.strip().splitlines()[-1])["api_key"]}
+    client = it_app.test_client()
+    assert client.get(f"/api/v1/datasets/{trained['dataset']['id']}", headers=other).status_code == 404
+    assert client.get(f"/api/v1/training-jobs/{trained['job']['id']}", headers=other).status_code == 404
+    assert client.get("/api/v1/models/1", headers=other).status_code == 404
+
+
+def test_killed_worker_is_redelivered_and_completes_without_duplicates(
+    it_app, it_org, trained, worker, start_worker, poll
+):
+    """kill -9 the worker mid-job; Redis hands its task to a new worker; every customer stored once."""
+    client, key = it_app.test_client(), it_org["api_key"]
+    r = _upload(client, "/api/v1/bulk-jobs", key, _csv(3000, 36000, seed=33))  # 10 partitions
+    url = r.headers["Location"]
+    poll(
+        client,
+        url,
+        key,
+        done=lambda b: (
+            b.get("stage") == "scoring"
+            and b.get("progress", 0) > 0.15
+            or b.get("status") != "running"
+            and b.get("status") != "queued"
+        ),
+    )
+    os.kill(worker.pid, signal.SIGKILL)
+    worker.wait(timeout=10)
+    mid = client.get(url, headers={"X-API-Key": key}).get_json()
+    assert mid["status"] == "running", f"the job finished before the kill: {mid}"
+    start_worker()
+    body = poll(client, url, key, timeout=300)
+    assert body["status"] == "succeeded", body
+    assert body["total_customers"] == 3000
+    page = client.get(f"{url}/predictions", headers={"X-API-Key": key}, query_string={"limit": 1}).get_json()
+    assert page["total"] == 3000
+    with it_app.app_context():
+        from sqlalchemy import func
+
+        from hcl_server.db import Prediction
+        from hcl_server.extensions import db
+
+        distinct = db.session.scalar(
+            db.select(func.count(func.distinct(Prediction.customer_id))).where(
+                Prediction.job_id == body["id"]
+            )
+        )
+        assert distinct == 3000
