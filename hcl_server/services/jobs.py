@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import timedelta
 
-from sqlalchemy import update
+from sqlalchemy import and_, or_, update
 
 from hcl_server.db import Dataset, Job
 from hcl_server.db.models import utcnow
@@ -15,13 +16,23 @@ logger = logging.getLogger(__name__)
 PROGRESS_EVERY_S = 2.0
 
 
-def claim(model: type[Job] | type[Dataset], row_id: str) -> bool:
-    """Move a queued row to running with a conditional UPDATE; False if another delivery has it."""
-    values = {"status": "running"}
+STALE_AFTER_S = 120
+
+
+def claim(model: type[Job] | type[Dataset], row_id: str, stale_after_s: float = STALE_AFTER_S) -> bool:
+    """Move a queued row to running with a conditional UPDATE; False if another delivery has it.
+
+    A row left running without an update for ``stale_after_s`` is taken over: the broker hands a
+    task to another worker only after its visibility timeout, i.e. when the first worker died.
+    """
+    now = utcnow()
+    values = {"status": "running", "updated_at": now}
     if model is Job:
-        values["started_at"] = utcnow()
+        values["started_at"] = now
+    stale = and_(model.status == "running", model.updated_at < now - timedelta(seconds=stale_after_s))
     result = db.session.execute(
-        update(model).where(model.id == row_id, model.status == "queued").values(**values)
+        update(model).where(model.id == row_id, or_(model.status == "queued", stale)).values(**values),
+        execution_options={"synchronize_session": False},  # a pure SQL claim; the commit expires the session
     )
     db.session.commit()
     return result.rowcount == 1

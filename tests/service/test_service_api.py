@@ -186,3 +186,27 @@ def test_predict_bad_requests(client, org, make_org, trained):
         json={"customer_id": "a", "transactions": [{"event_date": "2024-05-01"}]},
     )
     assert r.status_code == 409 and "no production model" in r.get_json()["error"]["message"]
+
+
+def test_a_dead_workers_job_is_claimed_again(app, org):
+    """A redelivered task takes over a row left running by a dead worker, but not a live one."""
+    from datetime import timedelta
+
+    from hcl_server.db import Job
+    from hcl_server.db.models import utcnow
+    from hcl_server.extensions import db
+    from hcl_server.services.jobs import claim
+
+    with app.app_context():
+        job = Job(organization_id=org["organization_id"], kind="training")
+        db.session.add(job)
+        db.session.commit()
+        assert claim(Job, job.id) is True
+        assert claim(Job, job.id) is False  # running and fresh: another delivery must not touch it
+        job.updated_at = utcnow() - timedelta(hours=1)
+        db.session.commit()
+        assert claim(Job, job.id) is True
+        job.status = "succeeded"
+        job.updated_at = utcnow() - timedelta(hours=1)
+        db.session.commit()
+        assert claim(Job, job.id) is False  # finished jobs stay finished
