@@ -27,7 +27,7 @@ from ml_pipeline.features import FeatureBuilder
 from ml_pipeline.train import TrainResult
 from ml_pipeline.windows import day_to_date
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: RFM scores against a stored reference distribution
 DEFAULT_RISK_THRESHOLDS = {"medium": 0.3, "high": 0.5, "critical": 0.7}
 
 

@@ -111,6 +111,53 @@ def from_frame(frame: pd.DataFrame, **kwargs) -> EventLog:
     return _normalize(table, source="frame", **kwargs)
 
 
+def from_records(records: list[tuple[str, str, float, str | None, str | None]]) -> EventLog:
+    """Build an EventLog from (customer_id, ISO date, amount, event_type, category) tuples.
+
+    The fast path for events that arrive as JSON (the predict API): dates must be ISO 8601
+    (a date or a datetime; the date part is used), amounts numbers. Raises EventLogError naming
+    the record.
+    """
+    import datetime as dt
+
+    if not records:
+        raise EventLogError("no events")
+    epoch = dt.date(1970, 1, 1)
+    n = len(records)
+    day = np.empty(n, dtype=np.int32)
+    amount = np.empty(n, dtype=np.float64)
+    for i, (_, date, value, _, _) in enumerate(records):
+        try:
+            day[i] = (dt.date.fromisoformat(str(date)[:10]) - epoch).days
+        except ValueError:
+            raise EventLogError(
+                f"event {i + 1}: event_date '{date}' is not an ISO date (YYYY-MM-DD)"
+            ) from None
+        amount[i] = value or 0.0
+    ids, cust = np.unique(np.array([str(r[0]) for r in records], dtype=object), return_inverse=True)
+    types = [_TYPE_ALIASES.get(t, t) for t in ((r[3] or PURCHASE).strip().lower() for r in records)]
+    types = [REFUND if t == PURCHASE and a < 0 else t for t, a in zip(types, amount)]
+    etype_names, etype = np.unique(np.array([*types, PURCHASE, REFUND], dtype=object), return_inverse=True)
+    etype = etype[:n]
+    amount = np.where(etype == list(etype_names).index(REFUND), -np.abs(amount), amount)
+    cats = [(r[4] or "").strip() for r in records]
+    cat_names = sorted({c for c in cats if c})
+    cat_index = {c: i for i, c in enumerate(cat_names)}
+    category = np.array([cat_index.get(c, -1) for c in cats], dtype=np.int16)
+    order = np.argsort(day, kind="stable")
+    return EventLog(
+        customer_ids=ids.astype(str).astype(object),
+        cust=cust[order].astype(np.int32),
+        day=day[order],
+        amount=amount[order],
+        etype=etype[order].astype(np.int16),
+        event_types=[str(t) for t in etype_names],
+        category=category[order],
+        categories=cat_names,
+        quantity=np.full(n, np.nan),
+    )
+
+
 def load_events(
     path: str | Path,
     *,

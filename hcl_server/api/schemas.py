@@ -114,7 +114,9 @@ class DatasetList(Schema):
 
 
 class Transaction(Schema):
-    event_date = fields.String(required=True, metadata={"description": "YYYY-MM-DD (or another date format)"})
+    event_date = fields.String(
+        required=True, metadata={"description": "ISO 8601 date or datetime, e.g. 2024-05-31"}
+    )
     amount = fields.Float(load_default=0.0, allow_nan=False)
     event_type = fields.String(load_default=None)
     category = fields.String(load_default=None)

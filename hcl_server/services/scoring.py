@@ -18,7 +18,7 @@ from hcl_server.repositories import scoped
 from hcl_server.storage import get_dir
 from ml_pipeline.bundle import Bundle, load_bundle
 from ml_pipeline.errors import PipelineError
-from ml_pipeline.eventlog import from_frame
+from ml_pipeline.eventlog import from_records
 from ml_pipeline.predict import predict, risk_segments
 from ml_pipeline.windows import date_to_day
 
@@ -79,18 +79,18 @@ def predict_inline(org_id: str, customers: list[dict]) -> list[dict]:
     out: dict[str, dict] = {}
     for as_of, group in groups.items():
         rows = [
-            {
-                "customer_id": c["customer_id"],
-                "event_date": t["event_date"],
-                "amount": t.get("amount") or 0,
-                "event_type": t.get("event_type") or "purchase",
-                "category": t.get("category") or "",
-            }
+            (
+                c["customer_id"],
+                t["event_date"],
+                t.get("amount") or 0.0,
+                t.get("event_type"),
+                t.get("category"),
+            )
             for c in group
             for t in c["transactions"]
         ]
         try:
-            log = from_frame(pd.DataFrame(rows))
+            log = from_records(rows)
             frame = predict(bundle, log, as_of=date_to_day(as_of))
         except PipelineError as exc:
             raise ApiError(422, f"transactions cannot be scored: {exc}") from exc

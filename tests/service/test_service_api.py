@@ -178,7 +178,10 @@ def test_predict_bad_requests(client, org, make_org, trained):
         headers=key,
         json={"customer_id": "a", "transactions": [{"event_date": "not a date"}]},
     )
-    assert r.status_code == 422 and "cannot read 'not a date'" in r.get_json()["error"]["message"]
+    assert (
+        r.status_code == 422
+        and "event_date 'not a date' is not an ISO date" in r.get_json()["error"]["message"]
+    )
     fresh = {"X-API-Key": make_org("No model yet")["api_key"]}
     r = client.post(
         "/api/v1/predict",

@@ -257,3 +257,22 @@ def test_parquet_with_nulls(tmp_path):
     assert list(frame["customer_id"]) == ["A", "C"] and list(frame["amount"]) == [1.0, 0.0]
     assert frame["category"].iloc[0] == "x" and pd.isna(frame["category"].iloc[1])
     assert any("empty customer_id" in w for w in log.warnings)
+
+
+def test_from_records_matches_the_file_path(write_csv):
+    from ml_pipeline.eventlog import from_records
+
+    text = (
+        "customer_id,event_date,amount,event_type,category\nA,2020-01-03,10,purchase,x\n"
+        "B,2020-01-01,5,Order,y\nA,2020-01-02,-3,purchase,x\nB,2020-01-04,0,login,\n"
+    )
+    via_file = load_events(write_csv(text)).to_frame()
+    records = [
+        ("A", "2020-01-03", 10.0, "purchase", "x"),
+        ("B", "2020-01-01T09:30:00", 5.0, "Order", "y"),
+        ("A", "2020-01-02", -3.0, None, "x"),
+        ("B", "2020-01-04", 0.0, "login", None),
+    ]
+    pd.testing.assert_frame_equal(from_records(records).to_frame(), via_file)
+    with pytest.raises(EventLogError, match="event 2: event_date 'soon' is not an ISO date"):
+        from_records([("A", "2020-01-01", 1.0, None, None), ("A", "soon", 1.0, None, None)])
