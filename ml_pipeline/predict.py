@@ -30,11 +30,19 @@ def predict(bundle: Bundle, log: EventLog, as_of: int | None = None) -> pd.DataF
             f"{bundle.path}: the bundle expects features this version does not build: {missing[:5]}"
         )
     X = X[bundle.metadata["features"]]  # the models read columns by position
-    out = pd.DataFrame({"customer_id": log.customer_ids[X.index.to_numpy()]})
-    churn = np.clip(bundle.predictors["churn"].predict(X), 0.0, 1.0)
-    out["churn_probability"] = churn
-    out["risk_segment"] = risk_segments(churn, bundle.metadata["risk_thresholds"])
+    values = X.to_numpy(dtype=np.float32)  # converted once for every LightGBM target
+
+    def run(name: str) -> np.ndarray:
+        predictor = bundle.predictors[name]
+        return predictor.predict(values if predictor.kind == "lightgbm" else X)
+
+    churn = np.clip(run("churn"), 0.0, 1.0)
+    out = {
+        "customer_id": log.customer_ids[X.index.to_numpy()],
+        "churn_probability": churn,
+        "risk_segment": risk_segments(churn, bundle.metadata["risk_thresholds"]),
+    }
     for name in bundle.target_names:
         if name != "churn":
-            out[name] = np.maximum(bundle.predictors[name].predict(X), 0.0)
-    return out
+            out[name] = np.maximum(run(name), 0.0)
+    return pd.DataFrame(out)

@@ -104,15 +104,15 @@ class FeatureBuilder:
         f.update(category_features(s, self.categories_, self.category_slugs_))
         f.update(event_type_features(s, self.event_types_, self.event_type_slugs_))
         present = np.flatnonzero(~np.isnan(f["tenure_days"]))
-        frame = pd.DataFrame({k: v[present].astype(np.float32) for k, v in f.items()}, index=present)
-        frame.index.name = "customer_code"
+        cols = {k: v[present].astype(np.float32) for k, v in f.items()}
         for score, raw in SCORED.items():
-            ref = self.reference_.get(raw, [0.0])
-            pct = _percentile(frame[raw].to_numpy(dtype=float), ref)
-            frame[score] = (100.0 - pct if score == "recency_score" else pct).astype(np.float32)
-        frame["engagement_score"] = (
-            (frame["recency_score"] + frame["frequency_score"] + frame["monetary_score"]) / 3.0
+            pct = _percentile(cols[raw].astype(float), self.reference_.get(raw, [0.0]))
+            cols[score] = (100.0 - pct if score == "recency_score" else pct).astype(np.float32)
+        cols["engagement_score"] = (
+            (cols["recency_score"] + cols["frequency_score"] + cols["monetary_score"]) / 3.0
         ).astype(np.float32)
+        # One construction: adding columns one by one costs a quarter millisecond each.
+        frame = pd.DataFrame(cols, index=pd.Index(present, name="customer_code"), copy=False)
         return frame
 
     def get_params(self) -> dict:

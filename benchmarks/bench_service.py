@@ -1,0 +1,207 @@
+"""Benchmark of the service: bulk scoring end to end and single-prediction latency over HTTP.
+
+    python benchmarks/bench_service.py [--customers 1000000] [--workers 2] [--requests 2000]
+        [--database-url postgresql+psycopg://postgres@127.0.0.1:5432/test] [--redis-url redis://127.0.0.1:6379/14]
+
+Starts its own API (gunicorn on a loopback port) and Celery worker processes on the embedded
+defaults (SQLite, local folder, file broker) unless --database-url / --redis-url are given, trains
+a model through the API on a 20,000-customer synthetic log, then times:
+  - bulk: POST /api/v1/bulk-jobs with a CSV.gz of N customers / 10 N events until the job has
+    succeeded and its CSV is downloadable (the file is generated beforehand, not timed);
+  - predict: sequential POST /api/v1/predict requests (one customer, 12 transactions), median and p99.
+Prints JSON. The machine is shared and noisy: quote medians and repeat.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+BIN = Path(sys.executable).parent
+
+
+def request(
+    port: int, method: str, path: str, key: str, body: bytes | None = None, headers: dict | None = None
+):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+    conn.request(method, path, body=body, headers={"X-API-Key": key, **(headers or {})})
+    response = conn.getresponse()
+    data = response.read()
+    conn.close()
+    return response.status, data
+
+
+def multipart(path: Path) -> tuple[bytes, str]:
+    boundary = "benchboundary7MA4YWxkTrZu0gW"
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{path.name}"\r\n'
+        "Content-Type: application/octet-stream\r\n\r\n"
+    ).encode()
+    return (
+        head + path.read_bytes() + f"\r\n--{boundary}--\r\n".encode(),
+        f"multipart/form-data; boundary={boundary}",
+    )
+
+
+def wait(port: int, path: str, key: str) -> dict:
+    while True:
+        _, data = request(port, "GET", path, key)
+        body = json.loads(data)
+        if body["status"] not in ("queued", "running"):
+            return body
+        time.sleep(0.5)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--customers", type=int, default=1_000_000)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--requests", type=int, default=2000)
+    ap.add_argument("--database-url")
+    ap.add_argument("--redis-url")
+    ap.add_argument("--port", type=int, default=5077)
+    args = ap.parse_args()
+
+    from ml_pipeline.synthetic import generate_events, write_events
+
+    work = Path(tempfile.mkdtemp(prefix="hcl-bench-"))
+    env = {
+        **os.environ,
+        "STORAGE_DIR": str(work / "storage"),
+        "DATABASE_URL": args.database_url or f"sqlite:///{work / 'hcl.sqlite3'}",
+        "REDIS_URL": args.redis_url or "",
+    }
+    train_file = write_events(generate_events(20_000, 200_000, seed=5), work / "train.csv.gz")
+    bulk_file = ROOT / "benchmarks" / "data" / f"bulk_{args.customers}.csv.gz"
+    if not bulk_file.exists():
+        print(f"generating {bulk_file.name}", file=sys.stderr)
+        write_events(generate_events(args.customers, args.customers * 10, seed=6), bulk_file)
+    subprocess.run(
+        [BIN / "flask", "--app", "run", "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True
+    )
+    key = json.loads(
+        subprocess.run(
+            [BIN / "flask", "--app", "run", "orgs", "create", "bench"],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        .stdout.strip()
+        .splitlines()[-1]
+    )["api_key"]
+    logs = open(work / "processes.log", "w")  # noqa: SIM115
+    procs = [
+        subprocess.Popen(
+            [
+                BIN / "celery",
+                "-A",
+                "celery_worker",
+                "worker",
+                "--concurrency=1",
+                "-n",
+                f"b{i}@%h",
+                "--loglevel=warning",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=logs,
+            stderr=subprocess.STDOUT,
+        )
+        for i in range(args.workers)
+    ]
+    procs.append(
+        subprocess.Popen(
+            [
+                BIN / "gunicorn",
+                "--bind",
+                f"127.0.0.1:{args.port}",
+                "--workers",
+                "2",
+                "--timeout",
+                "600",
+                "run:app",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=logs,
+            stderr=subprocess.STDOUT,
+        )
+    )
+    report: dict = {
+        "customers": args.customers,
+        "events": args.customers * 10,
+        "workers": args.workers,
+        "database": env["DATABASE_URL"].split(":")[0],
+        "broker": "redis" if args.redis_url else "file",
+    }
+    try:
+        for _ in range(120):
+            try:
+                if request(args.port, "GET", "/health", key)[0] == 200:
+                    break
+            except OSError:
+                time.sleep(0.5)
+        body, ctype = multipart(train_file)
+        _, data = request(args.port, "POST", "/api/v1/datasets", key, body, {"Content-Type": ctype})
+        dataset = wait(args.port, f"/api/v1/datasets/{json.loads(data)['id']}", key)
+        _, data = request(
+            args.port,
+            "POST",
+            "/api/v1/training-jobs",
+            key,
+            json.dumps({"dataset_id": dataset["id"]}).encode(),
+            {"Content-Type": "application/json"},
+        )
+        job = wait(args.port, f"/api/v1/training-jobs/{json.loads(data)['id']}", key)
+        assert job["status"] == "succeeded", job
+
+        body, ctype = multipart(bulk_file)
+        started = time.perf_counter()
+        _, data = request(args.port, "POST", "/api/v1/bulk-jobs", key, body, {"Content-Type": ctype})
+        bulk_id = json.loads(data)["id"]
+        bulk = wait(args.port, f"/api/v1/bulk-jobs/{bulk_id}", key)
+        status, csv = request(args.port, "GET", f"/api/v1/bulk-jobs/{bulk_id}/download?format=csv", key)
+        report["bulk_s"] = round(time.perf_counter() - started, 1)
+        report["bulk_status"] = bulk["status"]
+        report["bulk_error"] = bulk.get("error")
+        report["bulk_customers"] = bulk.get("total_customers")
+        report["download_bytes"] = len(csv) if status == 200 else None
+
+        tx = [
+            {"event_date": f"2024-{m:02d}-15", "amount": 20.0 + m, "category": "GROCERY"}
+            for m in range(1, 13)
+        ]
+        payload = json.dumps({"customer_id": "c1", "as_of": "2025-01-01", "transactions": tx}).encode()
+        times = []
+        for _ in range(args.requests):
+            t = time.perf_counter()
+            status, _ = request(
+                args.port, "POST", "/api/v1/predict", key, payload, {"Content-Type": "application/json"}
+            )
+            times.append((time.perf_counter() - t) * 1000)
+            assert status == 200
+        times.sort()
+        report["predict_median_ms"] = round(statistics.median(times), 2)
+        report["predict_p99_ms"] = round(times[int(len(times) * 0.99)], 2)
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.wait(timeout=60)
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
