@@ -200,6 +200,13 @@ def main() -> None:
             p.terminate()
         for p in procs:
             p.wait(timeout=60)
+    logs.close()
+    stages = [
+        line.split(": ", 1)[-1].strip()
+        for line in (work / "processes.log").read_text().splitlines()
+        if "bulk job" in line and " in " in line
+    ]
+    report["bulk_stages"] = stages
     print(json.dumps(report, indent=2))
 
 

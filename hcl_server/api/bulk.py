@@ -91,7 +91,14 @@ def download(args, job_id: str):
         raise ApiError(409, f"bulk job {job.id} is {job.status}; results are ready when it has succeeded")
     key = (job.result or {}).get("files", {}).get(args["format"])
     if key is None:
-        raise ApiError(422, "too many rows for an Excel sheet; download format=csv")
+        state = (job.result or {}).get("xlsx")
+        if state == "pending":
+            raise ApiError(
+                409, "the Excel file is still being prepared; retry shortly, or download format=csv"
+            )
+        if state == "too_many_rows":
+            raise ApiError(422, "too many rows for an Excel sheet; download format=csv")
+        raise ApiError(500, "the Excel file could not be written; download format=csv")
     tmp = Path(tempfile.mkdtemp(prefix="hcl-download-"))
     path = tmp / f"predictions.{args['format']}"
     storage().get_file(key, path)

@@ -164,6 +164,12 @@ class BulkJobOut(Schema):
     total_customers = fields.Function(lambda job: (job.result or {}).get("total_customers"))
     summary = fields.Function(lambda job: (job.result or {}).get("summary"))
     as_of = fields.Function(lambda job: job.params.get("as_of"))
+    xlsx = fields.Function(
+        lambda job: (job.result or {}).get("xlsx"),
+        metadata={
+            "description": "Excel download: pending, ready, too_many_rows or failed (the CSV is ready at success)"
+        },
+    )
     model_version = fields.Method("_version")
     error = fields.String(allow_none=True)
     warnings = fields.List(fields.String())

