@@ -49,21 +49,26 @@ class TrainingRequest(Schema):
     )
 
 
-class JobOut(Schema):
+class JobState(Schema):
+    """What every background job reports to clients that poll it."""
+
     id = fields.String()
-    status = fields.String()
+    status = fields.String(metadata={"description": "queued, running, succeeded, failed or cancelled"})
     stage = fields.String(allow_none=True)
-    progress = fields.Float()
-    dataset_id = fields.String(allow_none=True)
-    params = fields.Dict()
-    metrics = fields.Method("_metrics")
-    selection = fields.Method("_selection")
-    model_version = fields.Method("_version")
+    progress = fields.Float(metadata={"description": "0 to 1"})
     error = fields.String(allow_none=True)
     warnings = fields.List(fields.String())
     created_at = fields.DateTime()
     started_at = fields.DateTime(allow_none=True)
     finished_at = fields.DateTime(allow_none=True)
+
+
+class JobOut(JobState):
+    dataset_id = fields.String(allow_none=True)
+    params = fields.Dict()
+    metrics = fields.Method("_metrics")
+    selection = fields.Method("_selection")
+    model_version = fields.Method("_version")
 
     def _metrics(self, job) -> dict | None:
         return (job.result or {}).get("metrics")
@@ -155,12 +160,8 @@ class BulkForm(Schema):
     )
 
 
-class BulkJobOut(Schema):
-    id = fields.String()
+class BulkJobOut(JobState):
     name = fields.Function(lambda job: job.params.get("name"))
-    status = fields.String()
-    stage = fields.String(allow_none=True)
-    progress = fields.Float()
     total_customers = fields.Function(lambda job: (job.result or {}).get("total_customers"))
     summary = fields.Function(lambda job: (job.result or {}).get("summary"))
     as_of = fields.Function(lambda job: job.params.get("as_of"))
@@ -171,11 +172,6 @@ class BulkJobOut(Schema):
         },
     )
     model_version = fields.Method("_version")
-    error = fields.String(allow_none=True)
-    warnings = fields.List(fields.String())
-    created_at = fields.DateTime()
-    started_at = fields.DateTime(allow_none=True)
-    finished_at = fields.DateTime(allow_none=True)
 
     def _version(self, job) -> int | None:
         from hcl_server.db import ModelVersion
