@@ -309,7 +309,8 @@ def _normalize(
     _check_bad_rows(bad, n, max_bad_share, source, ids, id_codes, warnings)
     keep = ~bad.mask
     # A negative purchase is a refund; refunds are stored negative whatever sign the file used.
-    etype_names, etype = _with_type(etype_names, etype, REFUND)
+    if REFUND not in etype_names:
+        etype_names = [*etype_names, REFUND]
     refund_code = etype_names.index(REFUND)
     purchase_code = etype_names.index(PURCHASE) if PURCHASE in etype_names else -1
     etype = np.where((etype == purchase_code) & (amount < 0), refund_code, etype)
@@ -336,12 +337,6 @@ def _normalize(
     )
     _handle_duplicates(log, duplicates, max_bad_share)
     return log
-
-
-def _with_type(names: list[str], codes: np.ndarray, name: str) -> tuple[list[str], np.ndarray]:
-    if name in names:
-        return names, codes
-    return [*names, name], codes
 
 
 def _check_bad_rows(

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import gzip
-import io
 import logging
 import zipfile
 from dataclasses import dataclass, field
@@ -267,7 +266,5 @@ def write_csv_atomic(frame, path: str | Path) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    buf = io.StringIO()
-    frame.to_csv(buf, index=False)
-    tmp.write_text(buf.getvalue(), encoding="utf-8")
+    frame.to_csv(tmp, index=False, encoding="utf-8")
     tmp.replace(path)

@@ -19,9 +19,14 @@ def risk_segments(p: np.ndarray, thresholds: dict) -> np.ndarray:
     return np.asarray(SEGMENTS, dtype=object)[np.searchsorted(edges, p, side="right")]
 
 
-def predict(bundle: Bundle, log: EventLog, as_of: int | None = None) -> pd.DataFrame:
+def predict(
+    bundle: Bundle, log: EventLog, as_of: int | None = None, risk_thresholds: dict | None = None
+) -> pd.DataFrame:
     """One row per customer with an event before ``as_of`` (default: the day after the last event):
-    customer_id, churn_probability, risk_segment, spend_total, spend_<category>..."""
+    customer_id, churn_probability, risk_segment, spend_total, spend_<category>...
+
+    ``risk_thresholds`` overrides the bundle's (an organization may set its own).
+    """
     as_of = check_as_of(log, as_of)
     X = bundle.builder.transform(log, as_of)
     missing = [f for f in bundle.metadata["features"] if f not in X.columns]
@@ -40,7 +45,7 @@ def predict(bundle: Bundle, log: EventLog, as_of: int | None = None) -> pd.DataF
     out = {
         "customer_id": log.customer_ids[X.index.to_numpy()],
         "churn_probability": churn,
-        "risk_segment": risk_segments(churn, bundle.metadata["risk_thresholds"]),
+        "risk_segment": risk_segments(churn, risk_thresholds or bundle.metadata["risk_thresholds"]),
     }
     for name in bundle.target_names:
         if name != "churn":

@@ -19,7 +19,7 @@ from hcl_server.storage import get_dir
 from ml_pipeline.bundle import Bundle, load_bundle
 from ml_pipeline.errors import PipelineError
 from ml_pipeline.eventlog import from_records
-from ml_pipeline.predict import predict, risk_segments
+from ml_pipeline.predict import predict
 from ml_pipeline.windows import date_to_day
 
 _CACHE: OrderedDict[str, Bundle] = OrderedDict()
@@ -72,6 +72,7 @@ def predict_inline(org_id: str, customers: list[dict]) -> list[dict]:
     """Predictions for customers sent with their transactions (the single and batch endpoints)."""
     mv = production_model(org_id)
     bundle = bundle_for(mv)
+    limits = thresholds(org_id, bundle)
     today = datetime.now(UTC).date().isoformat()
     groups: dict[str, list[dict]] = {}
     for c in customers:
@@ -91,12 +92,9 @@ def predict_inline(org_id: str, customers: list[dict]) -> list[dict]:
         ]
         try:
             log = from_records(rows)
-            frame = predict(bundle, log, as_of=date_to_day(as_of))
+            frame = predict(bundle, log, as_of=date_to_day(as_of), risk_thresholds=limits)
         except PipelineError as exc:
             raise ApiError(422, f"transactions cannot be scored: {exc}") from exc
-        frame["risk_segment"] = risk_segments(
-            frame["churn_probability"].to_numpy(), thresholds(org_id, bundle)
-        )
         out.update(_as_dicts(frame, bundle, mv.version))
     return [out[c["customer_id"]] for c in customers]
 

@@ -90,11 +90,3 @@ def promote(org_id: str, version: int) -> ModelVersion:
     mv.is_production, mv.promoted_at = True, utcnow()
     db.session.commit()
     return mv
-
-
-def download_bundle(mv: ModelVersion, folder: Path) -> Path:
-    """Fetch a version's bundle from storage into a folder."""
-    from hcl_server.storage import get_dir
-
-    get_dir(mv.storage_prefix, folder)
-    return folder

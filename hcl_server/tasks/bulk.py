@@ -29,7 +29,7 @@ from hcl_server.storage import storage
 from hcl_server.tasks.queue import enqueue
 from ml_pipeline.errors import PipelineError
 from ml_pipeline.eventlog import load_events
-from ml_pipeline.predict import SEGMENTS, predict, risk_segments
+from ml_pipeline.predict import SEGMENTS, predict
 from ml_pipeline.train import check_as_of
 from ml_pipeline.windows import date_to_day, day_to_date
 
@@ -135,9 +135,11 @@ def _score(job: Job, part: BulkPartition) -> None:
         src = Path(tmp) / "part.parquet"
         storage().get_file(f"{result_prefix(job)}/parts/{part.index:05d}.parquet", src)
         log = load_events(src)
-        frame = predict(bundle, log, as_of=date_to_day(job.params["as_of"]))
-        frame["risk_segment"] = risk_segments(
-            frame["churn_probability"].to_numpy(), thresholds(job.organization_id, bundle)
+        frame = predict(
+            bundle,
+            log,
+            as_of=date_to_day(job.params["as_of"]),
+            risk_thresholds=thresholds(job.organization_id, bundle),
         )
         out = Path(tmp) / "result.csv"
         escape_frame(frame).to_csv(out, index=False)
