@@ -196,6 +196,11 @@ class _BadRows:
     def __init__(self, n: int):
         self.mask = np.zeros(n, dtype=bool)
         self.reasons: list[tuple[str, int, int]] = []  # (message, first row index, count)
+        self.row_numbers: np.ndarray | None = None  # file row per table row, when not index + 2
+
+    def row(self, index: int) -> int:
+        """Row number as a spreadsheet shows it: the header is row 1."""
+        return int(self.row_numbers[index]) if self.row_numbers is not None else index + 2
 
     def add(self, hit: np.ndarray, message: str) -> None:
         new = hit & ~self.mask
@@ -204,9 +209,9 @@ class _BadRows:
             self.mask |= new
 
 
-def _row_number(index: int) -> int:
-    """Row number as a spreadsheet shows it: the header is row 1."""
-    return index + 2
+def from_table(table: pa.Table, **kwargs) -> EventLog:
+    """Build an EventLog from a raw table of one file's columns (see :func:`_normalize`)."""
+    return _normalize(table, **kwargs)
 
 
 def _normalize(
@@ -215,9 +220,18 @@ def _normalize(
     source: str,
     column_mapping: dict[str, str] | None = None,
     date_format: str | None = None,
+    decided: dict[str, str] | None = None,
+    row_numbers: np.ndarray | None = None,
     max_bad_share: float = 0.01,
     duplicates: str = "warn",
 ) -> EventLog:
+    """Parse, check and encode a raw table.
+
+    ``decided`` holds formats chosen for the whole file when ``table`` is only part of it
+    (``{"date": ..., "amount": ...}``, from :mod:`ml_pipeline.sharding`); ``row_numbers`` are then
+    the rows' numbers in that file, used in messages.
+    """
+    decided = decided or {}
     if duplicates not in DUPLICATE_POLICIES:
         raise EventLogError(f"duplicates policy must be one of {', '.join(DUPLICATE_POLICIES)}")
     cols, warnings = resolve_columns(table.column_names, column_mapping)
@@ -225,13 +239,15 @@ def _normalize(
     if n == 0:
         raise EventLogError(f"{source}: the file has a header but no data rows")
     bad = _BadRows(n)
+    if row_numbers is not None:
+        bad.row_numbers = row_numbers
 
     def col(name: str) -> pa.ChunkedArray:
         return table.column(cols[name])
 
     def locator(values: pd.Series, codes: np.ndarray):
         lookup = {v: i for i, v in enumerate(values.fillna(""))}
-        return lambda value: _row_number(int(np.argmax(codes == lookup.get(value, -1))))
+        return lambda value: bad.row(int(np.argmax(codes == lookup.get(value, -1))))
 
     # customer ids
     ids, id_codes = _distinct(col("customer_id"))
@@ -253,6 +269,7 @@ def _normalize(
             counts,
             column=cols["event_date"],
             date_format=date_format,
+            decided=decided.get("date"),
             max_bad_share=max_bad_share,
             example_row=locator(values, codes),
         )
@@ -267,7 +284,9 @@ def _normalize(
             amount = acol.cast(pa.float64()).fill_null(0).to_numpy()
         else:
             values, codes = _distinct(acol)
-            amount = parse_amounts(values, column=cols["amount"], example_row=locator(values, codes))[codes]
+            amount = parse_amounts(
+                values, column=cols["amount"], style=decided.get("amount"), example_row=locator(values, codes)
+            )[codes]
         bad.add(np.isnan(amount) | np.isinf(amount), f"{cols['amount']} is not a number")
     else:
         amount = np.zeros(n)
@@ -348,11 +367,11 @@ def _check_bad_rows(
     message, first, _ = bad.reasons[0]
     if count == n or count / n > max_bad_share:
         raise EventLogError(
-            f"{source}: {message} in row {_row_number(first)}; {count} of {n} rows are bad, "
+            f"{source}: {message} in row {bad.row(first)}; {count} of {n} rows are bad, "
             f"more than the {max_bad_share:.0%} allowed"
         )
     for message, first, k in bad.reasons:
-        warnings.append(f"dropped {k} row(s): {message} (first in row {_row_number(first)})")
+        warnings.append(f"dropped {k} row(s): {message} (first in row {bad.row(first)})")
 
 
 def _handle_duplicates(log: EventLog, policy: str, max_share: float) -> None:

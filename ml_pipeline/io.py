@@ -76,9 +76,8 @@ def _expected_kind(path: Path) -> str | None:
     return _EXTENSION_KINDS.get(suffixes[-1])
 
 
-def read_raw(path: str | Path, sheet: str | None = None) -> RawTable:
-    """Read a file into a table of columns, refusing files whose content is not what the name says."""
-    path = Path(path)
+def _sniff(path: Path) -> tuple[str, bytes]:
+    """The file's kind and its first (decompressed) bytes, refusing what cannot be an event log."""
     if not path.exists():
         raise EventLogError(f"{path}: file not found")
     if path.is_dir():
@@ -95,31 +94,98 @@ def read_raw(path: str | Path, sheet: str | None = None) -> RawTable:
         raise EventLogError(
             f"{path.name}: the name says {_KIND_NAMES[expected]} but the content is {_KIND_NAMES[kind]}"
         )
-    if kind == "text":
-        return _read_csv(path, head, compressed=False)
     if kind == "gzip":
         with gzip.open(path, "rb") as fh:
             try:
-                inner = fh.read(65536)
+                head = fh.read(65536)
             except (OSError, EOFError) as exc:
                 raise EventLogError(f"{path.name}: the gzip data is corrupt ({exc})") from exc
-        inner_kind = sniff_kind(inner)
+        inner_kind = sniff_kind(head)
         if inner_kind == "empty":
             raise EventLogError(f"{path.name}: the file is empty (gzip holds no data)")
         if inner_kind != "text":
             raise EventLogError(f"{path.name}: the gzip file holds {_KIND_NAMES[inner_kind]}, not CSV text")
-        return _read_csv(path, inner, compressed=True)
-    if kind == "xlsx":
-        return _read_xlsx(path, sheet)
-    if kind == "parquet":
-        try:
-            table = pq.read_table(path)
-        except (pa.ArrowException, OSError) as exc:
-            raise EventLogError(f"{path.name}: not a readable Parquet file ({exc})") from exc
-        return RawTable(table=table, source_format="parquet")
     if kind == "xls":
         raise EventLogError(f"{path.name}: legacy .xls workbooks are not supported; save it as .xlsx or CSV")
-    raise EventLogError(f"{path.name}: {_KIND_NAMES[kind]} is not a CSV, Excel or Parquet event log")
+    if kind not in ("text", "gzip", "xlsx", "parquet"):
+        raise EventLogError(f"{path.name}: {_KIND_NAMES[kind]} is not a CSV, Excel or Parquet event log")
+    return kind, head
+
+
+def read_raw(path: str | Path, sheet: str | None = None) -> RawTable:
+    """Read a file into a table of columns, refusing files whose content is not what the name says."""
+    path = Path(path)
+    kind, head = _sniff(path)
+    if kind in ("text", "gzip"):
+        return _read_csv(path, head, compressed=kind == "gzip")
+    if kind == "xlsx":
+        return _read_xlsx(path, sheet)
+    try:
+        table = pq.read_table(path)
+    except (pa.ArrowException, OSError) as exc:
+        raise EventLogError(f"{path.name}: not a readable Parquet file ({exc})") from exc
+    return RawTable(table=table, source_format="parquet")
+
+
+class RawStream:
+    """A file read in batches of rows, so memory is bounded by a batch rather than the file.
+
+    Iterate for pyarrow tables with the same columns; ``warnings`` is complete once iteration ends.
+    """
+
+    def __init__(self, path: str | Path, sheet: str | None = None, batch_rows: int = 500_000):
+        self.path = Path(path)
+        self.sheet = sheet
+        self.batch_rows = batch_rows
+        self.kind, self._head = _sniff(self.path)
+        self.warnings: list[str] = []
+        self.source_format = "parquet" if self.kind == "parquet" else self.kind
+
+    def __iter__(self):
+        if self.kind in ("text", "gzip"):
+            yield from self._csv_batches()
+        elif self.kind == "xlsx":
+            yield from self._xlsx_batches()
+        else:
+            yield from self._parquet_batches()
+
+    def _csv_batches(self):
+        name = self.path.name
+        opts = _CsvOptions(self.path, self._head, compressed=self.kind == "gzip")
+        self.warnings, self.source_format = opts.warnings, opts.source_format
+        # pyarrow reads blocks of bytes; ~48 bytes per row makes a block about batch_rows rows.
+        read = pacsv.ReadOptions(**opts.read_kwargs, block_size=max(4096, self.batch_rows * 48))
+        empty = True
+        try:
+            with pacsv.open_csv(
+                pa.input_stream(str(self.path), compression="gzip" if self.kind == "gzip" else None),
+                read_options=read,
+                parse_options=opts.parse,
+                convert_options=opts.convert,
+            ) as reader:
+                for batch in reader:
+                    empty = False
+                    yield pa.Table.from_batches([batch])
+                if empty:
+                    yield reader.schema.empty_table()
+        except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+            raise EventLogError(f"{name}: cannot be read as CSV ({str(exc).splitlines()[0]})") from exc
+        except (OSError, EOFError) as exc:
+            raise EventLogError(f"{name}: the file is truncated or corrupt ({exc})") from exc
+        opts.finish()
+
+    def _xlsx_batches(self):
+        # openpyxl's read-only mode streams rows; the whole sheet is never held as Python objects.
+        self.source_format = "xlsx"
+        yield from _xlsx_tables(self.path, self.sheet, self.warnings, self.batch_rows)
+
+    def _parquet_batches(self):
+        try:
+            pf = pq.ParquetFile(self.path)
+            for batch in pf.iter_batches(batch_size=self.batch_rows):
+                yield pa.Table.from_batches([batch])
+        except (pa.ArrowException, OSError) as exc:
+            raise EventLogError(f"{self.path.name}: not a readable Parquet file ({exc})") from exc
 
 
 def _is_xlsx(path: Path) -> bool:
@@ -152,53 +218,78 @@ def detect_delimiter(header_line: str) -> str:
     return best if counts[best] > 0 else ","
 
 
-def _read_csv(path: Path, head: bytes, compressed: bool) -> RawTable:
-    text, encoding = _decode_head(head, path.name)
-    lines = text.splitlines()
-    header_line = lines[0] if lines else ""
-    if not header_line.strip():
-        raise EventLogError(f"{path.name}: the first line is blank; the header row must come first")
-    delimiter = detect_delimiter(header_line)
-    header = next(csv.reader([header_line], delimiter=delimiter))
-    names = _dedupe([h.strip() or f"column_{i + 1}" for i, h in enumerate(header)])
-    warnings: list[str] = []
-    if encoding != "utf-8":
-        warnings.append(f"the file is not UTF-8; read it as {encoding}")
-    skipped: list[int] = []
+class _CsvOptions:
+    """pyarrow options for one CSV file (delimiter, encoding, header), shared by whole and batched reads."""
 
-    def on_invalid(row: pacsv.InvalidRow) -> str:
-        skipped.append(row.number if row.number is not None else -1)
+    def __init__(self, path: Path, head: bytes, compressed: bool):
+        text, encoding = _decode_head(head, path.name)
+        lines = text.splitlines()
+        header_line = lines[0] if lines else ""
+        if not header_line.strip():
+            raise EventLogError(f"{path.name}: the first line is blank; the header row must come first")
+        delimiter = detect_delimiter(header_line)
+        header = next(csv.reader([header_line], delimiter=delimiter))
+        names = _dedupe([h.strip() or f"column_{i + 1}" for i, h in enumerate(header)])
+        self.warnings: list[str] = []
+        if encoding != "utf-8":
+            self.warnings.append(f"the file is not UTF-8; read it as {encoding}")
+        self.skipped: list[int] = []
+        self.read_kwargs = {"encoding": encoding, "column_names": names, "skip_rows": 1}
+        self.parse = pacsv.ParseOptions(
+            delimiter=delimiter, invalid_row_handler=self._on_invalid, newlines_in_values=False
+        )
+        self.convert = pacsv.ConvertOptions(
+            column_types={n: pa.string() for n in names},
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+        )
+        fmt = "csv.gz" if compressed else "csv"
+        if delimiter != ",":
+            fmt += " (" + {";": "semicolon", "\t": "tab", "|": "pipe"}[delimiter] + "-separated)"
+        self.source_format = fmt
+
+    def _on_invalid(self, row: pacsv.InvalidRow) -> str:
+        self.skipped.append(row.number if row.number is not None else -1)
         return "skip"
 
+    def finish(self) -> None:
+        """Add the warning about rows the reader dropped (call after reading)."""
+        if self.skipped:
+            known = sorted(n for n in self.skipped if n > 0)
+            where = f" (first at row {known[0]})" if known else ""
+            self.warnings.append(
+                f"{len(self.skipped)} row(s) with the wrong number of fields were dropped{where}"
+            )
+
+
+def _read_csv(path: Path, head: bytes, compressed: bool) -> RawTable:
+    opts = _CsvOptions(path, head, compressed)
     try:
         stream = pa.input_stream(str(path), compression="gzip" if compressed else None)
         table = pacsv.read_csv(
             stream,
-            read_options=pacsv.ReadOptions(encoding=encoding, column_names=names, skip_rows=1),
-            parse_options=pacsv.ParseOptions(
-                delimiter=delimiter, invalid_row_handler=on_invalid, newlines_in_values=False
-            ),
-            convert_options=pacsv.ConvertOptions(
-                column_types={n: pa.string() for n in names},
-                strings_can_be_null=False,
-                quoted_strings_can_be_null=False,
-            ),
+            read_options=pacsv.ReadOptions(**opts.read_kwargs),
+            parse_options=opts.parse,
+            convert_options=opts.convert,
         )
     except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
         raise EventLogError(f"{path.name}: cannot be read as CSV ({str(exc).splitlines()[0]})") from exc
     except (OSError, EOFError) as exc:
         raise EventLogError(f"{path.name}: the file is truncated or corrupt ({exc})") from exc
-    if skipped:
-        known = sorted(n for n in skipped if n > 0)
-        where = f" (first at row {known[0]})" if known else ""
-        warnings.append(f"{len(skipped)} row(s) with the wrong number of fields were dropped{where}")
-    fmt = "csv.gz" if compressed else "csv"
-    if delimiter != ",":
-        fmt += " (" + {";": "semicolon", "\t": "tab", "|": "pipe"}[delimiter] + "-separated)"
-    return RawTable(table=table, source_format=fmt, warnings=warnings, skipped_rows=skipped)
+    opts.finish()
+    return RawTable(
+        table=table, source_format=opts.source_format, warnings=opts.warnings, skipped_rows=opts.skipped
+    )
 
 
 def _read_xlsx(path: Path, sheet: str | None) -> RawTable:
+    warnings: list[str] = []
+    tables = list(_xlsx_tables(path, sheet, warnings))
+    return RawTable(table=pa.concat_tables(tables), source_format="xlsx", warnings=warnings)
+
+
+def _xlsx_tables(path: Path, sheet: str | None, warnings: list[str], batch_rows: int = 1 << 40):
+    """Yield the sheet's rows as string tables of up to ``batch_rows`` rows (openpyxl streams them)."""
     import openpyxl
 
     try:
@@ -207,7 +298,6 @@ def _read_xlsx(path: Path, sheet: str | None) -> RawTable:
         raise EventLogError(f"{path.name}: not a valid Excel workbook ({exc})") from exc
     try:
         names = wb.sheetnames
-        warnings: list[str] = []
         if sheet is None:
             chosen = names[0]
             if len(names) > 1:
@@ -223,19 +313,29 @@ def _read_xlsx(path: Path, sheet: str | None) -> RawTable:
         header = next(rows, None)
         if header is None or all(v is None for v in header):
             raise EventLogError(f"{path.name}: sheet '{chosen}' is empty")
-        names_row = [str(v).strip() if v is not None else f"column_{i + 1}" for i, v in enumerate(header)]
-        columns: list[list[str]] = [[] for _ in names_row]
+        names_row = _dedupe(
+            [str(v).strip() if v is not None else f"column_{i + 1}" for i, v in enumerate(header)]
+        )
         width = len(names_row)
+
+        def table(columns: list[list[str]]) -> pa.Table:
+            return pa.table({n: pa.array(c, type=pa.string()) for n, c in zip(names_row, columns)})
+
+        columns: list[list[str]] = [[] for _ in names_row]
+        yielded = False
         for values in rows:
             if values is None or all(v is None for v in values):
                 continue
             for i in range(width):
                 v = values[i] if i < len(values) else None
                 columns[i].append(_cell_text(v))
+            if len(columns[0]) >= batch_rows:
+                yield table(columns)
+                columns, yielded = [[] for _ in names_row], True
+        if columns[0] or not yielded:
+            yield table(columns)
     finally:
         wb.close()
-    table = pa.table({n: pa.array(c, type=pa.string()) for n, c in zip(_dedupe(names_row), columns)})
-    return RawTable(table=table, source_format="xlsx", warnings=warnings)
 
 
 def _cell_text(v: object) -> str:

@@ -9,7 +9,7 @@ whose format is ambiguous or mixed raises, since guessing would silently corrupt
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -34,71 +34,143 @@ class ParsedDates:
     format: str
 
 
+@dataclass
+class DateEvidence:
+    """What a column's values say about their date format; merged across batches of one file.
+
+    Examples are (value, row) pairs, kept so an error can name a row even when the rows were
+    seen in an earlier batch.
+    """
+
+    rows: int = 0
+    family_rows: dict[str, int] = field(default_factory=dict)
+    family_example: dict[str, tuple[str, object]] = field(default_factory=dict)
+    day_first: tuple[str, object] | None = None  # NN/NN/YYYY value whose first number is > 12
+    month_first: tuple[str, object] | None = None  # ... whose second number is > 12
+    undotted: tuple[str, object] | None = None  # NN/NN/YYYY value not written with dots
+    unmatched: tuple[str, object] | None = None  # a non-empty value of no numeric family
+
+    def merge(self, other: DateEvidence) -> DateEvidence:
+        out = DateEvidence(rows=self.rows + other.rows)
+        for f in {*self.family_rows, *other.family_rows}:
+            out.family_rows[f] = self.family_rows.get(f, 0) + other.family_rows.get(f, 0)
+        out.family_example = {**other.family_example, **self.family_example}
+        for name in ("day_first", "month_first", "undotted", "unmatched"):
+            setattr(out, name, getattr(self, name) or getattr(other, name))
+        return out
+
+
+def date_evidence(values: pd.Series, counts: np.ndarray, example_row=lambda value: None) -> DateEvidence:
+    """Summarize distinct date strings (with their row counts) for :func:`decide_date_format`."""
+    s = values.astype("string").str.strip()
+    ev = DateEvidence(rows=int(counts.sum()))
+    family = _families(s)
+    for name in _DATE_FAMILIES:
+        sel = (family == name).to_numpy()
+        if sel.any():
+            ev.family_rows[name] = int(counts[sel].sum())
+            a = s[sel].iloc[0]
+            ev.family_example[name] = (a, example_row(a))
+    nn = (family == "NN/NN/YYYY").to_numpy()
+    if nn.any():
+        parts = s[nn].str.extract(_DATE_FAMILIES["NN/NN/YYYY"])
+        first, second = parts[0].astype(int).to_numpy(), parts[2].astype(int).to_numpy()
+        for name, hit in (
+            ("day_first", first > 12),
+            ("month_first", second > 12),
+            ("undotted", (parts[1] != ".").to_numpy()),
+        ):
+            if hit.any():
+                a = s[nn][hit].iloc[0]
+                setattr(ev, name, (a, example_row(a)))
+    other = ((family == "") & (s.fillna("") != "")).to_numpy()
+    if other.any():
+        a = s[other].iloc[0]
+        ev.unmatched = (a, example_row(a))
+    return ev
+
+
+def decide_date_format(ev: DateEvidence, *, column: str, max_bad_share: float = 0.01) -> str:
+    """The date format for a whole column, or EventLogError for mixed or ambiguous formats."""
+    total = max(ev.rows, 1)
+    present = sorted(ev.family_rows, key=lambda f: -ev.family_rows[f])
+    if not present:
+        return "free text" if ev.unmatched else "empty"
+    main = present[0]
+    for other in present[1:]:
+        if ev.family_rows[other] / total > max_bad_share:
+            (a, ra), (b, rb) = ev.family_example[main], ev.family_example[other]
+            raise EventLogError(
+                f"column {column}: mixed date formats: '{a}' (row {ra}) is {main} but "
+                f"'{b}' (row {rb}) is {other}; use one format or pass --date-format"
+            )
+    if main != "NN/NN/YYYY":
+        return main
+    if ev.day_first and ev.month_first:
+        (a, ra), (b, rb) = ev.day_first, ev.month_first
+        raise EventLogError(
+            f"column {column}: mixed date formats: '{a}' (row {ra}) is day-first but "
+            f"'{b}' (row {rb}) is month-first; pass --date-format"
+        )
+    if ev.day_first or not ev.undotted:
+        return "DD/MM/YYYY"
+    if ev.month_first:
+        return "MM/DD/YYYY"
+    a, ra = ev.family_example[main]
+    raise EventLogError(
+        f"column {column}: ambiguous dates: '{a}' (row {ra}) could be day-first or "
+        f"month-first and no value settles it; pass --date-format %d/%m/%Y or %m/%d/%Y"
+    )
+
+
 def parse_dates(
     values: pd.Series,
     counts: np.ndarray,
     *,
     column: str,
     date_format: str | None = None,
+    decided: str | None = None,
     max_bad_share: float = 0.01,
     example_row=lambda value: None,
 ) -> ParsedDates:
-    """Parse distinct date strings; raises EventLogError for mixed or ambiguous formats."""
+    """Parse distinct date strings; raises EventLogError for mixed or ambiguous formats.
+
+    ``date_format`` is the user's strftime format; ``decided`` a format already chosen by
+    :func:`decide_date_format` for the whole file (when the values are one part of it).
+    """
     s = values.astype("string").str.strip()
-    total = max(int(counts.sum()), 1)
     if date_format:
         parsed = pd.to_datetime(s, format=date_format, errors="coerce")
         return ParsedDates(_to_days(parsed), date_format)
+    if decided is None:
+        ev = date_evidence(s, counts, example_row)
+        decided = decide_date_format(ev, column=column, max_bad_share=max_bad_share)
+    if decided == "empty":
+        return ParsedDates(np.full(len(s), np.nan), "empty")
+    if decided == "free text":
+        return _parse_free_text(s, column, example_row)
+    family = "NN/NN/YYYY" if decided in ("DD/MM/YYYY", "MM/DD/YYYY") else decided
+    days = np.full(len(s), np.nan)
+    sel = (_families(s) == family).to_numpy()
+    parts = s[sel].str.extract(_DATE_FAMILIES[family])
+    if family == "NN/NN/YYYY":
+        first, second = parts[0].astype(int), parts[2].astype(int)
+        year = parts[3].astype(int)
+        year = year.where(year >= 100, year + np.where(year < 70, 2000, 1900))
+        d, m = (first, second) if decided == "DD/MM/YYYY" else (second, first)
+        days[sel] = _ymd_to_days(year, m, d)
+    else:
+        days[sel] = _ymd_to_days(parts[0].astype(int), parts[1].astype(int), parts[2].astype(int))
+    return ParsedDates(days, decided)
+
+
+def _families(s: pd.Series) -> pd.Series:
+    """The numeric date family of each value ("" for none), first match wins."""
     family = pd.Series(np.full(len(s), "", dtype=object), index=s.index)
     for name, rx in _DATE_FAMILIES.items():
         hit = (family == "") & s.str.match(rx).fillna(False).to_numpy(bool)
         family[hit] = name
-    row_share = {f: int(counts[(family == f).to_numpy()].sum()) / total for f in _DATE_FAMILIES}
-    present = [f for f, share in sorted(row_share.items(), key=lambda kv: -kv[1]) if share > 0]
-    if not present:
-        # Not a numeric layout: let pandas infer one format (e.g. "Jan 5, 2020") from the values.
-        return _parse_free_text(s, column, example_row)
-    main = present[0]
-    for other in present[1:]:
-        if row_share[other] > max_bad_share:
-            a = s[(family == main).to_numpy()].iloc[0]
-            b = s[(family == other).to_numpy()].iloc[0]
-            raise EventLogError(
-                f"column {column}: mixed date formats: '{a}' (row {example_row(a)}) is {main} but "
-                f"'{b}' (row {example_row(b)}) is {other}; use one format or pass --date-format"
-            )
-    days = np.full(len(s), np.nan)
-    sel = (family == main).to_numpy()
-    parts = s[sel].str.extract(_DATE_FAMILIES[main])
-    if main == "NN/NN/YYYY":
-        first, second = parts[0].astype(int), parts[2].astype(int)
-        year = parts[3].astype(int)
-        year = year.where(year >= 100, year + np.where(year < 70, 2000, 1900))
-        day_first_seen = bool((first > 12).any())
-        month_first_seen = bool((second > 12).any())
-        if day_first_seen and month_first_seen:
-            a = s[sel][(first > 12).to_numpy()].iloc[0]
-            b = s[sel][(second > 12).to_numpy()].iloc[0]
-            raise EventLogError(
-                f"column {column}: mixed date formats: '{a}' (row {example_row(a)}) is day-first but "
-                f"'{b}' (row {example_row(b)}) is month-first; pass --date-format"
-            )
-        dotted = bool((parts[1] == ".").all())
-        if not day_first_seen and not month_first_seen and not dotted:
-            a = s[sel].iloc[0]
-            raise EventLogError(
-                f"column {column}: ambiguous dates: '{a}' (row {example_row(a)}) could be day-first or "
-                f"month-first and no value settles it; pass --date-format %d/%m/%Y or %m/%d/%Y"
-            )
-        if day_first_seen or dotted:
-            d, m, fmt = first, second, "DD/MM/YYYY"
-        else:
-            d, m, fmt = second, first, "MM/DD/YYYY"
-        days[sel] = _ymd_to_days(year, m, d)
-    else:
-        days[sel] = _ymd_to_days(parts[0].astype(int), parts[1].astype(int), parts[2].astype(int))
-        fmt = main
-    return ParsedDates(days, fmt)
+    return family
 
 
 def _parse_free_text(s: pd.Series, column: str, example_row) -> ParsedDates:
@@ -146,29 +218,66 @@ _DECIMAL_COMMA = re.compile(r"^[+-]?\d*,\d{1,2}$|^[+-]?\d{1,3}(?:\.\d{3})+,\d+$|
 _DECIMAL_DOT = re.compile(r"^[+-]?\d*\.\d{1,2}$|^[+-]?\d{1,3}(?:,\d{3})+\.\d+$|^[+-]?\d+\.\d{4,}$")
 
 
-def parse_amounts(values: pd.Series, *, column: str, example_row=lambda value: None) -> np.ndarray:
+@dataclass
+class AmountEvidence:
+    """Examples (value, row) of each decimal style seen in a money column; merged across batches."""
+
+    comma: tuple[str, object] | None = None
+    dot: tuple[str, object] | None = None
+
+    def merge(self, other: AmountEvidence) -> AmountEvidence:
+        return AmountEvidence(self.comma or other.comma, self.dot or other.dot)
+
+    def both(self) -> bool:
+        return bool(self.comma and self.dot)
+
+    def decide(self, column: str) -> str:
+        """ "comma" or "dot" (the decimal separator), or EventLogError when both are used."""
+        if self.comma and self.dot:
+            (a, ra), (b, rb) = self.comma, self.dot
+            raise EventLogError(
+                f"column {column}: mixed number styles: '{a}' (row {ra}) uses a decimal comma, "
+                f"'{b}' (row {rb}) a decimal point"
+            )
+        return "comma" if self.comma else "dot"
+
+
+def _clean_amounts(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    s = values.astype("string").fillna("").str.strip()
+    negative = s.str.match(r"^\(.*\)$") | s.str.endswith("-")
+    cleaned = s.str.replace(_CURRENCY, "", regex=True).str.strip("()").str.rstrip("-")
+    return s, cleaned.where(~negative, "-" + cleaned)
+
+
+def amount_evidence(values: pd.Series, example_row=lambda value: None) -> AmountEvidence:
+    """Which decimal styles distinct money strings use."""
+    s, cleaned = _clean_amounts(values)
+    ev = AmountEvidence()
+    for name, rx in (("comma", _DECIMAL_COMMA), ("dot", _DECIMAL_DOT)):
+        hit = cleaned.str.match(rx).fillna(False).to_numpy(bool)
+        if hit.any():
+            a = s[hit].iloc[0]
+            setattr(ev, name, (a, example_row(a)))
+    return ev
+
+
+def parse_amounts(
+    values: pd.Series, *, column: str, style: str | None = None, example_row=lambda value: None
+) -> np.ndarray:
     """Parse distinct money strings ("1,234.50", "$12", "(3.00)", "12,50") to floats.
 
     Empty means 0; anything else that is not a number is NaN (a bad row). The decimal separator is
-    decided for the whole column; a column that uses both styles raises.
+    decided for the whole column (or given as ``style`` when these values are one part of a file);
+    a column that uses both styles raises.
     """
     s = values.astype("string").fillna("").str.strip()
     fast = pd.to_numeric(s.where(s != "", "0"), errors="coerce")
-    if not fast.isna().any():
+    if not fast.isna().any() and style != "comma":
         return fast.to_numpy(dtype="float64")
-    negative = s.str.match(r"^\(.*\)$") | s.str.endswith("-")
-    cleaned = s.str.replace(_CURRENCY, "", regex=True).str.strip("()").str.rstrip("-")
-    cleaned = cleaned.where(~negative, "-" + cleaned)
-    comma_style = cleaned.str.match(_DECIMAL_COMMA).fillna(False)
-    dot_style = cleaned.str.match(_DECIMAL_DOT).fillna(False)
-    if comma_style.any() and dot_style.any():
-        a = s[comma_style.to_numpy(bool)].iloc[0]
-        b = s[dot_style.to_numpy(bool)].iloc[0]
-        raise EventLogError(
-            f"column {column}: mixed number styles: '{a}' (row {example_row(a)}) uses a decimal comma, "
-            f"'{b}' (row {example_row(b)}) a decimal point"
-        )
-    if comma_style.any():
+    if style is None:
+        style = amount_evidence(values, example_row).decide(column)
+    _, cleaned = _clean_amounts(values)
+    if style == "comma":
         normalized = cleaned.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
     else:
         normalized = cleaned.str.replace(",", "", regex=False)

@@ -8,13 +8,10 @@ once, by whichever partition finishes last, through another conditional UPDATE.
 from __future__ import annotations
 
 import logging
-import math
 import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 from celery import shared_task
 from sqlalchemy import delete, func, insert, update
 
@@ -28,9 +25,8 @@ from hcl_server.services.scoring import bundle_for, spend_columns, thresholds
 from hcl_server.storage import storage
 from hcl_server.tasks.queue import enqueue
 from ml_pipeline.errors import PipelineError
-from ml_pipeline.eventlog import load_events
 from ml_pipeline.predict import SEGMENTS, predict
-from ml_pipeline.train import check_as_of
+from ml_pipeline.sharding import load_shards, shard_file
 from ml_pipeline.windows import date_to_day, day_to_date
 
 logger = logging.getLogger(__name__)
@@ -45,7 +41,11 @@ def _fail(job: Job, error: str) -> None:
 
 @shared_task(name="hcl.bulk.split", ignore_result=True)
 def split_bulk_job(job_id: str) -> None:
-    """Read the upload once, write one Parquet file per customer partition, enqueue the partitions."""
+    """Stream the upload into customer shards, group them into partitions, enqueue the partitions.
+
+    The file is read in batches (ml_pipeline.sharding), so this step's memory is bounded by a
+    batch; the formats are decided for the whole file here, before any partition is scored.
+    """
     if not claim(Job, job_id):
         logger.info("bulk job %s already claimed; skipping this delivery", job_id)
         return
@@ -54,43 +54,50 @@ def split_bulk_job(job_id: str) -> None:
     progress = ProgressWriter(job_id)
     started = time.perf_counter()
     try:
-        progress("reading", 0.01)
+        progress("splitting", 0.01)
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / job.params["filename"]
             storage().get_file(job.params["storage_key"], path)
-            log = load_events(path)
-            as_of = check_as_of(log, date_to_day(job.params["as_of"]) if job.params.get("as_of") else None)
-            n_parts = max(1, math.ceil(log.n_customers / job.params["partition_customers"]))
-            # A stable hash of the id, so a customer always lands in the same partition.
-            part_of = pd.util.hash_array(log.customer_ids.astype(str)) % np.uint64(n_parts)
-            frame = log.to_frame()
-            row_part = part_of[log.cust]
-            progress("splitting", 0.05)
-            for i in range(n_parts):
-                part_path = Path(tmp) / f"part-{i:05d}.parquet"
-                frame[row_part == i].to_parquet(part_path, index=False)
-                storage().put_file(f"{result_prefix(job)}/parts/{i:05d}.parquet", part_path)
-        counts = np.bincount(part_of.astype(np.int64), minlength=n_parts)
+            (Path(tmp) / "shards").mkdir()
+            shards = shard_file(path, Path(tmp) / "shards")
+            path.unlink()
+            as_of = _as_of(job, shards.last_day)
+            for i, shard_path in enumerate(shards.paths):
+                storage().put_file(f"{result_prefix(job)}/shards/{i:05d}.parquet", shard_path)
+        groups = shards.groups(job.params["partition_customers"])
         db.session.execute(delete(BulkPartition).where(BulkPartition.job_id == job_id))
         db.session.execute(
             insert(BulkPartition),
             [
-                {"job_id": job_id, "index": i, "status": "pending", "customers": int(counts[i])}
-                for i in range(n_parts)
+                {
+                    "job_id": job_id,
+                    "index": i,
+                    "status": "pending",
+                    "customers": sum(shards.customers[s] for s in group),
+                }
+                for i, group in enumerate(groups)
             ],
         )
-        job.params = {**job.params, "as_of": day_to_date(as_of), "partitions": n_parts}
-        job.result = {"total_customers": int(log.n_customers)}
-        job.warnings = list(log.warnings)
+        job.params = {
+            **job.params,
+            "as_of": day_to_date(as_of),
+            "partitions": len(groups),
+            "partition_shards": groups,
+            "columns": shards.columns,
+            "decided": shards.decided,
+        }
+        job.result = {"total_customers": sum(shards.customers)}
+        job.warnings = list(shards.warnings)
         job.stage, job.progress = "scoring", 0.1
         db.session.commit()
         logger.info(
-            "bulk job %s (org %s): split %s events of %s customers into %s partitions in %.1f s",
+            "bulk job %s (org %s): split %s rows of %s customers into %s shards, %s partitions in %.1f s",
             job_id,
             job.organization_id,
-            log.n_events,
-            log.n_customers,
-            n_parts,
+            shards.rows,
+            sum(shards.customers),
+            len(shards.paths),
+            len(groups),
             time.perf_counter() - started,
             extra=ctx,
         )
@@ -101,8 +108,23 @@ def split_bulk_job(job_id: str) -> None:
         logger.exception("bulk job %s: split failed", job_id, extra={"job_id": job_id})
         _fail(job, "internal error while reading the file")
         return
-    for i in range(n_parts):
+    for i in range(len(groups)):
         enqueue("hcl.bulk.partition", job_id, i)
+
+
+def _as_of(job: Job, last_day: int | None) -> int:
+    """The job's as-of day: the one asked for, else the day after the file's last event."""
+    if last_day is None:
+        raise PipelineError("no event in the file has a readable date")
+    if not job.params.get("as_of"):
+        return last_day + 1
+    as_of = date_to_day(job.params["as_of"])
+    if last_day >= as_of:
+        raise PipelineError(
+            f"events are dated on or after the as-of date {day_to_date(as_of)} (the last is "
+            f"{day_to_date(last_day)}); remove them or pass a later as_of"
+        )
+    return as_of
 
 
 @shared_task(name="hcl.bulk.partition", ignore_result=True)
@@ -132,9 +154,16 @@ def _score(job: Job, part: BulkPartition) -> None:
     mv = db.session.get(ModelVersion, job.model_version_id)
     bundle = bundle_for(mv)
     with tempfile.TemporaryDirectory() as tmp:
-        src = Path(tmp) / "part.parquet"
-        storage().get_file(f"{result_prefix(job)}/parts/{part.index:05d}.parquet", src)
-        log = load_events(src)
+        paths = []
+        for s in job.params["partition_shards"][part.index]:
+            paths.append(Path(tmp) / f"shard-{s:05d}.parquet")
+            storage().get_file(f"{result_prefix(job)}/shards/{s:05d}.parquet", paths[-1])
+        log = load_shards(
+            paths,
+            columns=job.params["columns"],
+            decided=job.params["decided"],
+            source=job.params["filename"],
+        )
         frame = predict(
             bundle,
             log,
@@ -180,6 +209,7 @@ def _score(job: Job, part: BulkPartition) -> None:
         "churn_sum": float(frame["churn_probability"].sum()),
         "spend_total": float(frame["spend_total"].sum()),
         "segments": {s: int(counts.get(s, 0)) for s in SEGMENTS},
+        "warnings": list(log.warnings),
     }
     part.status = "done"
     db.session.commit()
@@ -254,10 +284,20 @@ def merge_bulk_job(job_id: str) -> None:
             "files": {"csv": f"{prefix}/results/predictions.csv", "xlsx": None},
             "xlsx": "pending" if total <= EXCEL_MAX_ROWS else "too_many_rows",
         }
+        warnings = list(job.warnings or [])
+        for p in parts:  # each partition's own (bad rows, duplicates), in partition order, once each
+            warnings += [w for w in p.summary.get("warnings", []) if w not in warnings]
         done = db.session.execute(
             update(Job)
             .where(Job.id == job_id, Job.status == "running")
-            .values(status="succeeded", stage="done", progress=1.0, result=result, finished_at=utcnow())
+            .values(
+                status="succeeded",
+                stage="done",
+                progress=1.0,
+                result=result,
+                warnings=warnings[:50],
+                finished_at=utcnow(),
+            )
         )
         db.session.commit()
         logger.info(

@@ -1,0 +1,214 @@
+"""Splitting an event-log file of any size into customer shards, in one streaming pass.
+
+The bulk scorer must not hold a whole file in one worker. :func:`shard_file` reads the file in
+batches, writes each row (still raw text) to the shard its customer id hashes to, and gathers
+evidence about the date format and the decimal style across all batches. The formats are then
+decided once for the whole file, so a shard parses exactly as the whole file would, and an
+ambiguous or mixed column is refused before any scoring starts. :func:`load_shards` turns a
+group of shards into an :class:`~ml_pipeline.eventlog.EventLog` with the file's own row numbers
+in its messages.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from ml_pipeline.columns import resolve_columns
+from ml_pipeline.errors import EventLogError
+from ml_pipeline.eventlog import EventLog, from_table
+from ml_pipeline.io import RawStream
+from ml_pipeline.parsing import (
+    AmountEvidence,
+    DateEvidence,
+    amount_evidence,
+    date_evidence,
+    decide_date_format,
+    parse_dates,
+)
+
+ROW_COLUMN = "__row"  # the row's number in the original file (header = row 1)
+BYTES_PER_SHARD = 4 << 20  # of uncompressed text; ~100k events
+_COMPRESSION = {"gzip": 6, "xlsx": 6, "parquet": 4, "text": 1}
+
+
+@dataclass
+class Shards:
+    """A file split by customer: shard files, their customer counts and the file-wide formats."""
+
+    paths: list[Path]
+    customers: list[int]  # distinct non-empty customer ids per shard
+    rows: int
+    last_day: int | None  # the latest readable event day in the file
+    columns: dict[str, str]  # canonical field -> the file's header
+    decided: dict[str, str]  # {"date": format, "amount": "comma" | "dot"} for text columns
+    source_format: str
+    warnings: list[str] = field(default_factory=list)
+
+    def groups(self, customers_per_group: int) -> list[list[int]]:
+        """Consecutive shards grouped to about ``customers_per_group`` customers each."""
+        out: list[list[int]] = [[]]
+        size = 0
+        for i, n in enumerate(self.customers):
+            if out[-1] and size + n > customers_per_group:
+                out.append([])
+                size = 0
+            out[-1].append(i)
+            size += n
+        return out
+
+
+def shard_count(path: Path, kind: str) -> int:
+    """Shards for a file: about one per 4 MB of text, between 32 and 256.
+
+    At least 32, so even a small file can be grouped into partitions of a few customers.
+    """
+    size = path.stat().st_size * _COMPRESSION.get(kind, 1)
+    return int(min(256, max(32, math.ceil(size / BYTES_PER_SHARD))))
+
+
+def _locator(values: pd.Series, codes: np.ndarray, offset: int):
+    lookup = {v: i for i, v in enumerate(values.fillna(""))}
+    return lambda value: offset + int(np.argmax(codes == lookup.get(value, -1))) + 2
+
+
+def _distinct(col: pa.ChunkedArray) -> tuple[pd.Series, np.ndarray]:
+    encoded = pc.dictionary_encode(col, null_encoding="encode").combine_chunks()
+    return encoded.dictionary.to_pandas().astype("string"), encoded.indices.to_numpy(
+        zero_copy_only=False
+    ).astype(np.int64)
+
+
+def _is_text(col: pa.ChunkedArray) -> bool:
+    return pa.types.is_string(col.type) or pa.types.is_large_string(col.type)
+
+
+def shard_file(
+    path: str | Path,
+    out_dir: str | Path,
+    *,
+    column_mapping: dict[str, str] | None = None,
+    sheet: str | None = None,
+    n_shards: int | None = None,
+    batch_rows: int = 500_000,
+    max_bad_share: float = 0.01,
+) -> Shards:
+    """Split ``path`` into Parquet shards under ``out_dir`` by a stable hash of the customer id.
+
+    Memory is bounded by ``batch_rows``, not by the file. Raises EventLogError for a file that
+    cannot be read, lacks the required columns, or mixes date or number formats.
+    """
+    path, out_dir = Path(path), Path(out_dir)
+    stream = RawStream(path, sheet=sheet, batch_rows=batch_rows)
+    n_shards = n_shards or shard_count(path, stream.kind)
+    writers: dict[int, pq.ParquetWriter] = {}
+    cols: dict[str, str] = {}
+    warnings: list[str] = []
+    date_ev, amount_ev = DateEvidence(), AmountEvidence()
+    offset = 0
+    try:
+        for table in stream:
+            if not cols:
+                cols, warnings = resolve_columns(table.column_names, column_mapping)
+            n = table.num_rows
+            if n == 0:
+                continue
+            ids = pc.utf8_trim_whitespace(table.column(cols["customer_id"]).cast(pa.string()))
+            hashed = pd.util.hash_array(ids.to_numpy().astype(object))
+            shard = (hashed % np.uint64(n_shards)).astype(np.int64)
+            dates = table.column(cols["event_date"])
+            if _is_text(dates):
+                values, codes = _distinct(dates)
+                counts = np.bincount(codes, minlength=len(values))
+                date_ev = date_ev.merge(date_evidence(values, counts, _locator(values, codes, offset)))
+            if "amount" in cols and _is_text(table.column(cols["amount"])) and not amount_ev.both():
+                values, codes = _distinct(table.column(cols["amount"]))
+                s = values.fillna("").str.strip()
+                # A plain number can only show a decimal point; anything else may show either style.
+                plain = pd.to_numeric(s.where(s != "", "0"), errors="coerce").notna()
+                maybe = (~plain | s.str.contains(".", regex=False)).to_numpy(bool)
+                if maybe.any():
+                    found = amount_evidence(values[maybe], _locator(values, codes, offset))
+                    amount_ev = amount_ev.merge(found)
+            table = table.append_column(ROW_COLUMN, pa.array(np.arange(offset + 2, offset + 2 + n)))
+            order = np.argsort(shard, kind="stable")
+            bounds = np.concatenate([[0], np.cumsum(np.bincount(shard, minlength=n_shards))])
+            table = table.take(pa.array(order))
+            for s in np.flatnonzero(np.diff(bounds)):
+                if s not in writers:
+                    writers[s] = pq.ParquetWriter(out_dir / f"shard-{s:05d}.parquet", table.schema)
+                writers[s].write_table(table.slice(bounds[s], bounds[s + 1] - bounds[s]))
+            offset += n
+    finally:
+        for w in writers.values():
+            w.close()
+    if offset == 0:
+        raise EventLogError(f"{path.name}: the file has a header but no data rows")
+    decided = {}
+    if date_ev.rows:
+        decided["date"] = decide_date_format(date_ev, column=cols["event_date"], max_bad_share=max_bad_share)
+    if "amount" in cols:
+        decided["amount"] = amount_ev.decide(cols["amount"])
+    paths = [out_dir / f"shard-{s:05d}.parquet" for s in sorted(writers)]
+    customers, last_day = [], None
+    for p in paths:
+        n, last = _scan_shard(p, cols, decided)
+        customers.append(n)
+        if last is not None:
+            last_day = last if last_day is None else max(last_day, last)
+    return Shards(
+        paths=paths,
+        customers=customers,
+        rows=offset,
+        last_day=last_day,
+        columns=cols,
+        decided=decided,
+        source_format=stream.source_format,
+        warnings=[*stream.warnings, *warnings],
+    )
+
+
+def _scan_shard(path: Path, cols: dict[str, str], decided: dict[str, str]) -> tuple[int, int | None]:
+    """Distinct customers and the latest readable day of one shard."""
+    table = pq.read_table(path, columns=[cols["customer_id"], cols["event_date"]])
+    ids = pc.utf8_trim_whitespace(table.column(0).cast(pa.string()))
+    n = int(pc.count_distinct(pc.if_else(pc.equal(ids, ""), None, ids)).as_py())
+    dates = table.column(1)
+    if _is_text(dates):
+        values, codes = _distinct(dates)
+        counts = np.bincount(codes, minlength=len(values))
+        days = parse_dates(values, counts, column=cols["event_date"], decided=decided.get("date")).days
+    else:
+        arr = dates.cast(pa.timestamp("s")).to_numpy().astype("datetime64[D]")
+        days = (arr - np.datetime64("1970-01-01", "D")).astype("float64")
+        days[np.isnat(arr)] = np.nan
+    finite = days[np.isfinite(days)]
+    return n, (int(finite.max()) if len(finite) else None)
+
+
+def load_shards(
+    paths: list[Path],
+    *,
+    columns: dict[str, str],
+    decided: dict[str, str],
+    source: str,
+    duplicates: str = "warn",
+) -> EventLog:
+    """The EventLog of a group of shards, parsed with the file-wide ``columns`` and ``decided`` formats."""
+    table = pa.concat_tables([pq.read_table(p) for p in paths])
+    rows = table.column(ROW_COLUMN).to_numpy()
+    return from_table(
+        table.drop_columns([ROW_COLUMN]),
+        source=source,
+        column_mapping=columns,
+        decided=decided,
+        row_numbers=rows,
+        duplicates=duplicates,
+    )
