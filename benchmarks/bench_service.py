@@ -8,13 +8,16 @@ defaults (SQLite, local folder, file broker) unless --database-url / --redis-url
 a model through the API on a 20,000-customer synthetic log, then times:
   - bulk: POST /api/v1/bulk-jobs with a CSV.gz of N customers / 10 N events until the job has
     succeeded and its CSV is downloadable (the file is generated beforehand, not timed);
-  - predict: sequential POST /api/v1/predict requests (one customer, 12 transactions), median and p99.
+  - predict: sequential POST /api/v1/predict requests (one customer, 12 transactions), median and
+    p99, after the bulk job's Excel file is written (so no worker is busy).
+Also reports each worker's peak resident memory (which includes the training job).
 Prints JSON. The machine is shared and noisy: quote medians and repeat.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import os
@@ -60,6 +63,22 @@ def wait(port: int, path: str, key: str) -> dict:
         if body["status"] not in ("queued", "running"):
             return body
         time.sleep(0.5)
+
+
+def peak_rss_mb(pid: int) -> float:
+    """Peak resident memory (VmHWM) of a process or its largest child (a Celery pool process), in MB."""
+    pids = [pid]
+    with contextlib.suppress(OSError):
+        pids += [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    peak = 0
+    for p in pids:
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peak = max(peak, int(line.split()[1]))
+        except OSError:
+            continue
+    return round(peak / 1024, 1)
 
 
 def main() -> None:
@@ -178,6 +197,14 @@ def main() -> None:
         report["bulk_error"] = bulk.get("error")
         report["bulk_customers"] = bulk.get("total_customers")
         report["download_bytes"] = len(csv) if status == 200 else None
+        report["bulk_file_mb"] = round(bulk_file.stat().st_size / 2**20, 1)
+        report["worker_peak_rss_mb"] = [peak_rss_mb(p.pid) for p in procs[: args.workers]]
+        # The Excel file is written after the job succeeds; latency is measured once it is done.
+        while bulk.get("xlsx") == "pending":
+            time.sleep(1)
+            bulk = json.loads(request(args.port, "GET", f"/api/v1/bulk-jobs/{bulk_id}", key)[1])
+        report["xlsx_ready_s"] = round(time.perf_counter() - started, 1)
+        report["xlsx"] = bulk.get("xlsx")
 
         tx = [
             {"event_date": f"2024-{m:02d}-15", "amount": 20.0 + m, "category": "GROCERY"}

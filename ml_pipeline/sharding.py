@@ -53,15 +53,18 @@ class Shards:
     warnings: list[str] = field(default_factory=list)
 
     def groups(self, customers_per_group: int) -> list[list[int]]:
-        """Consecutive shards grouped to about ``customers_per_group`` customers each."""
+        """Consecutive shards in ceil(customers / customers_per_group) groups of about equal size."""
+        total = sum(self.customers)
+        n_groups = max(1, math.ceil(total / max(1, customers_per_group)))
+        target = total / n_groups
         out: list[list[int]] = [[]]
-        size = 0
+        seen = 0
         for i, n in enumerate(self.customers):
-            if out[-1] and size + n > customers_per_group:
+            # Start a new group when this shard's middle lies past the current group's share.
+            if out[-1] and len(out) < n_groups and seen + n / 2 > len(out) * target:
                 out.append([])
-                size = 0
             out[-1].append(i)
-            size += n
+            seen += n
         return out
 
 
@@ -97,7 +100,7 @@ def shard_file(
     column_mapping: dict[str, str] | None = None,
     sheet: str | None = None,
     n_shards: int | None = None,
-    batch_rows: int = 500_000,
+    batch_rows: int = 100_000,
     max_bad_share: float = 0.01,
 ) -> Shards:
     """Split ``path`` into Parquet shards under ``out_dir`` by a stable hash of the customer id.
