@@ -34,7 +34,8 @@ def predict(
         raise PipelineError(
             f"{bundle.path}: the bundle expects features this version does not build: {missing[:5]}"
         )
-    X = X[bundle.metadata["features"]]  # the models read columns by position
+    if list(X.columns) != bundle.metadata["features"]:
+        X = X[bundle.metadata["features"]]  # the models read columns by position
     values = X.to_numpy(dtype=np.float32)  # converted once for every LightGBM target
 
     def run(name: str) -> np.ndarray:

@@ -29,7 +29,6 @@ def organization_for_key(key: str | None) -> str | None:
     """The organization id an API key belongs to, or None."""
     if not key:
         return None
-    row = db.session.scalar(
-        db.select(ApiKey).where(ApiKey.key_hash == hash_key(key), ApiKey.revoked_at.is_(None))
+    return db.session.scalar(
+        db.select(ApiKey.organization_id).where(ApiKey.key_hash == hash_key(key), ApiKey.revoked_at.is_(None))
     )
-    return row.organization_id if row else None

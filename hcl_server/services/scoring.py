@@ -70,9 +70,20 @@ def spend_columns(bundle: Bundle) -> dict[str, str]:
 
 def predict_inline(org_id: str, customers: list[dict]) -> list[dict]:
     """Predictions for customers sent with their transactions (the single and batch endpoints)."""
-    mv = production_model(org_id)
+    # One query for the model and the organization's thresholds, without the JSON columns
+    # (metrics, metadata) that loading the ORM objects would decode on every request.
+    mv = db.session.execute(
+        scoped(ModelVersion, org_id)
+        .with_only_columns(
+            ModelVersion.id, ModelVersion.version, ModelVersion.storage_prefix, Organization.risk_thresholds
+        )
+        .join(Organization, Organization.id == ModelVersion.organization_id)
+        .where(ModelVersion.is_production.is_(True))
+    ).first()
+    if mv is None:
+        production_model(org_id)  # raises the 409
     bundle = bundle_for(mv)
-    limits = thresholds(org_id, bundle)
+    limits = mv.risk_thresholds or bundle.metadata["risk_thresholds"]
     today = datetime.now(UTC).date().isoformat()
     groups: dict[str, list[dict]] = {}
     for c in customers:

@@ -111,9 +111,14 @@ class FeatureBuilder:
         cols["engagement_score"] = (
             (cols["recency_score"] + cols["frequency_score"] + cols["monetary_score"]) / 3.0
         ).astype(np.float32)
-        # One construction: adding columns one by one costs a quarter millisecond each.
-        frame = pd.DataFrame(cols, index=pd.Index(present, name="customer_code"), copy=False)
-        return frame
+        # One 2-D block: a frame built column by column costs tens of microseconds per column,
+        # which dominates scoring a single customer.
+        values = np.empty((len(present), len(cols)), dtype=np.float32)
+        for j, v in enumerate(cols.values()):
+            values[:, j] = v
+        return pd.DataFrame(
+            values, columns=list(cols), index=pd.Index(present, name="customer_code"), copy=False
+        )
 
     def get_params(self) -> dict:
         """Learned configuration, for the model bundle's metadata."""
