@@ -19,7 +19,6 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from ml_pipeline.columns import resolve_columns
 from ml_pipeline.errors import EventLogError
@@ -37,6 +36,15 @@ from ml_pipeline.parsing import (
 ROW_COLUMN = "__row"  # the row's number in the original file (header = row 1)
 BYTES_PER_SHARD = 4 << 20  # of uncompressed text; ~100k events
 _COMPRESSION = {"gzip": 6, "xlsx": 6, "parquet": 4, "text": 1}
+# Shards are Arrow IPC files: appending a batch costs next to nothing (Parquet spent seconds on
+# thousands of small row groups); LZ4 keeps them about the size of the gzip upload.
+_IPC = pa.ipc.IpcWriteOptions(compression="lz4")
+_DATE_POOL_MAX = 200_000
+
+
+def _read_shard(path: Path) -> pa.Table:
+    with pa.ipc.open_file(path) as reader:
+        return reader.read_all()
 
 
 @dataclass
@@ -78,8 +86,15 @@ def shard_count(path: Path, kind: str) -> int:
 
 
 def _locator(values: pd.Series, codes: np.ndarray, offset: int):
-    lookup = {v: i for i, v in enumerate(values.fillna(""))}
-    return lambda value: offset + int(np.argmax(codes == lookup.get(value, -1))) + 2
+    """value -> its first row in the file; the lookup is built only if an example is asked for."""
+    lookup: dict = {}
+
+    def row(value) -> int:
+        if not lookup:
+            lookup.update((v, i) for i, v in enumerate(values.fillna("")))
+        return offset + int(np.argmax(codes == lookup.get(value, -1))) + 2
+
+    return row
 
 
 def _distinct(col: pa.ChunkedArray) -> tuple[pd.Series, np.ndarray]:
@@ -103,7 +118,7 @@ def shard_file(
     batch_rows: int = 100_000,
     max_bad_share: float = 0.01,
 ) -> Shards:
-    """Split ``path`` into Parquet shards under ``out_dir`` by a stable hash of the customer id.
+    """Split ``path`` into Arrow shards under ``out_dir`` by a stable hash of the customer id.
 
     Memory is bounded by ``batch_rows``, not by the file. Raises EventLogError for a file that
     cannot be read, lacks the required columns, or mixes date or number formats.
@@ -111,10 +126,13 @@ def shard_file(
     path, out_dir = Path(path), Path(out_dir)
     stream = RawStream(path, sheet=sheet, batch_rows=batch_rows)
     n_shards = n_shards or shard_count(path, stream.kind)
-    writers: dict[int, pq.ParquetWriter] = {}
+    writers: dict[int, pa.ipc.RecordBatchFileWriter] = {}
     cols: dict[str, str] = {}
     warnings: list[str] = []
     date_ev, amount_ev = DateEvidence(), AmountEvidence()
+    # Distinct date strings of the whole file, while there are few (dates without a time of day);
+    # the last day then comes from them instead of a second pass over the shards.
+    date_pool: pa.Array | None = pa.array([], pa.string())
     offset = 0
     try:
         for table in stream:
@@ -123,20 +141,33 @@ def shard_file(
             n = table.num_rows
             if n == 0:
                 continue
-            ids = pc.utf8_trim_whitespace(table.column(cols["customer_id"]).cast(pa.string()))
-            hashed = pd.util.hash_array(ids.to_numpy().astype(object))
-            shard = (hashed % np.uint64(n_shards)).astype(np.int64)
+            # Hash each distinct id once (a stable hash of the value), then map it to the rows.
+            ids = pc.dictionary_encode(
+                pc.utf8_trim_whitespace(table.column(cols["customer_id"]).cast(pa.string()))
+            ).combine_chunks()
+            hashed = pd.util.hash_array(
+                ids.dictionary.to_numpy(zero_copy_only=False).astype(object), categorize=False
+            )
+            shard = (hashed % np.uint64(n_shards)).astype(np.int64)[
+                ids.indices.to_numpy(zero_copy_only=False)
+            ]
             dates = table.column(cols["event_date"])
             if _is_text(dates):
                 values, codes = _distinct(dates)
                 counts = np.bincount(codes, minlength=len(values))
                 date_ev = date_ev.merge(date_evidence(values, counts, _locator(values, codes, offset)))
+                if date_pool is not None:
+                    date_pool = pc.unique(pa.concat_arrays([date_pool, pa.array(values, pa.string())]))
+                    date_pool = date_pool if len(date_pool) <= _DATE_POOL_MAX else None
             if "amount" in cols and _is_text(table.column(cols["amount"])) and not amount_ev.both():
                 values, codes = _distinct(table.column(cols["amount"]))
                 s = values.fillna("").str.strip()
-                # A plain number can only show a decimal point; anything else may show either style.
-                plain = pd.to_numeric(s.where(s != "", "0"), errors="coerce").notna()
-                maybe = (~plain | s.str.contains(".", regex=False)).to_numpy(bool)
+                # A plain number can only show a decimal point (looked for until one is found);
+                # anything else may show either style.
+                maybe = pd.to_numeric(s.where(s != "", "0"), errors="coerce").isna()
+                if amount_ev.dot is None:
+                    maybe |= s.str.contains(".", regex=False)
+                maybe = maybe.to_numpy(bool)
                 if maybe.any():
                     found = amount_evidence(values[maybe], _locator(values, codes, offset))
                     amount_ev = amount_ev.merge(found)
@@ -146,7 +177,7 @@ def shard_file(
             table = table.take(pa.array(order))
             for s in np.flatnonzero(np.diff(bounds)):
                 if s not in writers:
-                    writers[s] = pq.ParquetWriter(out_dir / f"shard-{s:05d}.parquet", table.schema)
+                    writers[s] = pa.ipc.new_file(out_dir / f"shard-{s:05d}.arrow", table.schema, options=_IPC)
                 writers[s].write_table(table.slice(bounds[s], bounds[s + 1] - bounds[s]))
             offset += n
     finally:
@@ -159,13 +190,21 @@ def shard_file(
         decided["date"] = decide_date_format(date_ev, column=cols["event_date"], max_bad_share=max_bad_share)
     if "amount" in cols:
         decided["amount"] = amount_ev.decide(cols["amount"])
-    paths = [out_dir / f"shard-{s:05d}.parquet" for s in sorted(writers)]
+    paths = [out_dir / f"shard-{s:05d}.arrow" for s in sorted(writers)]
+    scan_dates = date_pool is None or not date_ev.rows
     customers, last_day = [], None
     for p in paths:
-        n, last = _scan_shard(p, cols, decided)
+        n, last = _scan_shard(p, cols, decided, scan_dates)
         customers.append(n)
         if last is not None:
             last_day = last if last_day is None else max(last_day, last)
+    if not scan_dates:
+        values = date_pool.to_pandas().astype("string")
+        days = parse_dates(
+            values, np.ones(len(values), np.int64), column=cols["event_date"], decided=decided["date"]
+        ).days
+        days = days[np.isfinite(days)]
+        last_day = int(days.max()) if len(days) else None
     return Shards(
         paths=paths,
         customers=customers,
@@ -178,11 +217,15 @@ def shard_file(
     )
 
 
-def _scan_shard(path: Path, cols: dict[str, str], decided: dict[str, str]) -> tuple[int, int | None]:
-    """Distinct customers and the latest readable day of one shard."""
-    table = pq.read_table(path, columns=[cols["customer_id"], cols["event_date"]])
+def _scan_shard(
+    path: Path, cols: dict[str, str], decided: dict[str, str], dates: bool
+) -> tuple[int, int | None]:
+    """Distinct customers and (when ``dates``) the latest readable day of one shard."""
+    table = _read_shard(path).select([cols["customer_id"], cols["event_date"]])
     ids = pc.utf8_trim_whitespace(table.column(0).cast(pa.string()))
     n = int(pc.count_distinct(pc.if_else(pc.equal(ids, ""), None, ids)).as_py())
+    if not dates:
+        return n, None
     dates = table.column(1)
     if _is_text(dates):
         values, codes = _distinct(dates)
@@ -205,7 +248,7 @@ def load_shards(
     duplicates: str = "warn",
 ) -> EventLog:
     """The EventLog of a group of shards, parsed with the file-wide ``columns`` and ``decided`` formats."""
-    table = pa.concat_tables([pq.read_table(p) for p in paths])
+    table = pa.concat_tables([_read_shard(p) for p in paths])
     rows = table.column(ROW_COLUMN).to_numpy()
     return from_table(
         table.drop_columns([ROW_COLUMN]),

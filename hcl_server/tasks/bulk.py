@@ -63,7 +63,7 @@ def split_bulk_job(job_id: str) -> None:
             path.unlink()
             as_of = _as_of(job, shards.last_day)
             for i, shard_path in enumerate(shards.paths):
-                storage().put_file(f"{result_prefix(job)}/shards/{i:05d}.parquet", shard_path)
+                storage().put_file(f"{result_prefix(job)}/shards/{i:05d}.arrow", shard_path)
         groups = shards.groups(job.params["partition_customers"])
         db.session.execute(delete(BulkPartition).where(BulkPartition.job_id == job_id))
         db.session.execute(
@@ -156,8 +156,8 @@ def _score(job: Job, part: BulkPartition) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         paths = []
         for s in job.params["partition_shards"][part.index]:
-            paths.append(Path(tmp) / f"shard-{s:05d}.parquet")
-            storage().get_file(f"{result_prefix(job)}/shards/{s:05d}.parquet", paths[-1])
+            paths.append(Path(tmp) / f"shard-{s:05d}.arrow")
+            storage().get_file(f"{result_prefix(job)}/shards/{s:05d}.arrow", paths[-1])
         log = load_shards(
             paths,
             columns=job.params["columns"],
