@@ -116,7 +116,7 @@ def test_many_distinct_timestamps_take_the_last_day_from_the_shards(tmp_path, mo
     import ml_pipeline.sharding as sharding
 
     monkeypatch.setattr(sharding, "_DATE_POOL_MAX", 5)  # as if every timestamp were distinct
-    rows = [f"C{i % 30},2021-03-{1 + i % 28:02d} 10:{i % 60:02d}:00,1" for i in range(500)]
+    rows = [f"C{i % 30},2021-03-{1 + i % 28:02d} 10:{i % 60:02d}:00,{i}" for i in range(500)]
     rows.append("C1,2021-04-30 23:59:00,1")
     path = tmp_path / "events.csv"
     path.write_text("customer_id,event_date,amount\n" + "\n".join(rows) + "\n")
