@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 EVENTS ?= ../shared/data/cdnow/events.csv.gz
 OUT ?= out
 
-.PHONY: install demo run test lint format bench features-doc clean
+.PHONY: install demo run test lint format bench features-doc accuracy clean
 
 install: $(VENV)/.installed
 
@@ -42,6 +42,9 @@ format: install
 
 bench: install
 	$(BIN)/python benchmarks/bench_pipeline.py
+
+accuracy: install
+	scripts/accuracy.sh $(BIN)/python
 
 features-doc: install
 	$(BIN)/python -m ml_pipeline features --markdown > docs/features.md

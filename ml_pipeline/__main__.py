@@ -11,6 +11,7 @@ import logging
 import math
 import sys
 import time
+from pathlib import Path
 
 from ml_pipeline.columns import parse_mapping_args
 from ml_pipeline.errors import PipelineError
@@ -104,6 +105,18 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--out", required=True, metavar="FILE", help=".csv, .csv.gz or .parquet")
 
+    e = sub.add_parser(
+        "evaluate",
+        help="cut the log at a date, train on the past, score the next N days vs naive and BG/NBD+GG",
+    )
+    _add_input_options(e)
+    e.add_argument(
+        "--horizon-days", type=int, default=30, metavar="N", help="days after the cut to score (default 30)"
+    )
+    e.add_argument("--markdown", action="store_true", help="print Markdown tables (as in docs/accuracy.md)")
+    e.add_argument("--json", metavar="FILE", help="also write every metric as JSON")
+    e.add_argument("--no-btyd", action="store_true", help="skip BG/NBD + Gamma-Gamma (needs lifetimes)")
+
     f = sub.add_parser("features", help="list the features with their meaning")
     f.add_argument("--markdown", action="store_true", help="print docs/features.md")
     return parser
@@ -187,6 +200,31 @@ def cmd_train(args) -> int:
     return 0
 
 
+def cmd_evaluate(args) -> int:
+    import dataclasses
+    import json
+
+    from ml_pipeline.errors import PipelineError
+    from ml_pipeline.evaluate import evaluate, render
+
+    if not args.as_of:
+        raise PipelineError("evaluate needs --as-of: the date to cut the log at")
+    log = _load(args)
+    for w in log.warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    ev = evaluate(
+        log,
+        date_to_day(args.as_of),
+        horizon_days=args.horizon_days,
+        with_btyd=not args.no_btyd,
+        progress=not args.quiet,
+    )
+    print(render(ev, markdown=args.markdown))
+    if args.json:
+        Path(args.json).write_text(json.dumps(dataclasses.asdict(ev), indent=2))
+    return 0
+
+
 def cmd_predict(args) -> int:
     from ml_pipeline.bundle import load_bundle
     from ml_pipeline.io import write_csv_atomic
@@ -250,6 +288,7 @@ def main(argv: list[str] | None = None) -> int:
     commands = {
         "train": cmd_train,
         "predict": cmd_predict,
+        "evaluate": cmd_evaluate,
         "profile": cmd_profile,
         "generate": cmd_generate,
         "features": cmd_features,

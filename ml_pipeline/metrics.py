@@ -83,3 +83,27 @@ def better(target: str, a: dict, b: dict) -> bool:
     if np.isnan(y):
         return True
     return x < y if lower else x > y
+
+
+def reliability_table(y: np.ndarray, p: np.ndarray, bins: int = 10) -> list[dict]:
+    """Customers grouped by predicted churn probability (deciles of the predictions): how many,
+    the mean prediction and the observed rate per group. Calibrated predictions have the two close."""
+    y, p = np.asarray(y, dtype=float), np.asarray(p, dtype=float)
+    if len(p) == 0:
+        return []
+    edges = np.unique(np.quantile(p, np.linspace(0, 1, bins + 1)))
+    idx = np.clip(np.searchsorted(edges, p, side="right") - 1, 0, max(len(edges) - 2, 0))
+    out = []
+    for k in range(max(len(edges) - 1, 1)):
+        sel = idx == k
+        if sel.any():
+            out.append(
+                {
+                    "lo": float(p[sel].min()),
+                    "hi": float(p[sel].max()),
+                    "n": int(sel.sum()),
+                    "mean_predicted": float(p[sel].mean()),
+                    "observed_rate": float(y[sel].mean()),
+                }
+            )
+    return out

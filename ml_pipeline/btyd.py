@@ -1,0 +1,110 @@
+"""BG/NBD + Gamma-Gamma, the buy-till-you-die models analysts use today, as a reference to beat.
+
+Fitting is done by the ``lifetimes`` package (an optional dependency: ``pip install lifetimes``).
+This module only turns an :class:`EventLog` into the per-customer summary those models take
+(repeat purchase days, recency, age, average repeat spend; days with several purchases count
+once, the usual convention) and their fitted parameters into the two quantities we compare:
+
+- churn: the probability of no purchase in the next ``horizon`` days,
+  ``1 - P(alive) + P(alive) * ((alpha + T) / (alpha + T + horizon)) ** (r + x)``
+  (a customer still alive buys as a Poisson process with a gamma-distributed rate);
+- spend: expected purchases in the horizon times Gamma-Gamma's expected average spend.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ml_pipeline.errors import PipelineError
+from ml_pipeline.eventlog import PURCHASE, EventLog
+
+
+@dataclass
+class Summary:
+    """Per-customer inputs of BG/NBD and Gamma-Gamma, for customer codes ``customers``."""
+
+    customers: np.ndarray
+    frequency: np.ndarray  # repeat purchase days
+    recency: np.ndarray  # days between first and last purchase day
+    T: np.ndarray  # days between first purchase day and as_of
+    monetary: np.ndarray  # average spend of the repeat purchase days (0 when none)
+
+
+def summarize(log: EventLog, as_of: int, customers: np.ndarray) -> Summary:
+    """Summary for ``customers`` from purchases before ``as_of``.
+
+    A customer with no purchase (only other events) is treated as if their first event were a
+    purchase of 0, so both models still give them a prediction.
+    """
+    n = log.end_before(as_of)
+    cust, day, amount = log.cust[:n], log.day[:n].astype(np.int64), log.amount[:n]
+    buy = log.etype[:n] == log.type_code(PURCHASE)
+    first_event = np.full(log.n_customers, np.iinfo(np.int64).max)
+    np.minimum.at(first_event, cust, day)
+    key = cust[buy].astype(np.int64) * (1 << 32) + day[buy]
+    days, inv = np.unique(key, return_inverse=True)
+    day_amount = np.bincount(inv, weights=amount[buy], minlength=len(days))
+    d_cust, d_day = (days >> 32).astype(np.int64), days & ((1 << 32) - 1)
+    count = np.bincount(d_cust, minlength=log.n_customers)
+    total = np.bincount(d_cust, weights=day_amount, minlength=log.n_customers)
+    first = np.full(log.n_customers, np.iinfo(np.int64).max)
+    last = np.full(log.n_customers, -1)
+    np.minimum.at(first, d_cust, d_day)
+    np.maximum.at(last, d_cust, d_day)
+    # keys are sorted by (customer, day), so a customer's first purchase day is its first key
+    starts = np.flatnonzero(np.r_[True, d_cust[1:] != d_cust[:-1]])
+    first_amount = np.zeros(log.n_customers)
+    first_amount[d_cust[starts]] = day_amount[starts]
+    c = customers
+    none = count[c] == 0
+    frequency = np.maximum(count[c] - 1, 0).astype(float)
+    first_c = np.where(none, first_event[c], first[c])
+    recency = np.where(none, 0, last[c] - first[c]).astype(float)
+    T = (as_of - first_c).astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        monetary = np.where(frequency > 0, (total[c] - first_amount[c]) / frequency, 0.0)
+    return Summary(c, frequency, recency, T, np.maximum(monetary, 0.0))
+
+
+def btyd_predict(
+    summary: Summary, horizon_days: int, penalizer: float = 0.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """(probability of no purchase in the horizon, expected spend in the horizon) per customer."""
+    try:
+        from lifetimes import BetaGeoFitter, GammaGammaFitter
+    except ImportError as exc:  # an optional extra
+        raise PipelineError("BG/NBD needs the lifetimes package: pip install lifetimes==0.11.3") from exc
+    from lifetimes.utils import ConvergenceError
+
+    f, r, T = (pd.Series(a) for a in (summary.frequency, summary.recency, summary.T))
+
+    def fit(make, *data):
+        # The optimizer sometimes stops on "precision loss"; lifetimes' advice is a penalizer.
+        for coef in (penalizer, 0.001, 0.01):
+            try:
+                with contextlib.redirect_stdout(io.StringIO()):  # lifetimes prints scipy's result
+                    return make(penalizer_coef=coef).fit(*data)
+            except ConvergenceError:
+                continue
+        raise PipelineError(f"{make.__name__} did not converge, even with a penalizer of 0.01")
+
+    bg = fit(BetaGeoFitter, f, r, T)
+    alive = np.asarray(bg.conditional_probability_alive(f, r, T), dtype=float)
+    shape, alpha = bg.params_["r"], bg.params_["alpha"]
+    p_none = (
+        1
+        - alive
+        + alive * ((alpha + summary.T) / (alpha + summary.T + horizon_days)) ** (shape + summary.frequency)
+    )
+    purchases = np.asarray(bg.conditional_expected_number_of_purchases_up_to_time(horizon_days, f, r, T))
+    repeat = (summary.frequency > 0) & (summary.monetary > 0)
+    m = pd.Series(np.where(repeat, summary.monetary, 1.0))
+    gg = fit(GammaGammaFitter, f[repeat], m[repeat])
+    # Gamma-Gamma's expectation for a customer with no repeat spend is the population mean.
+    average = np.asarray(gg.conditional_expected_average_profit(f.where(repeat, 0), m), dtype=float)
+    return np.clip(p_none, 0.0, 1.0), np.maximum(purchases * average, 0.0)
