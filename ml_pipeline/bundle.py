@@ -77,6 +77,7 @@ def save_bundle(
             if r.selected == "lightgbm":
                 entry["file"] = _model_file(name, slugs)
                 entry["objective"] = r.estimator.objective
+                entry["shift"] = getattr(r.estimator, "shift_", 0.0)
                 r.estimator.save(tmp / entry["file"])
             else:
                 entry["production_baseline"] = r.estimator.to_params()
@@ -165,6 +166,7 @@ def load_bundle(path: str | Path) -> Bundle:
             if not file.exists():
                 raise PipelineError(f"{path}: model file {entry['file']} is missing")
             predictors[name] = LightGBMTarget.load(file, entry["objective"])
+            predictors[name].shift_ = float(entry.get("shift", 0.0))
         else:
             predictors[name] = baseline_from_params(entry["production_baseline"])
     return Bundle(path, meta, FeatureBuilder.from_params(meta["feature_builder"]), predictors)

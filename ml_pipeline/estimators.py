@@ -171,9 +171,35 @@ class LightGBMTarget:
         self.best_rounds_ = int(self.booster_.best_iteration or self.booster_.current_iteration())
         return self
 
-    def predict(self, X: pd.DataFrame) -> np.ndarray:
+    def raw(self, X) -> np.ndarray:
+        """The booster's raw score (log-odds for churn, log of the mean for spend)."""
         data = X.to_numpy(dtype=np.float32) if hasattr(X, "to_numpy") else X
-        return self.booster_.predict(data, num_iteration=self.best_rounds_)
+        return self.booster_.predict(data, num_iteration=self.best_rounds_, raw_score=True)
+
+    def predict(self, X) -> np.ndarray:
+        raw = self.raw(X) + getattr(self, "shift_", 0.0)
+        return 1.0 / (1.0 + np.exp(-raw)) if self.objective == "binary" else np.exp(raw)
+
+    def calibrate(self, X, y: np.ndarray) -> LightGBMTarget:
+        """Shift the raw score so that predictions on (X, y) match its mean (churn rate, spend total).
+
+        Customers' behaviour drifts (a customer base ages, spend moves with the season), and a
+        model pooled over a year of cutoffs predicts the year's average; this one number moves it
+        to the level of the most recent labelled window.
+        """
+        raw, y = self.raw(X), np.asarray(y, dtype=float)
+        if self.objective == "binary":
+            lo, hi = -5.0, 5.0  # bisection: the mean of sigmoid(raw + s) rises with s
+            for _ in range(60):
+                mid = (lo + hi) / 2
+                lo, hi = (mid, hi) if (1 / (1 + np.exp(-(raw + mid)))).mean() < y.mean() else (lo, mid)
+            self.shift_ = float((lo + hi) / 2)
+        else:
+            total = np.exp(raw).sum()
+            self.shift_ = (
+                float(np.clip(np.log(y.sum() / total), -2.0, 2.0)) if total > 0 and y.sum() > 0 else 0.0
+            )
+        return self
 
     def save(self, path: Path) -> None:
         self.booster_.save_model(str(path), num_iteration=self.best_rounds_)

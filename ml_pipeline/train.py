@@ -40,6 +40,7 @@ class TrainConfig:
     n_cutoffs: int = 12
     step_days: int | None = None
     top_categories: int = 5
+    calibrate_churn: bool = True  # shift the churn model's level to the latest labelled window
     min_train_rows: int = 200
     fixed_rounds: int = 100  # when there is no earlier cutoff to stop early on
     random_state: int = 0
@@ -216,11 +217,19 @@ def train(
             else:
                 model = make().fit_rows(binned.rows(train_idx, y[train_idx]), n_rounds=config.fixed_rounds)
             rounds = model.best_rounds_
+            calibrate = config.calibrate_churn and target == "churn"
+            if calibrate and inner_valid_rows.any():
+                # Level set on the latest training cutoff: still before the validation cutoff.
+                model.calibrate(X_inner_valid, y[inner_valid_rows])
             metrics["model"] = score(target, y[valid_rows], model.predict(X_valid))
             metrics["model"]["rounds"] = rounds
+            metrics["model"]["calibration_shift"] = getattr(model, "shift_", 0.0)
             if better(target, metrics["model"], metrics["baseline"]):
                 selected = "lightgbm"
                 estimator = make().fit_rows(binned.rows(all_idx, y), n_rounds=rounds)
+                if calibrate:
+                    # The production model's level is set on the latest labelled window.
+                    estimator.calibrate(X_valid, y[valid_rows])
             else:
                 note = "baseline used: it beat LightGBM on validation"
                 warnings.append(f"{target}: {note}")

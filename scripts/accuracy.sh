@@ -22,7 +22,14 @@ cut. Churn = no purchase in the 30 days; spend = net spend in the 30 days.
 
 Targets (issue 4): churn ROC-AUC ≥ BG/NBD + 0.03 and a lower Brier score; spend Gini ≥
 BG/NBD+GG + 0.03 and a lower MAE; predicted/actual total within ±10 %; per-category Gini ≥
-naive + 0.05.
+naive + 0.05. Each log's section ends with these checks; **not all are met yet** (see the
+"against the targets" tables). Our BG/NBD + GG reproduces the reference figures of issue 4
+(CDNOW: AUC 0.804, Brier 0.051; grocery: AUC 0.872 vs 0.870, Brier 0.100).
+
+Our churn model's level is set on the latest labelled 30-day window (one shift of the log-odds,
+`LightGBMTarget.calibrate`), because a model pooled over a year of cutoffs otherwise predicts
+the year's average churn rate for a customer base that is ageing. The reliability table shows
+how far the predicted probabilities are from the observed rates.
 HEAD
   for spec in "cdnow/events.csv.gz 1998-01-01" "completejourney_8451/events.csv.gz 2017-12-02"; do
     set -- $spec

@@ -101,3 +101,18 @@ def test_predict_uses_training_categories_even_if_new_ones_appear(trained, tmp_p
         n for n in bundle.target_names if n != "churn"
     ]
     assert isinstance(out, pd.DataFrame)
+
+
+def test_churn_calibration_sets_the_mean_to_the_windows_rate():
+    from ml_pipeline.estimators import LightGBMTarget
+
+    rng = np.random.default_rng(3)
+    X = pd.DataFrame({"a": rng.normal(size=2000), "b": rng.normal(size=2000)})
+    y = (rng.random(2000) < 1 / (1 + np.exp(-X["a"].to_numpy()))).astype(float)
+    model = LightGBMTarget("binary").fit(X, y, n_rounds=30)
+    later = (rng.random(2000) < 0.8).astype(float)  # a window where more customers churn
+    before = model.predict(X)
+    model.calibrate(X, later)
+    after = model.predict(X)
+    assert abs(after.mean() - later.mean()) < 1e-6
+    assert np.array_equal(np.argsort(before, kind="stable"), np.argsort(after, kind="stable"))  # ranking kept
