@@ -58,6 +58,15 @@ def _add_input_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
+def _add_models_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--models",
+        metavar="LIST",
+        help="comma-separated model types to try per target, the best on validation is kept "
+        "(default: all of lightgbm,xgboost,random_forest,linear)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for tests and docs)."""
     parser = argparse.ArgumentParser(
@@ -80,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument(
         "--step-days", type=int, metavar="N", help="days between cutoffs (default: the longer horizon)"
     )
+    _add_models_option(t)
     t.add_argument(
         "--top-categories",
         type=int,
@@ -113,6 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument(
         "--horizon-days", type=int, default=30, metavar="N", help="days after the cut to score (default 30)"
     )
+    _add_models_option(e)
     e.add_argument("--markdown", action="store_true", help="print Markdown tables (as in docs/accuracy.md)")
     e.add_argument("--json", metavar="FILE", help="also write every metric as JSON")
     e.add_argument("--no-btyd", action="store_true", help="skip BG/NBD + Gamma-Gamma (needs lifetimes)")
@@ -166,6 +177,7 @@ def metrics_table(metrics: dict, selection: dict) -> str:
 def cmd_train(args) -> int:
     from ml_pipeline.bundle import save_bundle
     from ml_pipeline.train import TrainConfig, train
+    from ml_pipeline.zoo import parse_models
 
     started = time.perf_counter()
     log = _load(args)
@@ -177,12 +189,19 @@ def cmd_train(args) -> int:
         n_cutoffs=args.cutoffs,
         step_days=args.step_days,
         top_categories=args.top_categories,
+        models=parse_models(args.models),
     )
     as_of = date_to_day(args.as_of) if args.as_of else None
     result = train(log, config, as_of=as_of, progress=not args.quiet)
     path = save_bundle(result, log, args.out)
     metrics = {k: r.metrics for k, r in result.targets.items()}
     print(metrics_table(metrics, {k: r.selected for k, r in result.targets.items()}))
+    print("\nvalidation log loss (churn) / RMSE (spend) of each model type:")
+    for target, m in metrics.items():
+        cands = m.get("candidates", {})
+        key = "log_loss" if target == "churn" else "rmse"
+        listed = ", ".join(f"{k} {_fmt(v.get(key))}" for k, v in cands.items())
+        print(f"  {target}: {listed or '-'}; baseline {_fmt(m['baseline'].get(key))}")
     for w in result.warnings:
         print(f"note: {w}")
     d = result.dataset
@@ -206,6 +225,8 @@ def cmd_evaluate(args) -> int:
 
     from ml_pipeline.errors import PipelineError
     from ml_pipeline.evaluate import evaluate, render
+    from ml_pipeline.train import TrainConfig
+    from ml_pipeline.zoo import parse_models
 
     if not args.as_of:
         raise PipelineError("evaluate needs --as-of: the date to cut the log at")
@@ -216,6 +237,11 @@ def cmd_evaluate(args) -> int:
         log,
         date_to_day(args.as_of),
         horizon_days=args.horizon_days,
+        config=TrainConfig(
+            horizon_days=args.horizon_days,
+            churn_horizon_days=args.horizon_days,
+            models=parse_models(args.models),
+        ),
         with_btyd=not args.no_btyd,
         progress=not args.quiet,
     )

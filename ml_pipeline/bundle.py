@@ -18,14 +18,17 @@ from pathlib import Path
 import lightgbm
 import numpy as np
 import pandas as pd
+import sklearn
+import xgboost
 
 from ml_pipeline import __version__
 from ml_pipeline.errors import PipelineError
-from ml_pipeline.estimators import LightGBMTarget, baseline_from_params
+from ml_pipeline.estimators import baseline_from_params
 from ml_pipeline.eventlog import EventLog
 from ml_pipeline.features import FeatureBuilder
 from ml_pipeline.train import TrainResult
 from ml_pipeline.windows import day_to_date
+from ml_pipeline.zoo import load_model, model_file
 
 FORMAT_VERSION = 2  # 2: RFM scores against a stored reference distribution
 DEFAULT_RISK_THRESHOLDS = {"medium": 0.3, "high": 0.5, "critical": 0.7}
@@ -42,10 +45,6 @@ def fingerprint(log: EventLog) -> str:
         h.update(np.ascontiguousarray(arr).tobytes())
     h.update(json.dumps([log.event_types, log.categories]).encode())
     return h.hexdigest()
-
-
-def _model_file(target: str, slugs: dict[str, str]) -> str:
-    return f"{slugs[target]}.lgb.txt"
 
 
 def _target_slugs(builder: FeatureBuilder) -> dict[str, str]:
@@ -74,10 +73,10 @@ def save_bundle(
                 "note": r.note,
                 "description": r.estimator.description,
             }
-            if r.selected == "lightgbm":
-                entry["file"] = _model_file(name, slugs)
+            if r.selected != "baseline":
+                entry["file"] = model_file(r.selected, slugs[name])
                 entry["objective"] = r.estimator.objective
-                entry["shift"] = getattr(r.estimator, "shift_", 0.0)
+                entry["shift"] = r.estimator.shift_
                 r.estimator.save(tmp / entry["file"])
             else:
                 entry["production_baseline"] = r.estimator.to_params()
@@ -108,6 +107,8 @@ def save_bundle(
                 "ml_pipeline": __version__,
                 "python": platform.python_version(),
                 "lightgbm": lightgbm.__version__,
+                "xgboost": xgboost.__version__,
+                "scikit-learn": sklearn.__version__,
                 "numpy": np.__version__,
                 "pandas": pd.__version__,
             },
@@ -161,11 +162,11 @@ def load_bundle(path: str | Path) -> Bundle:
         )
     predictors = {}
     for name, entry in meta["targets"].items():
-        if entry["selected"] == "lightgbm":
+        if entry["selected"] != "baseline":
             file = path / entry["file"]
             if not file.exists():
                 raise PipelineError(f"{path}: model file {entry['file']} is missing")
-            predictors[name] = LightGBMTarget.load(file, entry["objective"])
+            predictors[name] = load_model(entry["selected"], file, entry["objective"])
             predictors[name].shift_ = float(entry.get("shift", 0.0))
         else:
             predictors[name] = baseline_from_params(entry["production_baseline"])

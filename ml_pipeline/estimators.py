@@ -85,6 +85,30 @@ def baseline_from_params(params: dict):
 _DATASET_PARAMS = {"max_bin": 255, "feature_pre_filter": False, "verbose": -1}
 
 
+RF_TREES = 150
+
+
+class TrainingRows:
+    """The stacked feature rows in the forms the zoo's models train on, each built on first use."""
+
+    def __init__(self, X: pd.DataFrame):
+        self.X = X
+        self._binned: BinnedRows | None = None
+        self._values: np.ndarray | None = None
+
+    @property
+    def binned(self) -> BinnedRows:
+        if self._binned is None:
+            self._binned = BinnedRows(self.X)
+        return self._binned
+
+    @property
+    def values(self) -> np.ndarray:
+        if self._values is None:
+            self._values = self.X.to_numpy(dtype=np.float32)
+        return self._values
+
+
 class BinnedRows:
     """All stacked training rows, binned once by LightGBM; every target trains on subsets of it."""
 
@@ -104,8 +128,47 @@ class BinnedRows:
         return subset
 
 
-class LightGBMTarget:
-    """LightGBM for one target: binary for churn, Tweedie for spend (zero-inflated, heavy-tailed)."""
+class LinkedModel:
+    """Shared by the model zoo: a raw score (log-odds for churn, log of the mean for spend), a
+    calibration shift added to it, and the link back to a probability or an amount."""
+
+    objective = "binary"  # or "tweedie"
+    shift_ = 0.0
+
+    def raw(self, X) -> np.ndarray:  # pragma: no cover - every model defines it
+        raise NotImplementedError
+
+    def predict(self, X) -> np.ndarray:
+        raw = self.raw(X) + self.shift_
+        return 1.0 / (1.0 + np.exp(-raw)) if self.objective == "binary" else np.exp(raw)
+
+    def calibrate(self, X, y: np.ndarray) -> LinkedModel:
+        """Shift the raw score so that predictions on (X, y) match its mean (churn rate, spend total).
+
+        Customers' behaviour drifts (a customer base ages, spend moves with the season), and a
+        model pooled over a year of cutoffs predicts the year's average; this one number moves it
+        to the level of the most recent labelled window.
+        """
+        raw, y = self.raw(X), np.asarray(y, dtype=float)
+        if self.objective == "binary":
+            lo, hi = -5.0, 5.0  # bisection: the mean of sigmoid(raw + s) rises with s
+            for _ in range(60):
+                mid = (lo + hi) / 2
+                lo, hi = (mid, hi) if (1 / (1 + np.exp(-(raw + mid)))).mean() < y.mean() else (lo, mid)
+            self.shift_ = float((lo + hi) / 2)
+        else:
+            total = np.exp(raw).sum()
+            self.shift_ = (
+                float(np.clip(np.log(y.sum() / total), -2.0, 2.0)) if total > 0 and y.sum() > 0 else 0.0
+            )
+        return self
+
+
+class LightGBMTarget(LinkedModel):
+    """LightGBM for one target: binary for churn, Tweedie for spend (zero-inflated, heavy-tailed).
+
+    ``boosting="rf"`` makes it a random forest (bagged, fully grown trees averaged), LightGBM's own.
+    """
 
     kind = "lightgbm"
 
@@ -117,14 +180,19 @@ class LightGBMTarget:
         early_stopping_rounds: int = 30,
         random_state: int = 0,
         num_threads: int = 0,
+        boosting: str = "gbdt",
     ):
         self.objective = objective
+        self.boosting = boosting
+        self.kind = "random_forest" if boosting == "rf" else "lightgbm"
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
         self.early_stopping_rounds = early_stopping_rounds
         self.random_state = random_state
         self.num_threads = num_threads
-        self.description = f"LightGBM ({objective})"
+        self.description = (
+            f"random forest (LightGBM rf, {objective})" if boosting == "rf" else f"LightGBM ({objective})"
+        )
 
     def params(self, n_rows: int) -> dict:
         p = {
@@ -143,7 +211,15 @@ class LightGBMTarget:
         }
         if self.objective == "tweedie":
             p["tweedie_variance_power"] = 1.5
+        if self.boosting == "rf":
+            p.update(boosting="rf", bagging_fraction=0.632, feature_fraction=0.5, num_leaves=127)
         return p
+
+    def fit_on(self, rows: TrainingRows, index: np.ndarray, y: np.ndarray, eval_set=None, n_rounds=None):
+        """Fit on the training rows at ``index`` (the zoo's common entry point)."""
+        if self.boosting == "rf":  # a forest does not stop early: a fixed number of trees
+            eval_set, n_rounds = None, n_rounds or RF_TREES
+        return self.fit_rows(rows.binned.rows(index, y), eval_set, n_rounds)
 
     def fit(
         self, X: pd.DataFrame, y: np.ndarray, eval_set: tuple | None = None, n_rounds: int | None = None
@@ -174,39 +250,16 @@ class LightGBMTarget:
     def raw(self, X) -> np.ndarray:
         """The booster's raw score (log-odds for churn, log of the mean for spend)."""
         data = X.to_numpy(dtype=np.float32) if hasattr(X, "to_numpy") else X
-        return self.booster_.predict(data, num_iteration=self.best_rounds_, raw_score=True)
-
-    def predict(self, X) -> np.ndarray:
-        raw = self.raw(X) + getattr(self, "shift_", 0.0)
-        return 1.0 / (1.0 + np.exp(-raw)) if self.objective == "binary" else np.exp(raw)
-
-    def calibrate(self, X, y: np.ndarray) -> LightGBMTarget:
-        """Shift the raw score so that predictions on (X, y) match its mean (churn rate, spend total).
-
-        Customers' behaviour drifts (a customer base ages, spend moves with the season), and a
-        model pooled over a year of cutoffs predicts the year's average; this one number moves it
-        to the level of the most recent labelled window.
-        """
-        raw, y = self.raw(X), np.asarray(y, dtype=float)
-        if self.objective == "binary":
-            lo, hi = -5.0, 5.0  # bisection: the mean of sigmoid(raw + s) rises with s
-            for _ in range(60):
-                mid = (lo + hi) / 2
-                lo, hi = (mid, hi) if (1 / (1 + np.exp(-(raw + mid)))).mean() < y.mean() else (lo, mid)
-            self.shift_ = float((lo + hi) / 2)
-        else:
-            total = np.exp(raw).sum()
-            self.shift_ = (
-                float(np.clip(np.log(y.sum() / total), -2.0, 2.0)) if total > 0 and y.sum() > 0 else 0.0
-            )
-        return self
+        raw = self.booster_.predict(data, num_iteration=self.best_rounds_, raw_score=True)
+        # A forest's raw score is the sum over its trees; its prediction is their average.
+        return raw / self.best_rounds_ if self.boosting == "rf" else raw
 
     def save(self, path: Path) -> None:
         self.booster_.save_model(str(path), num_iteration=self.best_rounds_)
 
     @classmethod
-    def load(cls, path: Path, objective: str) -> LightGBMTarget:
-        m = cls(objective)
+    def load(cls, path: Path, objective: str, boosting: str = "gbdt") -> LightGBMTarget:
+        m = cls(objective, boosting=boosting)
         m.booster_ = lgb.Booster(model_file=str(path))
         m.best_rounds_ = m.booster_.current_iteration()
         return m

@@ -36,11 +36,11 @@ def predict(
         )
     if list(X.columns) != bundle.metadata["features"]:
         X = X[bundle.metadata["features"]]  # the models read columns by position
-    values = X.to_numpy(dtype=np.float32)  # converted once for every LightGBM target
+    values = X.to_numpy(dtype=np.float32)  # converted once for every model of the zoo
 
     def run(name: str) -> np.ndarray:
         predictor = bundle.predictors[name]
-        return predictor.predict(values if predictor.kind == "lightgbm" else X)
+        return predictor.predict(X if predictor.kind == "baseline" else values)
 
     churn = np.clip(run("churn"), 0.0, 1.0)
     out = {

@@ -19,12 +19,13 @@ import pandas as pd
 from tqdm import tqdm
 
 from ml_pipeline.errors import PipelineError
-from ml_pipeline.estimators import BinnedRows, LastWindowSpendBaseline, LightGBMTarget, RecencyRateBaseline
+from ml_pipeline.estimators import LastWindowSpendBaseline, RecencyRateBaseline, TrainingRows
 from ml_pipeline.eventlog import PURCHASE, EventLog
 from ml_pipeline.features import FeatureBuilder
 from ml_pipeline.metrics import better, score, target_kind
 from ml_pipeline.targets import build_targets, target_names
 from ml_pipeline.windows import WindowPlan, day_to_date, plan_windows
+from ml_pipeline.zoo import DEFAULT_MODELS, make_model
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +42,7 @@ class TrainConfig:
     step_days: int | None = None
     top_categories: int = 5
     calibrate_churn: bool = True  # shift the churn model's level to the latest labelled window
+    models: tuple[str, ...] = DEFAULT_MODELS  # the zoo's families tried per target (ml_pipeline.zoo)
     min_train_rows: int = 200
     fixed_rounds: int = 100  # when there is no earlier cutoff to stop early on
     random_state: int = 0
@@ -148,6 +150,14 @@ def _why_not_fit(target: str, y_train: np.ndarray, config: TrainConfig) -> str:
     return ""
 
 
+def _validation_model(model, rows, y, train_idx, inner_idx, inner_valid_rows, X_inner_valid, config):
+    """A model whose validation score is honest: fit on the cutoffs before the latest training
+    cutoff and stopped early on it, so the validation cutoff stays unseen."""
+    if len(inner_idx) and len(np.unique(y[inner_idx])) > 1:
+        return model.fit_on(rows, inner_idx, y[inner_idx], eval_set=(X_inner_valid, y[inner_valid_rows]))
+    return model.fit_on(rows, train_idx, y[train_idx], n_rounds=config.fixed_rounds)
+
+
 def train(
     log: EventLog,
     config: TrainConfig | None = None,
@@ -182,7 +192,7 @@ def train(
     inner_rows = np.isin(cut, [t for t in plan.training if t + plan.label_days <= inner_valid_cut])
     inner_valid_rows = cut == inner_valid_cut
 
-    binned = BinnedRows(X)  # LightGBM bins the rows once; every target trains on subsets
+    rows = TrainingRows(X)  # LightGBM bins the rows once; every target trains on subsets
     all_idx, train_idx = np.arange(len(X)), np.flatnonzero(train_rows)
     inner_idx = np.flatnonzero(inner_rows)
     X_valid, X_inner_valid = X[valid_rows], X[inner_valid_rows]
@@ -203,35 +213,37 @@ def train(
             warnings.append(f"{target}: {note}")
         else:
             make = partial(
-                LightGBMTarget,
-                "binary" if target == "churn" else "tweedie",
+                make_model,
+                objective="binary" if target == "churn" else "tweedie",
                 random_state=config.random_state,
                 num_threads=config.num_threads,
             )
-            if len(inner_idx) and len(np.unique(y[inner_idx])) > 1:
-                # Trained before the latest training cutoff and stopped early on it: the
-                # validation cutoff stays unseen, so this model's validation score is honest.
-                model = make().fit_rows(
-                    binned.rows(inner_idx, y[inner_idx]), eval_set=(X_inner_valid, y[inner_valid_rows])
-                )
-            else:
-                model = make().fit_rows(binned.rows(train_idx, y[train_idx]), n_rounds=config.fixed_rounds)
-            rounds = model.best_rounds_
             calibrate = config.calibrate_churn and target == "churn"
-            if calibrate and inner_valid_rows.any():
-                # Level set on the latest training cutoff: still before the validation cutoff.
-                model.calibrate(X_inner_valid, y[inner_valid_rows])
-            metrics["model"] = score(target, y[valid_rows], model.predict(X_valid))
-            metrics["model"]["rounds"] = rounds
-            metrics["model"]["calibration_shift"] = getattr(model, "shift_", 0.0)
+            candidates: dict[str, dict] = {}
+            for kind in config.models:
+                model = _validation_model(
+                    make(kind), rows, y, train_idx, inner_idx, inner_valid_rows, X_inner_valid, config
+                )
+                if calibrate and inner_valid_rows.any():
+                    # Level set on the latest training cutoff: still before the validation cutoff.
+                    model.calibrate(X_inner_valid, y[inner_valid_rows])
+                candidates[kind] = score(target, y[valid_rows], model.predict(X_valid))
+                candidates[kind]["rounds"] = model.best_rounds_
+                candidates[kind]["calibration_shift"] = model.shift_
+            best = None
+            for kind, m in candidates.items():
+                if best is None or better(target, m, candidates[best]):
+                    best = kind
+            metrics["model"] = {**candidates[best], "type": best}
+            metrics["candidates"] = candidates
             if better(target, metrics["model"], metrics["baseline"]):
-                selected = "lightgbm"
-                estimator = make().fit_rows(binned.rows(all_idx, y), n_rounds=rounds)
+                selected = best
+                estimator = make(best).fit_on(rows, all_idx, y, n_rounds=candidates[best]["rounds"])
                 if calibrate:
                     # The production model's level is set on the latest labelled window.
                     estimator.calibrate(X_valid, y[valid_rows])
             else:
-                note = "baseline used: it beat LightGBM on validation"
+                note = f"baseline used: it beat {best} on validation"
                 warnings.append(f"{target}: {note}")
         if selected == "baseline":
             estimator = _baseline_for(target, builder, plan.horizon_days).fit(X, y)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from flask_smorest.fields import Upload
 from marshmallow import Schema, fields, validate
 
+from ml_pipeline.zoo import MODEL_KINDS
+
 HORIZON = validate.Range(min=1, max=365)
 
 
@@ -46,6 +48,12 @@ class TrainingRequest(Schema):
     churn_horizon_days = fields.Integer(validate=HORIZON, load_default=None)
     as_of = fields.Date(
         load_default=None, metadata={"description": "YYYY-MM-DD; default: the day after the last event"}
+    )
+    models = fields.List(
+        fields.String(validate=validate.OneOf(MODEL_KINDS)),
+        validate=validate.Length(min=1),
+        load_default=None,
+        metadata={"description": f"model types to try per target (default: all of {', '.join(MODEL_KINDS)})"},
     )
 
 

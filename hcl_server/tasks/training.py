@@ -19,6 +19,7 @@ from ml_pipeline.errors import PipelineError
 from ml_pipeline.eventlog import load_events
 from ml_pipeline.train import TrainConfig, train
 from ml_pipeline.windows import date_to_day
+from ml_pipeline.zoo import parse_models
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +39,7 @@ def run_training(job_id: str) -> None:
         config = TrainConfig(
             horizon_days=params.get("horizon_days", 30),
             churn_horizon_days=params.get("churn_horizon_days", 30),
+            models=parse_models(params.get("models")),
         )
         with tempfile.TemporaryDirectory() as tmp:
             progress("loading", 0.0)

@@ -155,7 +155,11 @@ def trained(app, org, log_bytes, worker, upload_dataset):
             break
         time.sleep(0.5)
     assert body["status"] == "succeeded", body
-    job = client.post("/api/v1/training-jobs", headers={"X-API-Key": key}, json={"dataset_id": body["id"]})
+    job = client.post(
+        "/api/v1/training-jobs",
+        headers={"X-API-Key": key},
+        json={"dataset_id": body["id"], "models": ["lightgbm", "linear"]},
+    )
     assert job.status_code == 202, job.get_json()
     for _ in range(600):
         done = client.get(job.headers["Location"], headers={"X-API-Key": key}).get_json()

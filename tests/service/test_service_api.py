@@ -32,7 +32,9 @@ def test_training_job_metrics_and_model_registry(client, org, trained):
     assert job["status"] == "succeeded", job
     assert job["progress"] == 1.0 and job["model_version"] == 1
     churn = job["metrics"]["churn"]
-    assert {"model", "baseline"} <= set(churn) or "baseline" in churn
+    assert {"model", "baseline"} <= set(churn)
+    assert set(churn["candidates"]) == {"lightgbm", "linear"}  # the job's `models` field
+    assert churn["model"]["type"] in ("lightgbm", "linear")
     key = {"X-API-Key": org["api_key"]}
     models = client.get("/api/v1/models", headers=key).get_json()["models"]
     assert models[0]["version"] == 1 and models[0]["is_production"] is True
@@ -99,6 +101,12 @@ def test_training_request_validation(client, org, trained):
         "/api/v1/training-jobs", headers=key, json={"dataset_id": trained["dataset"]["id"], "horizon_days": 0}
     )
     assert r.status_code == 422 and "horizon_days" in r.get_json()["error"]["details"]["json"]
+    r = client.post(
+        "/api/v1/training-jobs",
+        headers=key,
+        json={"dataset_id": trained["dataset"]["id"], "models": ["catboost"]},
+    )
+    assert r.status_code == 422 and "models" in r.get_json()["error"]["details"]["json"]
     r = client.post("/api/v1/training-jobs", headers=key, json={"dataset_id": "nope"})
     assert r.status_code == 404 and r.get_json()["error"]["message"] == "dataset nope not found"
 

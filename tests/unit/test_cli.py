@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 import subprocess
 import sys
 
@@ -205,4 +206,9 @@ def test_small_data_trains_and_says_so(tmp_path, capsys):
     path = _csv(tmp_path, _repeat_buyers(50, per_customer=6).replace("2020-11", "2020-12"))
     out = tmp_path / "m"
     assert main(["train", "--events", path, "--out", str(out), "--quiet"]) == 0
-    assert "baseline used" in capsys.readouterr().out
+    text = capsys.readouterr().out
+    targets = json.loads((out / "metadata.json").read_text())["targets"]
+    for name, entry in targets.items():  # what each target uses is printed, and why for a baseline
+        assert entry["selected"] in text
+        if entry["selected"] == "baseline":
+            assert f"note: {name}: baseline used" in text

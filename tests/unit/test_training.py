@@ -69,7 +69,7 @@ def test_fifty_customers_train_and_say_where_the_baseline_is_used():
     result = train(log, TrainConfig())
     for r in result.targets.values():
         assert "baseline" in r.metrics
-        assert (r.selected == "lightgbm") == ("model" in r.metrics and not r.note)
+        assert (r.selected != "baseline") == ("model" in r.metrics and not r.note)
         if r.selected == "baseline":
             assert r.note.startswith("baseline used") and any(r.name in w for w in result.warnings)
 
@@ -116,3 +116,25 @@ def test_churn_calibration_sets_the_mean_to_the_windows_rate():
     after = model.predict(X)
     assert abs(after.mean() - later.mean()) < 1e-6
     assert np.array_equal(np.argsort(before, kind="stable"), np.argsort(after, kind="stable"))  # ranking kept
+
+
+@pytest.mark.parametrize("kind", ["lightgbm", "xgboost", "random_forest", "linear"])
+def test_each_model_type_trains_and_its_bundle_predicts_the_same(kind, small_log_frame, tmp_path):
+    log = from_frame(small_log_frame)
+    result = train(log, TrainConfig(n_cutoffs=4, models=(kind,)))
+    churn = result.targets["churn"]
+    assert set(churn.metrics["candidates"]) == {kind} and churn.metrics["model"]["type"] == kind
+    assert churn.selected in (kind, "baseline")
+    bundle = load_bundle(save_bundle(result, log, tmp_path / "bundle"))
+    X = result.builder.transform(log, int(log.day[-1]) + 1)
+    for name, r in result.targets.items():
+        np.testing.assert_allclose(bundle.predictors[name].predict(X), r.estimator.predict(X), rtol=1e-5)
+
+
+def test_unknown_model_type_is_refused():
+    from ml_pipeline.errors import PipelineError
+    from ml_pipeline.zoo import parse_models
+
+    assert parse_models("xgboost, linear") == ("xgboost", "linear")
+    with pytest.raises(PipelineError, match="unknown model type.*catboost"):
+        parse_models("lightgbm,catboost")
