@@ -43,6 +43,7 @@ class TrainConfig:
     top_categories: int = 5
     calibrate_churn: bool = True  # shift the churn model's level to the latest labelled window
     models: tuple[str, ...] = DEFAULT_MODELS  # the zoo's families tried per target (ml_pipeline.zoo)
+    selection_rows: int = 250_000  # rows the candidate models are fit on when there are more
     min_train_rows: int = 200
     fixed_rounds: int = 100  # when there is no earlier cutoff to stop early on
     random_state: int = 0
@@ -152,10 +153,23 @@ def _why_not_fit(target: str, y_train: np.ndarray, config: TrainConfig) -> str:
 
 def _validation_model(model, rows, y, train_idx, inner_idx, inner_valid_rows, X_inner_valid, config):
     """A model whose validation score is honest: fit on the cutoffs before the latest training
-    cutoff and stopped early on it, so the validation cutoff stays unseen."""
+    cutoff and stopped early on it, so the validation cutoff stays unseen.
+
+    With more than ``config.selection_rows`` rows the candidates are fit on a random sample of
+    them (the same for every type): choosing a type needs far fewer rows than the final fit,
+    which always uses every row.
+    """
     if len(inner_idx) and len(np.unique(y[inner_idx])) > 1:
-        return model.fit_on(rows, inner_idx, y[inner_idx], eval_set=(X_inner_valid, y[inner_valid_rows]))
-    return model.fit_on(rows, train_idx, y[train_idx], n_rounds=config.fixed_rounds)
+        idx = _sample(inner_idx, config.selection_rows, config.random_state)
+        return model.fit_on(rows, idx, y[idx], eval_set=(X_inner_valid, y[inner_valid_rows]))
+    idx = _sample(train_idx, config.selection_rows, config.random_state)
+    return model.fit_on(rows, idx, y[idx], n_rounds=config.fixed_rounds)
+
+
+def _sample(index: np.ndarray, limit: int, seed: int) -> np.ndarray:
+    if len(index) <= limit:
+        return index
+    return np.sort(np.random.default_rng(seed).choice(index, limit, replace=False))
 
 
 def train(

@@ -138,3 +138,12 @@ def test_unknown_model_type_is_refused():
     assert parse_models("xgboost, linear") == ("xgboost", "linear")
     with pytest.raises(PipelineError, match="unknown model type.*catboost"):
         parse_models("lightgbm,catboost")
+
+
+def test_candidates_fit_on_a_sample_when_rows_are_many(small_log_frame):
+    log = from_frame(small_log_frame)
+    result = train(log, TrainConfig(n_cutoffs=4, models=("lightgbm", "linear"), selection_rows=1000))
+    assert result.dataset["training_rows"] > 1000
+    churn = result.targets["churn"]
+    assert set(churn.metrics["candidates"]) == {"lightgbm", "linear"}
+    assert churn.selected in ("lightgbm", "linear", "baseline")
