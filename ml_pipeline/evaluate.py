@@ -121,7 +121,8 @@ def render(ev: Evaluation, markdown: bool = False) -> str:
     out = [
         f"as of {ev.as_of}, next {ev.horizon_days} days: {ev.facts['customers']:,} customers with "
         f"an event before the cut; trained on {ev.facts['events_before']:,} earlier events "
-        f"({ev.facts['training_rows']:,} training rows) in {ev.facts['seconds']} s",
+        f"({ev.facts['training_rows']:,} training rows) in {ev.facts['seconds']} s; our model for churn: "
+        f"{ev.selected['churn']}, for spend: {ev.selected['spend_total']}",
         "",
     ]
     cols = list(ev.churn)
