@@ -32,8 +32,16 @@ def init_celery(app: Flask) -> Celery:
             "store_processed": False,
         }
     else:
-        # Longer than the longest task, so Redis does not redeliver work that is still running.
-        celery.conf.broker_transport_options = {"visibility_timeout": app.config["CELERY_VISIBILITY_TIMEOUT"]}
+        # The visibility timeout is longer than the longest task, so Redis does not redeliver work
+        # that is still running. A task of a killed worker comes back once it has passed: every
+        # worker scans for such tasks every 10 s (kombu 5.7 would otherwise scan only on every
+        # 10th tick, i.e. every 100 s).
+        visibility = int(app.config["CELERY_VISIBILITY_TIMEOUT"])
+        celery.conf.broker_transport_options = {
+            "visibility_timeout": visibility,
+            "unacked_restore_interval": max(1, min(10, visibility)),
+            "unacked_restore_throttle": 1,
+        }
     celery.conf.update(
         task_acks_late=True,
         task_reject_on_worker_lost=True,

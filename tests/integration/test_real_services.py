@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 import signal
 
@@ -74,8 +75,10 @@ def test_training_stores_the_bundle_in_s3_and_the_version_in_postgres(it_app, it
     assert trained["job"]["model_version"] == 1
     s3 = boto3.client("s3", endpoint_url=it_env["S3_ENDPOINT_URL"])
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket="hcl-it")["Contents"]]
-    assert any(k.endswith("/metadata.json") and "/models/v1-" in k for k in keys)
-    assert any(k.endswith("churn.lgb.txt") for k in keys)
+    meta_key = next(k for k in keys if k.endswith("/metadata.json") and "/models/v1-" in k)
+    churn = json.loads(s3.get_object(Bucket="hcl-it", Key=meta_key)["Body"].read())["targets"]["churn"]
+    if churn["selected"] != "baseline":  # the chosen model type's own file sits beside the metadata
+        assert meta_key.rsplit("/", 1)[0] + "/" + churn["file"] in keys
     with it_app.app_context():
         from hcl_server.db import ModelVersion
         from hcl_server.extensions import db
