@@ -21,7 +21,8 @@ import numpy as np
 import pandas as pd
 
 from ml_pipeline.errors import PipelineError
-from ml_pipeline.eventlog import PURCHASE, EventLog
+from ml_pipeline.eventlog import EventLog
+from ml_pipeline.features.visits import visits_of
 
 
 @dataclass
@@ -38,28 +39,26 @@ class Summary:
 def summarize(log: EventLog, as_of: int, customers: np.ndarray) -> Summary:
     """Summary for ``customers`` from purchases before ``as_of``.
 
-    A customer with no purchase (only other events) is treated as if their first event were a
-    purchase of 0, so both models still give them a prediction.
+    Built on the log's purchase days (:func:`~ml_pipeline.features.visits.visits_of`, sorted by
+    customer and day). A customer with no purchase (only other events) is treated as if their
+    first event were a purchase of 0, so both models still give them a prediction.
     """
     n = log.end_before(as_of)
-    cust, day, amount = log.cust[:n], log.day[:n].astype(np.int64), log.amount[:n]
-    buy = log.etype[:n] == log.type_code(PURCHASE)
     first_event = np.full(log.n_customers, np.iinfo(np.int64).max)
-    np.minimum.at(first_event, cust, day)
-    key = cust[buy].astype(np.int64) * (1 << 32) + day[buy]
-    days, inv = np.unique(key, return_inverse=True)
-    day_amount = np.bincount(inv, weights=amount[buy], minlength=len(days))
-    d_cust, d_day = (days >> 32).astype(np.int64), days & ((1 << 32) - 1)
+    np.minimum.at(first_event, log.cust[:n], log.day[:n].astype(np.int64))
+    v = visits_of(log)
+    before = v.day < as_of
+    d_cust, d_day, d_spend = v.cust[before].astype(np.int64), v.day[before].astype(np.int64), v.spend[before]
     count = np.bincount(d_cust, minlength=log.n_customers)
-    total = np.bincount(d_cust, weights=day_amount, minlength=log.n_customers)
+    total = np.bincount(d_cust, weights=d_spend, minlength=log.n_customers)
     first = np.full(log.n_customers, np.iinfo(np.int64).max)
     last = np.full(log.n_customers, -1)
     np.minimum.at(first, d_cust, d_day)
     np.maximum.at(last, d_cust, d_day)
-    # keys are sorted by (customer, day), so a customer's first purchase day is its first key
-    starts = np.flatnonzero(np.r_[True, d_cust[1:] != d_cust[:-1]])
+    # a customer's purchase days are consecutive and in day order: the first is where they start
+    starts = np.flatnonzero(np.r_[True, d_cust[1:] != d_cust[:-1]]) if len(d_cust) else np.zeros(0, int)
     first_amount = np.zeros(log.n_customers)
-    first_amount[d_cust[starts]] = day_amount[starts]
+    first_amount[d_cust[starts]] = d_spend[starts]
     c = customers
     none = count[c] == 0
     frequency = np.maximum(count[c] - 1, 0).astype(float)

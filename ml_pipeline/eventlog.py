@@ -182,12 +182,44 @@ def load_events(
     return log
 
 
-def _distinct(col: pa.ChunkedArray) -> tuple[pd.Series, np.ndarray]:
+def distinct_values(col: pa.ChunkedArray) -> tuple[pd.Series, np.ndarray]:
     """Distinct string values and, per row, the index of its value."""
     encoded = pc.dictionary_encode(col.cast(pa.string()), null_encoding="encode").combine_chunks()
     values = encoded.dictionary.to_pandas().astype("string")
     codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
     return values, codes
+
+
+def row_locator(values: pd.Series, codes: np.ndarray, row_of):
+    """value -> the file row of its first occurrence (``row_of`` maps a table index to a row).
+
+    The lookup is built only when an example row is actually asked for (an error or a warning).
+    """
+    lookup: dict = {}
+
+    def row(value) -> int:
+        if not lookup:
+            lookup.update((v, i) for i, v in enumerate(values.fillna("")))
+        return row_of(int(np.argmax(codes == lookup.get(value, -1))))
+
+    return row
+
+
+def is_native_date(col: pa.ChunkedArray) -> bool:
+    """A typed date or timestamp column (Parquet, Arrow), read without parsing text."""
+    return pa.types.is_timestamp(col.type) or pa.types.is_date(col.type)
+
+
+def native_days(col: pa.ChunkedArray) -> np.ndarray:
+    """Days since 1970-01-01 of a typed date column, NaN where empty."""
+    arr = col.cast(pa.timestamp("s")).to_numpy().astype("datetime64[D]")
+    days = (arr - EPOCH).astype("float64")
+    days[np.isnat(arr)] = np.nan
+    return days
+
+
+def is_numeric(col: pa.ChunkedArray) -> bool:
+    return pa.types.is_integer(col.type) or pa.types.is_floating(col.type)
 
 
 class _BadRows:
@@ -246,23 +278,20 @@ def _normalize(
         return table.column(cols[name])
 
     def locator(values: pd.Series, codes: np.ndarray):
-        lookup = {v: i for i, v in enumerate(values.fillna(""))}
-        return lambda value: bad.row(int(np.argmax(codes == lookup.get(value, -1))))
+        return row_locator(values, codes, bad.row)
 
     # customer ids
-    ids, id_codes = _distinct(col("customer_id"))
+    ids, id_codes = distinct_values(col("customer_id"))
     ids = ids.fillna("").str.strip()
     bad.add((ids == "").to_numpy(bool)[id_codes], f"empty {cols['customer_id']}")
 
     # dates
     date_col = col("event_date")
-    if pa.types.is_timestamp(date_col.type) or pa.types.is_date(date_col.type):
-        arr = date_col.cast(pa.timestamp("s")).to_numpy().astype("datetime64[D]")
-        day_f = (arr - EPOCH).astype("float64")
-        day_f[np.isnat(arr)] = np.nan
+    if is_native_date(date_col):
+        day_f = native_days(date_col)
         date_fmt = "native"
     else:
-        values, codes = _distinct(date_col)
+        values, codes = distinct_values(date_col)
         counts = np.bincount(codes, minlength=len(values))
         parsed = parse_dates(
             values,
@@ -280,10 +309,10 @@ def _normalize(
     # amounts
     if "amount" in cols:
         acol = col("amount")
-        if pa.types.is_integer(acol.type) or pa.types.is_floating(acol.type):
+        if is_numeric(acol):
             amount = acol.cast(pa.float64()).fill_null(0).to_numpy()
         else:
-            values, codes = _distinct(acol)
+            values, codes = distinct_values(acol)
             amount = parse_amounts(
                 values, column=cols["amount"], style=decided.get("amount"), example_row=locator(values, codes)
             )[codes]
@@ -294,7 +323,7 @@ def _normalize(
 
     # event types
     if "event_type" in cols:
-        values, codes = _distinct(col("event_type"))
+        values, codes = distinct_values(col("event_type"))
         names = values.fillna("").str.strip().str.lower().str.replace(r"\s+", "_", regex=True)
         names = names.where(names != "", PURCHASE).map(lambda v: _TYPE_ALIASES.get(v, v))
         event_types, type_codes = np.unique(names.to_numpy(dtype=object).astype(str), return_inverse=True)
@@ -305,7 +334,7 @@ def _normalize(
 
     # categories
     if "category" in cols:
-        values, codes = _distinct(col("category"))
+        values, codes = distinct_values(col("category"))
         names = values.fillna("").str.strip()
         uniq, inv = np.unique(names.to_numpy(dtype=object).astype(str), return_inverse=True)
         cat_names = [str(c) for c in uniq if c != ""]
@@ -317,10 +346,10 @@ def _normalize(
     quantity = np.full(n, np.nan)
     if "quantity" in cols:
         qcol = col("quantity")
-        if pa.types.is_integer(qcol.type) or pa.types.is_floating(qcol.type):
+        if is_numeric(qcol):
             quantity = qcol.cast(pa.float64()).to_numpy(zero_copy_only=False)
         else:
-            values, codes = _distinct(qcol)
+            values, codes = distinct_values(qcol)
             quantity = pd.to_numeric(values.str.replace(",", ".", regex=False), errors="coerce").to_numpy(
                 dtype="float64", na_value=np.nan
             )[codes]

@@ -12,7 +12,9 @@ in its messages.
 from __future__ import annotations
 
 import math
+import operator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +24,15 @@ import pyarrow.compute as pc
 
 from ml_pipeline.columns import resolve_columns
 from ml_pipeline.errors import EventLogError
-from ml_pipeline.eventlog import EventLog, from_table
+from ml_pipeline.eventlog import (
+    EventLog,
+    distinct_values,
+    from_table,
+    is_native_date,
+    is_numeric,
+    native_days,
+    row_locator,
+)
 from ml_pipeline.io import RawStream
 from ml_pipeline.parsing import (
     AmountEvidence,
@@ -85,29 +95,6 @@ def shard_count(path: Path, kind: str) -> int:
     return int(min(256, max(32, math.ceil(size / BYTES_PER_SHARD))))
 
 
-def _locator(values: pd.Series, codes: np.ndarray, offset: int):
-    """value -> its first row in the file; the lookup is built only if an example is asked for."""
-    lookup: dict = {}
-
-    def row(value) -> int:
-        if not lookup:
-            lookup.update((v, i) for i, v in enumerate(values.fillna("")))
-        return offset + int(np.argmax(codes == lookup.get(value, -1))) + 2
-
-    return row
-
-
-def _distinct(col: pa.ChunkedArray) -> tuple[pd.Series, np.ndarray]:
-    encoded = pc.dictionary_encode(col, null_encoding="encode").combine_chunks()
-    return encoded.dictionary.to_pandas().astype("string"), encoded.indices.to_numpy(
-        zero_copy_only=False
-    ).astype(np.int64)
-
-
-def _is_text(col: pa.ChunkedArray) -> bool:
-    return pa.types.is_string(col.type) or pa.types.is_large_string(col.type)
-
-
 def shard_file(
     path: str | Path,
     out_dir: str | Path,
@@ -151,16 +138,17 @@ def shard_file(
             shard = (hashed % np.uint64(n_shards)).astype(np.int64)[
                 ids.indices.to_numpy(zero_copy_only=False)
             ]
+            first_row = partial(operator.add, offset + 2)  # table index -> row in the file
             dates = table.column(cols["event_date"])
-            if _is_text(dates):
-                values, codes = _distinct(dates)
+            if not is_native_date(dates):
+                values, codes = distinct_values(dates)
                 counts = np.bincount(codes, minlength=len(values))
-                date_ev = date_ev.merge(date_evidence(values, counts, _locator(values, codes, offset)))
+                date_ev = date_ev.merge(date_evidence(values, counts, row_locator(values, codes, first_row)))
                 if date_pool is not None:
                     date_pool = pc.unique(pa.concat_arrays([date_pool, pa.array(values, pa.string())]))
                     date_pool = date_pool if len(date_pool) <= _DATE_POOL_MAX else None
-            if "amount" in cols and _is_text(table.column(cols["amount"])) and not amount_ev.both():
-                values, codes = _distinct(table.column(cols["amount"]))
+            if "amount" in cols and not is_numeric(table.column(cols["amount"])) and not amount_ev.both():
+                values, codes = distinct_values(table.column(cols["amount"]))
                 s = values.fillna("").str.strip()
                 # A plain number can only show a decimal point (looked for until one is found);
                 # anything else may show either style.
@@ -169,7 +157,7 @@ def shard_file(
                     maybe |= s.str.contains(".", regex=False)
                 maybe = maybe.to_numpy(bool)
                 if maybe.any():
-                    found = amount_evidence(values[maybe], _locator(values, codes, offset))
+                    found = amount_evidence(values[maybe], row_locator(values, codes, first_row))
                     amount_ev = amount_ev.merge(found)
             table = table.append_column(ROW_COLUMN, pa.array(np.arange(offset + 2, offset + 2 + n)))
             order = np.argsort(shard, kind="stable")
@@ -227,14 +215,12 @@ def _scan_shard(
     if not dates:
         return n, None
     dates = table.column(1)
-    if _is_text(dates):
-        values, codes = _distinct(dates)
+    if is_native_date(dates):
+        days = native_days(dates)
+    else:
+        values, codes = distinct_values(dates)
         counts = np.bincount(codes, minlength=len(values))
         days = parse_dates(values, counts, column=cols["event_date"], decided=decided.get("date")).days
-    else:
-        arr = dates.cast(pa.timestamp("s")).to_numpy().astype("datetime64[D]")
-        days = (arr - np.datetime64("1970-01-01", "D")).astype("float64")
-        days[np.isnat(arr)] = np.nan
     finite = days[np.isfinite(days)]
     return n, (int(finite.max()) if len(finite) else None)
 
