@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import math
 import sys
 import time
 from pathlib import Path
@@ -16,6 +15,7 @@ from pathlib import Path
 from ml_pipeline.columns import parse_mapping_args
 from ml_pipeline.errors import PipelineError
 from ml_pipeline.eventlog import DUPLICATE_POLICIES, load_events
+from ml_pipeline.tables import fmt_metric, text_table
 from ml_pipeline.windows import date_to_day
 
 EXIT_BAD_INPUT = 2
@@ -144,15 +144,9 @@ def _load(args):
     )
 
 
-def _fmt(value) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "-"
-    return f"{value:.3f}" if abs(value) < 1000 else f"{value:,.0f}"
-
-
 def metrics_table(metrics: dict, selection: dict) -> str:
     """Model vs baseline per target, as printed by ``train``."""
-    rows = [("target", "selected", "metric", "model", "baseline")]
+    rows = []
     for target, m in metrics.items():
         names = (
             ("roc_auc", "pr_auc", "log_loss", "brier")
@@ -160,18 +154,16 @@ def metrics_table(metrics: dict, selection: dict) -> str:
             else ("mae", "rmse", "r2", "gini", "spearman", "total_ratio")
         )
         for i, name in enumerate(names):
-            model = m.get("model", {}).get(name)
             rows.append(
-                (
+                [
                     target if i == 0 else "",
                     selection[target] if i == 0 else "",
                     name,
-                    _fmt(model),
-                    _fmt(m["baseline"].get(name)),
-                )
+                    fmt_metric(m.get("model", {}).get(name)),
+                    fmt_metric(m["baseline"].get(name)),
+                ]
             )
-    widths = [max(len(r[i]) for r in rows) for i in range(5)]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)
+    return text_table(["target", "selected", "metric", "model", "baseline"], rows)
 
 
 def cmd_train(args) -> int:
@@ -200,8 +192,8 @@ def cmd_train(args) -> int:
     for target, m in metrics.items():
         cands = m.get("candidates", {})
         key = "log_loss" if target == "churn" else "rmse"
-        listed = ", ".join(f"{k} {_fmt(v.get(key))}" for k, v in cands.items())
-        print(f"  {target}: {listed or '-'}; baseline {_fmt(m['baseline'].get(key))}")
+        listed = ", ".join(f"{k} {fmt_metric(v.get(key))}" for k, v in cands.items())
+        print(f"  {target}: {listed or '-'}; baseline {fmt_metric(m['baseline'].get(key))}")
     for w in result.warnings:
         print(f"note: {w}")
     d = result.dataset

@@ -8,13 +8,13 @@ the models are trained on ``log.head(as_of)``, and the future is used only for t
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass, field
 
 from ml_pipeline.btyd import btyd_predict, summarize
 from ml_pipeline.eventlog import EventLog
 from ml_pipeline.metrics import churn_metrics, reliability_table, spend_metrics
+from ml_pipeline.tables import fmt_metric, text_table
 from ml_pipeline.targets import build_targets
 from ml_pipeline.train import TrainConfig, check_as_of, train
 from ml_pipeline.windows import day_to_date
@@ -101,20 +101,6 @@ def evaluate(
     )
 
 
-def _fmt(value) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "-"
-    return f"{value:.3f}" if abs(value) < 1000 else f"{value:,.0f}"
-
-
-def _table(header: list[str], rows: list[list[str]], markdown: bool) -> str:
-    if markdown:
-        lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-        return "\n".join([*lines, *("| " + " | ".join(r) + " |" for r in rows)])
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip() for r in [header, *rows])
-
-
 def render(ev: Evaluation, markdown: bool = False) -> str:
     """The comparison tables as text (or Markdown)."""
     names = {"ours": "ours", "naive": "naive", "bgnbd": "BG/NBD", "bgnbd_gg": "BG/NBD+GG"}
@@ -126,21 +112,21 @@ def render(ev: Evaluation, markdown: bool = False) -> str:
         "",
     ]
     cols = list(ev.churn)
-    rows = [[f"churn {m}", *(_fmt(ev.churn[c].get(m)) for c in cols)] for m in CHURN_ROWS]
-    out += [_table(["metric", *(names[c] for c in cols)], rows, markdown), ""]
+    rows = [[f"churn {m}", *(fmt_metric(ev.churn[c].get(m)) for c in cols)] for m in CHURN_ROWS]
+    out += [text_table(["metric", *(names[c] for c in cols)], rows, markdown), ""]
     cols = list(ev.spend)
-    rows = [[f"spend {m}", *(_fmt(ev.spend[c].get(m)) for c in cols)] for m in SPEND_ROWS]
-    out += [_table(["metric", *(names[c] for c in cols)], rows, markdown), ""]
+    rows = [[f"spend {m}", *(fmt_metric(ev.spend[c].get(m)) for c in cols)] for m in SPEND_ROWS]
+    out += [text_table(["metric", *(names[c] for c in cols)], rows, markdown), ""]
     if ev.categories:
         rows = [
             [
                 t,
                 ev.selected[t],
-                _fmt(m["ours"]["mae"]),
-                _fmt(m["naive"]["mae"]),
-                _fmt(m["ours"]["gini"]),
-                _fmt(m["naive"]["gini"]),
-                _fmt(m["ours"]["gini"] - m["naive"]["gini"]),
+                fmt_metric(m["ours"]["mae"]),
+                fmt_metric(m["naive"]["mae"]),
+                fmt_metric(m["ours"]["gini"]),
+                fmt_metric(m["naive"]["gini"]),
+                fmt_metric(m["ours"]["gini"] - m["naive"]["gini"]),
             ]
             for t, m in ev.categories.items()
         ]
@@ -153,20 +139,25 @@ def render(ev: Evaluation, markdown: bool = False) -> str:
             "Gini naive",
             "Gini gain",
         ]
-        out += [_table(header, rows, markdown), ""]
+        out += [text_table(header, rows, markdown), ""]
     rows = [
-        [f"{r['lo']:.3f}-{r['hi']:.3f}", f"{r['n']:,}", _fmt(r["mean_predicted"]), _fmt(r["observed_rate"])]
+        [
+            f"{r['lo']:.3f}-{r['hi']:.3f}",
+            f"{r['n']:,}",
+            fmt_metric(r["mean_predicted"]),
+            fmt_metric(r["observed_rate"]),
+        ]
         for r in ev.reliability
     ]
     if "bgnbd" in ev.churn:
         out += [
             "against the targets:",
-            _table(["check", "value", "target", "met"], verdict(ev), markdown),
+            text_table(["check", "value", "target", "met"], verdict(ev), markdown),
             "",
         ]
     out += [
         "churn reliability (our model, customers grouped by predicted probability):",
-        _table(["predicted", "customers", "mean predicted", "observed churn"], rows, markdown),
+        text_table(["predicted", "customers", "mean predicted", "observed churn"], rows, markdown),
     ]
     return "\n".join(out)
 

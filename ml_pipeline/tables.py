@@ -1,0 +1,21 @@
+"""Plain-text and Markdown tables of metrics, as the CLI prints them."""
+
+from __future__ import annotations
+
+import math
+
+
+def fmt_metric(value) -> str:
+    """A metric for a table: 3 decimals, thousands grouped for large values, "-" when missing."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return f"{value:.3f}" if abs(value) < 1000 else f"{value:,.0f}"
+
+
+def text_table(header: list[str], rows: list[list[str]], markdown: bool = False) -> str:
+    """Columns padded to their widest cell, or a Markdown table."""
+    if markdown:
+        lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        return "\n".join([*lines, *("| " + " | ".join(r) + " |" for r in rows)])
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip() for r in [header, *rows])
