@@ -6,6 +6,7 @@ serialize to JSON-able parameters or LightGBM's own text format, never pickles.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from pathlib import Path
 
 import lightgbm as lgb
@@ -128,15 +129,16 @@ class BinnedRows:
         return subset
 
 
-class LinkedModel:
+class LinkedModel(ABC):
     """Shared by the model zoo: a raw score (log-odds for churn, log of the mean for spend), a
     calibration shift added to it, and the link back to a probability or an amount."""
 
     objective = "binary"  # or "tweedie"
     shift_ = 0.0
 
-    def raw(self, X) -> np.ndarray:  # pragma: no cover - every model defines it
-        raise NotImplementedError
+    @abstractmethod
+    def raw(self, X) -> np.ndarray:
+        """The model's score before the link, without the calibration shift."""
 
     def predict(self, X) -> np.ndarray:
         raw = self.raw(X) + self.shift_

@@ -78,13 +78,18 @@ class TrainResult:
 def check_as_of(log: EventLog, as_of: int | None) -> int:
     """The as-of day (default: the day after the last event); events on or after it are an error."""
     last = int(log.day[-1])
+    late = as_of is not None and last >= as_of
+    return as_of_after(last, as_of, f"{int((log.day >= as_of).sum())} event(s)" if late else "events")
+
+
+def as_of_after(last_day: int, as_of: int | None, what: str = "events", option: str = "--as-of") -> int:
+    """``as_of``, or the day after ``last_day`` when it is None; an error when ``last_day`` is not before it."""
     if as_of is None:
-        return last + 1
-    if last >= as_of:
-        later = int((log.day >= as_of).sum())
+        return last_day + 1
+    if last_day >= as_of:
         raise PipelineError(
-            f"{later} event(s) are dated on or after the as-of date {day_to_date(as_of)} (the last is "
-            f"{day_to_date(last)}); remove them or pass a later --as-of"
+            f"{what} are dated on or after the as-of date {day_to_date(as_of)} (the last is "
+            f"{day_to_date(last_day)}); remove them or pass a later {option}"
         )
     return as_of
 

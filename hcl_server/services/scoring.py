@@ -27,9 +27,21 @@ _CACHE_SIZE = 8
 _LOCK = threading.Lock()
 
 
-def production_model(org_id: str) -> ModelVersion:
-    """The organization's production model version, or 409 when it has none yet."""
-    mv = db.session.scalar(scoped(ModelVersion, org_id).where(ModelVersion.is_production.is_(True)))
+def production_model(org_id: str):
+    """The organization's production model (id, version, storage_prefix) with the organization's
+    risk_thresholds, or 409 when it has none yet.
+
+    One query on the columns scoring needs: loading the ORM objects would decode their JSON
+    columns (metrics, metadata) on every prediction request.
+    """
+    mv = db.session.execute(
+        scoped(ModelVersion, org_id)
+        .with_only_columns(
+            ModelVersion.id, ModelVersion.version, ModelVersion.storage_prefix, Organization.risk_thresholds
+        )
+        .join(Organization, Organization.id == ModelVersion.organization_id)
+        .where(ModelVersion.is_production.is_(True))
+    ).first()
     if mv is None:
         raise ApiError(409, "no production model yet: train one with POST /api/v1/training-jobs")
     return mv
@@ -70,18 +82,7 @@ def spend_columns(bundle: Bundle) -> dict[str, str]:
 
 def predict_inline(org_id: str, customers: list[dict]) -> list[dict]:
     """Predictions for customers sent with their transactions (the single and batch endpoints)."""
-    # One query for the model and the organization's thresholds, without the JSON columns
-    # (metrics, metadata) that loading the ORM objects would decode on every request.
-    mv = db.session.execute(
-        scoped(ModelVersion, org_id)
-        .with_only_columns(
-            ModelVersion.id, ModelVersion.version, ModelVersion.storage_prefix, Organization.risk_thresholds
-        )
-        .join(Organization, Organization.id == ModelVersion.organization_id)
-        .where(ModelVersion.is_production.is_(True))
-    ).first()
-    if mv is None:
-        production_model(org_id)  # raises the 409
+    mv = production_model(org_id)
     bundle = bundle_for(mv)
     limits = mv.risk_thresholds or bundle.metadata["risk_thresholds"]
     today = datetime.now(UTC).date().isoformat()

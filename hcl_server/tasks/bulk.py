@@ -27,6 +27,7 @@ from hcl_server.tasks.queue import enqueue
 from ml_pipeline.errors import PipelineError
 from ml_pipeline.predict import SEGMENTS, predict
 from ml_pipeline.sharding import load_shards, shard_file
+from ml_pipeline.train import as_of_after
 from ml_pipeline.windows import date_to_day, day_to_date
 
 logger = logging.getLogger(__name__)
@@ -116,15 +117,8 @@ def _as_of(job: Job, last_day: int | None) -> int:
     """The job's as-of day: the one asked for, else the day after the file's last event."""
     if last_day is None:
         raise PipelineError("no event in the file has a readable date")
-    if not job.params.get("as_of"):
-        return last_day + 1
-    as_of = date_to_day(job.params["as_of"])
-    if last_day >= as_of:
-        raise PipelineError(
-            f"events are dated on or after the as-of date {day_to_date(as_of)} (the last is "
-            f"{day_to_date(last_day)}); remove them or pass a later as_of"
-        )
-    return as_of
+    as_of = date_to_day(job.params["as_of"]) if job.params.get("as_of") else None
+    return as_of_after(last_day, as_of, option="as_of")
 
 
 @shared_task(name="hcl.bulk.partition", ignore_result=True)
