@@ -139,7 +139,7 @@ class RawStream:
         self.batch_rows = batch_rows
         self.kind, self._head = _sniff(self.path)
         self.warnings: list[str] = []
-        self.source_format = "parquet" if self.kind == "parquet" else self.kind
+        self.source_format = self.kind  # CSV reading replaces it with the precise format
 
     def __iter__(self):
         if self.kind in ("text", "gzip"):
@@ -176,7 +176,6 @@ class RawStream:
 
     def _xlsx_batches(self):
         # openpyxl's read-only mode streams rows; the whole sheet is never held as Python objects.
-        self.source_format = "xlsx"
         yield from _xlsx_tables(self.path, self.sheet, self.warnings, self.batch_rows)
 
     def _parquet_batches(self):
