@@ -8,6 +8,7 @@ directory and renamed into place, so a failure never leaves half a bundle.
 
 from __future__ import annotations
 
+import functools
 import json
 import platform
 import shutil
@@ -26,6 +27,7 @@ from ml_pipeline.errors import PipelineError
 from ml_pipeline.estimators import baseline_from_params
 from ml_pipeline.eventlog import EventLog
 from ml_pipeline.features import FeatureBuilder
+from ml_pipeline.reasons import Reasons
 from ml_pipeline.train import TrainResult
 from ml_pipeline.windows import day_to_date
 from ml_pipeline.zoo import load_model, model_file
@@ -141,6 +143,16 @@ class Bundle:
     @property
     def target_names(self) -> list[str]:
         return list(self.metadata["targets"])
+
+    @functools.cached_property
+    def reasons(self) -> Reasons:
+        """The reason phrasing for this bundle's features, categories and event types."""
+        b = self.builder
+        names = {
+            "categories": dict(zip(b.category_slugs_, b.category_targets_)),
+            "event_types": dict(zip(b.event_type_slugs_, b.event_types_)),
+        }
+        return Reasons(self.metadata["features"], names)
 
 
 def load_bundle(path: str | Path) -> Bundle:

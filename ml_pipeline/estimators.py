@@ -44,6 +44,14 @@ class RecencyRateBaseline:
     def to_params(self) -> dict:
         return {"type": "recency_rate", "edges": self.edges_, "rates": self.rates_}
 
+    def contributions(self, X: pd.DataFrame) -> np.ndarray:
+        """Recency is its only factor: the log-odds of its decile's rate against the mean rate."""
+        p = np.clip(self.predict(X), 1e-6, 1 - 1e-6)
+        mean = float(np.clip(np.mean(self.rates_), 1e-6, 1 - 1e-6))
+        out = np.zeros(X.shape)
+        out[:, X.columns.get_loc("recency_days")] = np.log(p / (1 - p)) - np.log(mean / (1 - mean))
+        return out
+
 
 class LastWindowSpendBaseline:
     """Spend baseline: what the customer spent in the last window of the horizon's length."""
@@ -139,6 +147,10 @@ class LinkedModel(ABC):
     @abstractmethod
     def raw(self, X) -> np.ndarray:
         """The model's score before the link, without the calibration shift."""
+
+    @abstractmethod
+    def contributions(self, values: np.ndarray, method: str = "path") -> np.ndarray:
+        """(rows, features) contributions of each feature to :meth:`raw` (see ml_pipeline.contributions)."""
 
     def predict(self, X) -> np.ndarray:
         raw = self.raw(X) + self.shift_
@@ -255,6 +267,11 @@ class LightGBMTarget(LinkedModel):
         raw = self.booster_.predict(data, num_iteration=self.best_rounds_, raw_score=True)
         # A forest's raw score is the sum over its trees; its prediction is their average.
         return raw / self.best_rounds_ if self.boosting == "rf" else raw
+
+    def contributions(self, values: np.ndarray, method: str = "path") -> np.ndarray:
+        from ml_pipeline.contributions import lightgbm_contributions
+
+        return lightgbm_contributions(self, values, method)
 
     def save(self, path: Path) -> None:
         self.booster_.save_model(str(path), num_iteration=self.best_rounds_)

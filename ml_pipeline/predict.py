@@ -19,13 +19,37 @@ def risk_segments(p: np.ndarray, thresholds: dict) -> np.ndarray:
     return np.asarray(SEGMENTS, dtype=object)[np.searchsorted(edges, p, side="right")]
 
 
+REASON_CHUNK = 50_000  # rows per contributions call: (rows x features) float64 stays ~30 MB
+
+
+def churn_reasons(bundle: Bundle, X: pd.DataFrame, values: np.ndarray, method: str = "exact") -> list[str]:
+    """The reasons behind each customer's churn risk (see ml_pipeline.reasons), from the churn
+    model's own per-prediction contributions."""
+    predictor = bundle.predictors["churn"]
+    out: list[str] = []
+    for start in range(0, len(values), REASON_CHUNK):
+        block = slice(start, start + REASON_CHUNK)
+        if predictor.kind == "baseline":
+            contrib = predictor.contributions(X.iloc[block])
+        else:
+            contrib = predictor.contributions(values[block], method)
+        out += bundle.reasons.texts(values[block], contrib)
+    return out
+
+
 def predict(
-    bundle: Bundle, log: EventLog, as_of: int | None = None, risk_thresholds: dict | None = None
+    bundle: Bundle,
+    log: EventLog,
+    as_of: int | None = None,
+    risk_thresholds: dict | None = None,
+    reasons: str | None = "exact",
 ) -> pd.DataFrame:
     """One row per customer with an event before ``as_of`` (default: the day after the last event):
-    customer_id, churn_probability, risk_segment, spend_total, spend_<category>...
+    customer_id, churn_probability, risk_segment, reasons, spend_total, spend_<category>...
 
-    ``risk_thresholds`` overrides the bundle's (an organization may set its own).
+    ``risk_thresholds`` overrides the bundle's (an organization may set its own). ``reasons`` is
+    the contribution method (``exact`` tree SHAP or ``path``; see ml_pipeline.contributions),
+    or None for no reasons column.
     """
     as_of = check_as_of(log, as_of)
     X = bundle.builder.transform(log, as_of)
@@ -48,6 +72,8 @@ def predict(
         "churn_probability": churn,
         "risk_segment": risk_segments(churn, risk_thresholds or bundle.metadata["risk_thresholds"]),
     }
+    if reasons:
+        out["reasons"] = churn_reasons(bundle, X, values, reasons)
     for name in bundle.target_names:
         if name != "churn":
             out[name] = np.maximum(run(name), 0.0)

@@ -93,6 +93,11 @@ class XGBoostTarget(LinkedModel):
             xgb.DMatrix(_values(X)), output_margin=True, iteration_range=(0, self.best_rounds_)
         ).astype(np.float64)
 
+    def contributions(self, values: np.ndarray, method: str = "path") -> np.ndarray:
+        from ml_pipeline.contributions import xgboost_contributions
+
+        return xgboost_contributions(self, values, method)
+
     def save(self, path: Path) -> None:
         self.booster_.save_model(str(path))
 
@@ -154,6 +159,10 @@ class LinearTarget(LinkedModel):
 
     def raw(self, X) -> np.ndarray:
         return self._design(_values(X).astype(np.float64)) @ self.coef_ + self.intercept_
+
+    def contributions(self, values: np.ndarray, method: str = "path") -> np.ndarray:
+        """Coefficient × standardized value: exact for a linear score, whichever the method."""
+        return self._design(np.asarray(values, dtype=np.float64)) * self.coef_
 
     def save(self, path: Path) -> None:
         path.write_text(

@@ -149,10 +149,17 @@ class BatchRequest(Schema):
     )
 
 
+REASONS_DOC = (
+    "up to three factors that push this customer's churn risk up the most, largest first, from the "
+    "churn model's tree-SHAP contributions, with the customer's own numbers"
+)
+
+
 class PredictionOut(Schema):
     customer_id = fields.String()
     churn_probability = fields.Float()
     risk_segment = fields.String()
+    reasons = fields.List(fields.String(), metadata={"description": REASONS_DOC})
     predicted_spend = fields.Dict(keys=fields.String(), values=fields.Float())
     model_version = fields.Integer()
 
@@ -220,6 +227,7 @@ class StoredPrediction(Schema):
     customer_id = fields.String()
     churn_probability = fields.Float()
     risk_segment = fields.String()
+    reasons = fields.List(fields.String(), metadata={"description": REASONS_DOC})
     predicted_spend = fields.Function(lambda p: {"total": p.spend_total, **p.spend})
     job_id = fields.String()
     created_at = fields.DateTime()

@@ -127,4 +127,5 @@ class Prediction(db.Model):
     risk_segment: Mapped[str] = mapped_column(String(16), nullable=False, index=True)
     spend_total: Mapped[float] = mapped_column(Float, nullable=False)
     spend: Mapped[dict] = mapped_column(JSON, nullable=False, default=dict)
+    reasons: Mapped[list] = mapped_column(JSON, nullable=False, default=list, server_default="[]")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False)

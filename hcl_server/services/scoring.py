@@ -20,6 +20,7 @@ from ml_pipeline.bundle import Bundle, load_bundle
 from ml_pipeline.errors import PipelineError
 from ml_pipeline.eventlog import from_records
 from ml_pipeline.predict import predict
+from ml_pipeline.reasons import split as split_reasons
 from ml_pipeline.windows import date_to_day
 
 _CACHE: OrderedDict[str, Bundle] = OrderedDict()
@@ -116,11 +117,12 @@ def _as_dicts(frame: pd.DataFrame, bundle: Bundle, version: int) -> dict[str, di
     records = {}
     values = {col: frame[col].to_numpy(dtype=np.float64) for col in spend}
     churn = frame["churn_probability"].to_numpy(dtype=np.float64)
-    for i, (cid, seg) in enumerate(zip(frame["customer_id"], frame["risk_segment"])):
+    for i, (cid, seg, why) in enumerate(zip(frame["customer_id"], frame["risk_segment"], frame["reasons"])):
         records[str(cid)] = {
             "customer_id": str(cid),
             "churn_probability": round(float(churn[i]), 6),
             "risk_segment": seg,
+            "reasons": split_reasons(why),
             "predicted_spend": {key: round(float(values[col][i]), 2) for col, key in spend.items()},
             "model_version": version,
         }

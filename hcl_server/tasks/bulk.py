@@ -26,6 +26,7 @@ from hcl_server.storage import storage
 from hcl_server.tasks.queue import enqueue
 from ml_pipeline.errors import PipelineError
 from ml_pipeline.predict import SEGMENTS, predict
+from ml_pipeline.reasons import split as split_reasons
 from ml_pipeline.sharding import load_shards, shard_file
 from ml_pipeline.train import as_of_after
 from ml_pipeline.windows import date_to_day, day_to_date
@@ -181,14 +182,16 @@ def _score(job: Job, part: BulkPartition) -> None:
             "risk_segment": seg,
             "spend_total": total,
             "spend": sp,
+            "reasons": split_reasons(why),
             "created_at": now,
         }
-        for cid, p, seg, total, sp in zip(
+        for cid, p, seg, total, sp, why in zip(
             frame["customer_id"].astype(str).tolist(),
             frame["churn_probability"].astype(float).tolist(),
             frame["risk_segment"].tolist(),
             frame["spend_total"].astype(float).tolist(),
             spend_dicts,
+            frame["reasons"].tolist(),
         )
     ]
     # Replace this partition's rows: a redelivered partition never duplicates predictions.

@@ -58,10 +58,19 @@ def test_downloads_have_the_cli_columns_and_no_formulas(client, org, scored):
     frame = pd.read_csv(io.BytesIO(csv.data), dtype={"customer_id": str})
     cats = [c for c in frame.columns if c.startswith("spend_") and c != "spend_total"]
     assert (
-        list(frame.columns) == ["customer_id", "churn_probability", "risk_segment", "spend_total", *cats]
+        list(frame.columns)
+        == ["customer_id", "churn_probability", "risk_segment", "reasons", "spend_total", *cats]
         and cats
     )
     assert len(frame) == 401 and frame["customer_id"].is_unique
+    # The stored predictions carry the same reasons as the file, as lists.
+    page = client.get(f"{BULK}/{scored['id']}/predictions", headers=key, query_string={"limit": 1000})
+    stored = {p["customer_id"]: p["reasons"] for p in page.get_json()["predictions"]}
+    written = dict(zip(frame["customer_id"], frame["reasons"].fillna("")))
+    common = stored.keys() & written.keys()  # all but the id the file escapes as a formula
+    assert len(common) == 400
+    assert all(stored[c] == (written[c].split("; ") if written[c] else []) for c in common)
+    assert all(len(r) <= 3 for r in stored.values()) and sum(map(bool, stored.values())) > 300
     assert '\'=HYPERLINK("http://x")' in set(frame["customer_id"])
     for _ in range(120):  # the Excel file is written after the job succeeds
         xlsx = client.get(f"{BULK}/{scored['id']}/download", headers=key, query_string={"format": "xlsx"})

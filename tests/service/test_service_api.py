@@ -169,6 +169,9 @@ def test_predict_one_and_batch(client, org, trained):
     assert [p["customer_id"] for p in preds] == ["=cmd", "old"]
     assert preds[0] == one  # a customer scores the same alone or in a batch
     assert preds[1]["churn_probability"] > preds[0]["churn_probability"]
+    # Reasons are texts with the customer's own numbers: 331 days since the one purchase.
+    assert all(isinstance(p["reasons"], list) and len(p["reasons"]) <= 3 for p in preds)
+    assert any("331 days" in text for text in preds[1]["reasons"]), preds[1]["reasons"]
 
 
 def test_predict_bad_requests(client, org, make_org, trained):

@@ -129,6 +129,12 @@ def test_each_model_type_trains_and_its_bundle_predicts_the_same(kind, small_log
     X = result.builder.transform(log, int(log.day[-1]) + 1)
     for name, r in result.targets.items():
         np.testing.assert_allclose(bundle.predictors[name].predict(X), r.estimator.predict(X), rtol=1e-5)
+    # Contributions add up to the raw score, up to one base value for every customer.
+    churn_model, values = bundle.predictors["churn"], X.to_numpy(dtype=np.float32)
+    if churn.selected != "baseline":
+        for method in ("exact", "path"):
+            gap = churn_model.contributions(values, method).sum(axis=1) - churn_model.raw(values)
+            np.testing.assert_allclose(gap, gap[0], atol=1e-4)
 
 
 def test_unknown_model_type_is_refused():

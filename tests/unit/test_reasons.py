@@ -1,0 +1,99 @@
+"""Reasons: contributions grouped into people's terms and phrased with the customer's numbers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ml_pipeline.bundle import load_bundle, save_bundle
+from ml_pipeline.eventlog import from_frame
+from ml_pipeline.predict import predict
+from ml_pipeline.reasons import Reasons, group_matrix, split
+from ml_pipeline.train import TrainConfig, train
+
+FEATURES = [
+    "recency_days",
+    "overdue_ratio",
+    "days_between_transactions",
+    "frequency_all",
+    "frequency_90d",
+    "frequency_180d",
+    "tenure_days",
+    "monetary_90d",
+    "spend_prev_90d",
+    "engagement_score",
+    "cat_grocery_spend_30d",
+    "cat_grocery_spend_90d",
+    "cat_grocery_share",
+    "mystery_feature",
+]
+NAMES = {"categories": {"grocery": "GROCERY"}, "event_types": {}}
+
+
+def test_groups_keep_the_total_contribution():
+    groups, weights = group_matrix(FEATURES)
+    np.testing.assert_allclose(weights.sum(axis=1), 1.0)  # nothing lost, nothing counted twice
+    assert {"recency", "frequency", "value", "cat:grocery", "feature:mystery_feature"} <= set(groups)
+    # recency_days and overdue_ratio say the same thing: one group
+    assert weights[0].argmax() == weights[1].argmax() == groups.index("recency")
+
+
+def _row(**values) -> np.ndarray:
+    row = np.full(len(FEATURES), np.nan)
+    for name, v in values.items():
+        row[FEATURES.index(name)] = v
+    return row
+
+
+def _contrib(**pushes) -> np.ndarray:
+    row = np.zeros(len(FEATURES))
+    for name, v in pushes.items():
+        row[FEATURES.index(name)] = v
+    return row
+
+
+def test_reasons_are_phrased_with_the_customers_numbers_largest_first():
+    reasons = Reasons(FEATURES, NAMES)
+    values = np.vstack(
+        [
+            _row(recency_days=64, days_between_transactions=21, frequency_all=5, frequency_90d=0,
+                 frequency_180d=3, tenure_days=400, monetary_90d=30, spend_prev_90d=100,
+                 cat_grocery_spend_30d=0, cat_grocery_spend_90d=12.5, cat_grocery_share=0.25),
+            _row(recency_days=3, days_between_transactions=20, frequency_all=8, frequency_90d=4,
+                 frequency_180d=6, tenure_days=50, monetary_90d=80, spend_prev_90d=0),
+        ]
+    )  # fmt: skip
+    contrib = np.vstack(
+        [
+            # recency split over two features still ranks first (0.5 + 0.3); a negative one is no reason
+            _contrib(recency_days=0.5, overdue_ratio=0.3, monetary_90d=0.6, cat_grocery_spend_30d=0.1,
+                     frequency_all=-0.9),
+            _contrib(tenure_days=0.2, recency_days=-1.0),
+        ]
+    )  # fmt: skip
+    texts = reasons.texts(values, contrib)
+    assert split(texts[0]) == [
+        "no purchase for 64 days, 3.0x the usual gap of 21 days",
+        "spend down 70% vs the previous 90 days (30.00 vs 100.00)",
+        "GROCERY: spend 0.00 in the last 30 days, 12.50 in 90 days (25% of all spend)",
+    ]
+    assert split(texts[1]) == ["customer for 50 days"]  # only one group pushes the risk up
+    assert split("") == []
+
+
+def test_predictions_carry_reasons_from_the_churn_model(small_log_frame, tmp_path):
+    log = from_frame(small_log_frame)
+    result = train(log, TrainConfig(n_cutoffs=4, models=("lightgbm",)))
+    bundle = load_bundle(save_bundle(result, log, tmp_path / "bundle"))
+    frame = predict(bundle, log)
+    assert list(frame.columns[:4]) == ["customer_id", "churn_probability", "risk_segment", "reasons"]
+    parts = frame["reasons"].map(split)
+    assert parts.map(len).between(0, 3).all() and (parts.map(len) == 3).mean() > 0.5
+    assert not frame["reasons"].str.contains("nan").any()
+    # The customers at the highest risk are mostly told how long they have been away.
+    top = frame.nlargest(50, "churn_probability")["reasons"]
+    assert top.str.contains("no purchase").mean() > 0.5
+    assert "reasons" not in predict(bundle, log, reasons=None).columns
+    pd.testing.assert_series_equal(
+        predict(bundle, log, reasons="path")["churn_probability"], frame["churn_probability"]
+    )
