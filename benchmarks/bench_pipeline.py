@@ -93,7 +93,11 @@ def main() -> None:
             log.cache.clear()
             return predict(bundle, log, as_of, reasons=reasons)
 
-        for reasons, key in (("exact", "predict"), ("path", "predict_path_reasons"), (None, "predict_no_reasons")):
+        for reasons, key in (
+            ("exact", "predict"),
+            ("path", "predict_path_reasons"),
+            (None, "predict_no_reasons"),
+        ):
             t, runs, preds = timed(lambda reasons=reasons: score(reasons), args.repeats)
             report[f"{key}_s"] = round(t, 2)
             report[f"{key}_runs_s"] = [round(r, 2) for r in runs]

@@ -108,9 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--reasons",
         choices=("exact", "path", "none"),
         default="exact",
-        help="reasons behind each churn risk from the churn model's contributions: exact tree SHAP "
-        "(default), path (Saabas: about 30x faster on trees, agrees with SHAP on the first reason "
-        "for 60-80%% of customers) or none (no reasons column)",
+        help="reasons behind each churn risk, from the churn model's contributions: exact tree SHAP "
+        "(default), path (Saabas attribution: cheaper, but its first reason is tree SHAP's for only "
+        "61-89%% of customers on the shared logs) or none (no reasons column)",
     )
 
     pr = sub.add_parser("profile", help="print the profile of an event log as JSON")

@@ -149,8 +149,9 @@ class LinkedModel(ABC):
         """The model's score before the link, without the calibration shift."""
 
     @abstractmethod
-    def contributions(self, values: np.ndarray, method: str = "path") -> np.ndarray:
-        """(rows, features) contributions of each feature to :meth:`raw` (see ml_pipeline.contributions)."""
+    def contributions(self, values: np.ndarray, method: str = "exact", project: np.ndarray | None = None):
+        """(rows, features) contributions of each feature to :meth:`raw`, or (rows, groups) summed
+        with ``project`` (features × groups) weights; see ml_pipeline.contributions."""
 
     def predict(self, X) -> np.ndarray:
         raw = self.raw(X) + self.shift_
@@ -268,10 +269,10 @@ class LightGBMTarget(LinkedModel):
         # A forest's raw score is the sum over its trees; its prediction is their average.
         return raw / self.best_rounds_ if self.boosting == "rf" else raw
 
-    def contributions(self, values: np.ndarray, method: str = "path") -> np.ndarray:
+    def contributions(self, values: np.ndarray, method: str = "exact", project: np.ndarray | None = None):
         from ml_pipeline.contributions import lightgbm_contributions
 
-        return lightgbm_contributions(self, values, method)
+        return lightgbm_contributions(self, values, method, project)
 
     def save(self, path: Path) -> None:
         self.booster_.save_model(str(path), num_iteration=self.best_rounds_)

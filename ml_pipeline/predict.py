@@ -19,21 +19,21 @@ def risk_segments(p: np.ndarray, thresholds: dict) -> np.ndarray:
     return np.asarray(SEGMENTS, dtype=object)[np.searchsorted(edges, p, side="right")]
 
 
-REASON_CHUNK = 50_000  # rows per contributions call: (rows x features) float64 stays ~30 MB
+REASON_CHUNK = 200_000  # rows per contributions call: customers share tree-SHAP work within one
 
 
 def churn_reasons(bundle: Bundle, X: pd.DataFrame, values: np.ndarray, method: str = "exact") -> list[str]:
     """The reasons behind each customer's churn risk (see ml_pipeline.reasons), from the churn
     model's own per-prediction contributions."""
-    predictor = bundle.predictors["churn"]
+    predictor, reasons = bundle.predictors["churn"], bundle.reasons
     out: list[str] = []
     for start in range(0, len(values), REASON_CHUNK):
         block = slice(start, start + REASON_CHUNK)
         if predictor.kind == "baseline":
-            contrib = predictor.contributions(X.iloc[block])
+            grouped = predictor.contributions(X.iloc[block]) @ reasons.weights
         else:
-            contrib = predictor.contributions(values[block], method)
-        out += bundle.reasons.texts(values[block], contrib)
+            grouped = predictor.contributions(values[block], method, reasons.weights)
+        out += reasons.texts(values[block], grouped)
     return out
 
 
@@ -45,7 +45,7 @@ def predict(
     reasons: str | None = "exact",
 ) -> pd.DataFrame:
     """One row per customer with an event before ``as_of`` (default: the day after the last event):
-    customer_id, churn_probability, risk_segment, reasons, spend_total, spend_<category>...
+    customer_id, churn_probability, risk_segment, spend_total, spend_<category>..., reasons
 
     ``risk_thresholds`` overrides the bundle's (an organization may set its own). ``reasons`` is
     the contribution method (``exact`` tree SHAP or ``path``; see ml_pipeline.contributions),
@@ -72,9 +72,9 @@ def predict(
         "churn_probability": churn,
         "risk_segment": risk_segments(churn, risk_thresholds or bundle.metadata["risk_thresholds"]),
     }
-    if reasons:
-        out["reasons"] = churn_reasons(bundle, X, values, reasons)
     for name in bundle.target_names:
         if name != "churn":
             out[name] = np.maximum(run(name), 0.0)
+    if reasons:  # last: the contract's columns keep their places
+        out["reasons"] = churn_reasons(bundle, X, values, reasons)
     return pd.DataFrame(out)

@@ -298,16 +298,16 @@ class Reasons:
         self.phrasers = [phraser(g, names) for g in self.groups]
         self.top = top
 
-    def top_groups(self, contributions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def top_groups(self, grouped: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(rows, top) group indices, largest first, and whether each pushes risk up."""
-        grouped = contributions @ self.weights
         k = min(self.top, grouped.shape[1])
         order = np.argsort(-grouped, axis=1, kind="stable")[:, :k]
         return order, np.take_along_axis(grouped, order, axis=1) > 1e-9
 
-    def texts(self, values: np.ndarray, contributions: np.ndarray) -> list[str]:
-        """One text per row: up to ``top`` reasons joined by "; ", or "" when none raises the risk."""
-        order, up = self.top_groups(contributions)
+    def texts(self, values: np.ndarray, grouped: np.ndarray) -> list[str]:
+        """One text per row from its (groups,) contributions (features summed with ``weights``):
+        up to ``top`` reasons joined by "; ", or "" when none raises the risk."""
+        order, up = self.top_groups(grouped)
         n = len(values)
         slots = [np.full(n, "", dtype=object) for _ in range(order.shape[1])]
         for rank in range(order.shape[1]):

@@ -93,10 +93,10 @@ class XGBoostTarget(LinkedModel):
             xgb.DMatrix(_values(X)), output_margin=True, iteration_range=(0, self.best_rounds_)
         ).astype(np.float64)
 
-    def contributions(self, values: np.ndarray, method: str = "path") -> np.ndarray:
+    def contributions(self, values: np.ndarray, method: str = "exact", project: np.ndarray | None = None):
         from ml_pipeline.contributions import xgboost_contributions
 
-        return xgboost_contributions(self, values, method)
+        return xgboost_contributions(self, values, method, project)
 
     def save(self, path: Path) -> None:
         self.booster_.save_model(str(path))
@@ -160,9 +160,10 @@ class LinearTarget(LinkedModel):
     def raw(self, X) -> np.ndarray:
         return self._design(_values(X).astype(np.float64)) @ self.coef_ + self.intercept_
 
-    def contributions(self, values: np.ndarray, method: str = "path") -> np.ndarray:
+    def contributions(self, values: np.ndarray, method: str = "exact", project: np.ndarray | None = None):
         """Coefficient × standardized value: exact for a linear score, whichever the method."""
-        return self._design(np.asarray(values, dtype=np.float64)) * self.coef_
+        contrib = self._design(np.asarray(values, dtype=np.float64)) * self.coef_
+        return contrib if project is None else contrib @ project
 
     def save(self, path: Path) -> None:
         path.write_text(

@@ -59,7 +59,7 @@ def test_downloads_have_the_cli_columns_and_no_formulas(client, org, scored):
     cats = [c for c in frame.columns if c.startswith("spend_") and c != "spend_total"]
     assert (
         list(frame.columns)
-        == ["customer_id", "churn_probability", "risk_segment", "reasons", "spend_total", *cats]
+        == ["customer_id", "churn_probability", "risk_segment", "spend_total", *cats, "reasons"]
         and cats
     )
     assert len(frame) == 401 and frame["customer_id"].is_unique

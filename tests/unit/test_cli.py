@@ -53,8 +53,37 @@ def test_predict_writes_the_contract_columns(bundle_dir, small_log_csv, tmp_path
     )
     frame = pd.read_csv(out, dtype={"customer_id": str})
     cats = [c for c in frame.columns if c.startswith("spend_") and c != "spend_total"]
-    assert list(frame.columns) == ["customer_id", "churn_probability", "risk_segment", "spend_total", *cats]
-    assert "spend_GROCERY" in cats and "spend_other" in cats
+    # --reasons none leaves exactly the contract's columns
+    bare = tmp_path / "bare.csv"
+    main(
+        [
+            "predict",
+            "--model",
+            str(bundle_dir),
+            "--events",
+            str(small_log_csv),
+            "--out",
+            str(bare),
+            "--reasons",
+            "none",
+        ]
+    )
+    assert list(pd.read_csv(bare).columns) == [
+        "customer_id",
+        "churn_probability",
+        "risk_segment",
+        "spend_total",
+        *cats,
+    ]
+    assert list(frame.columns) == [
+        "customer_id",
+        "churn_probability",
+        "risk_segment",
+        "spend_total",
+        *cats,
+        "reasons",
+    ]
+    assert frame["reasons"].notna().mean() > 0.9 and "spend_GROCERY" in cats and "spend_other" in cats
     assert frame["customer_id"].is_unique
     assert "customers scored" in capsys.readouterr().out
 
@@ -212,3 +241,14 @@ def test_small_data_trains_and_says_so(tmp_path, capsys):
         assert entry["selected"] in text
         if entry["selected"] == "baseline":
             assert f"note: {name}: baseline used" in text
+
+
+def test_cli_page_is_the_help_text():
+    """docs/cli.md holds each command's --help; scripts/cli_docs.py rewrites it."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[2] / "scripts" / "cli_docs.py"
+    done = subprocess.run([sys.executable, str(script), "--check"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from ml_pipeline.bundle import load_bundle, save_bundle
 from ml_pipeline.eventlog import from_frame
@@ -71,7 +72,7 @@ def test_reasons_are_phrased_with_the_customers_numbers_largest_first():
             _contrib(tenure_days=0.2, recency_days=-1.0),
         ]
     )  # fmt: skip
-    texts = reasons.texts(values, contrib)
+    texts = reasons.texts(values, contrib @ reasons.weights)
     assert split(texts[0]) == [
         "no purchase for 64 days, 3.0x the usual gap of 21 days",
         "spend down 70% vs the previous 90 days (30.00 vs 100.00)",
@@ -86,7 +87,8 @@ def test_predictions_carry_reasons_from_the_churn_model(small_log_frame, tmp_pat
     result = train(log, TrainConfig(n_cutoffs=4, models=("lightgbm",)))
     bundle = load_bundle(save_bundle(result, log, tmp_path / "bundle"))
     frame = predict(bundle, log)
-    assert list(frame.columns[:4]) == ["customer_id", "churn_probability", "risk_segment", "reasons"]
+    assert list(frame.columns[:3]) == ["customer_id", "churn_probability", "risk_segment"]
+    assert frame.columns[-1] == "reasons"
     parts = frame["reasons"].map(split)
     assert parts.map(len).between(0, 3).all() and (parts.map(len) == 3).mean() > 0.5
     assert not frame["reasons"].str.contains("nan").any()
@@ -97,3 +99,27 @@ def test_predictions_carry_reasons_from_the_churn_model(small_log_frame, tmp_pat
     pd.testing.assert_series_equal(
         predict(bundle, log, reasons="path")["churn_probability"], frame["churn_probability"]
     )
+
+
+@pytest.mark.parametrize("kind", ["lightgbm", "xgboost"])
+def test_shared_tree_shap_equals_the_librarys_own(kind, small_log_frame, monkeypatch):
+    """Tree SHAP computed once per path pattern of each tree gives the library's numbers."""
+    import ml_pipeline.contributions as contributions
+    from ml_pipeline.estimators import TrainingRows
+    from ml_pipeline.features import FeatureBuilder
+    from ml_pipeline.zoo import make_model
+
+    log = from_frame(small_log_frame)
+    builder = FeatureBuilder().fit(log)
+    X = pd.concat([builder.transform(log, int(log.day[-1]) - t) for t in (0, 60, 120)], ignore_index=True)
+    y = (X["recency_days"].to_numpy() > 40) ^ (X["frequency_all"].to_numpy() > 3)  # needs interactions
+    model = make_model(kind, "binary").fit_on(
+        TrainingRows(X), np.arange(len(X)), y.astype(float), n_rounds=25
+    )
+    values = X.to_numpy(dtype=np.float32, copy=True)
+    values[::7, 0] = np.nan  # missing values take the default side, as in the library
+    library = model.contributions(values, "exact")
+    monkeypatch.setattr(contributions, "SHARE_FROM_ROWS", 0)
+    shared = model.contributions(values, "exact")
+    np.testing.assert_allclose(shared, library, atol=1e-5)
+    assert model._splits is not None  # the shared computation ran

@@ -54,6 +54,7 @@ def test_bundle_round_trip_predicts_the_same_numbers(trained, tmp_path):
         np.testing.assert_allclose(bundle.predictors[name].predict(X), r.estimator.predict(X), rtol=1e-6)
     out = predict(bundle, log)
     assert list(out.columns[:4]) == ["customer_id", "churn_probability", "risk_segment", "spend_total"]
+    assert out.columns[-1] == "reasons"
     assert len(out) == log.n_customers and out["customer_id"].is_unique
     assert out["churn_probability"].between(0, 1).all() and (out["spend_total"] >= 0).all()
 
