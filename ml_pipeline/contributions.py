@@ -91,7 +91,8 @@ class TreeSplits:
 
 def _float32_at_most(t: float) -> np.float32:
     """The largest float32 <= t: for a float32 x, x <= t (in double) iff x <= this."""
-    f = np.float32(t)
+    with np.errstate(over="ignore"):  # beyond float32: inf, and the step below gives its largest
+        f = np.float32(t)
     return np.nextafter(f, np.float32(-np.inf)) if float(f) > t else f
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ml_pipeline.errors import PipelineError
-from ml_pipeline.estimators import LightGBMTarget, LinkedModel, TrainingRows
+from ml_pipeline.estimators import CHURN_TREE_DEPTH, LightGBMTarget, LinkedModel, TrainingRows
 
 MODEL_KINDS = ("lightgbm", "xgboost", "random_forest", "linear")
 DEFAULT_MODELS = MODEL_KINDS
@@ -65,6 +65,8 @@ class XGBoostTarget(LinkedModel):
         }
         if self.objective == "tweedie":
             p["tweedie_variance_power"] = 1.5
+        else:
+            p["max_depth"] = CHURN_TREE_DEPTH
         return {k: v for k, v in p.items() if v is not None}
 
     def fit_on(self, rows: TrainingRows, index: np.ndarray, y: np.ndarray, eval_set=None, n_rounds=None):
