@@ -27,6 +27,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from ml_pipeline.estimators import predict_threads
+
 METHODS = ("path", "exact")
 SHARE_FROM_ROWS = 5_000  # below this, one library call beats one call per tree
 
@@ -190,7 +192,9 @@ def lightgbm_contributions(model, values: np.ndarray, method: str, project: np.n
         if not hasattr(model, "_splits"):
             model._splits = _lightgbm_splits(booster, n_iter)
         if model._splits is None or len(values) < SHARE_FROM_ROWS:  # the library on every row
-            contrib = booster.predict(values, num_iteration=n_iter, pred_contrib=True)[:, :-1]
+            contrib = booster.predict(
+                values, num_iteration=n_iter, pred_contrib=True, num_threads=predict_threads(len(values))
+            )[:, :-1]
             return scale * (np.asarray(contrib, dtype=np.float64) @ project)
         return scale * shared_tree_shap(
             model._splits,
@@ -202,7 +206,9 @@ def lightgbm_contributions(model, values: np.ndarray, method: str, project: np.n
     if cached is None:
         cached = model._leaf_table = _lightgbm_leaf_table(booster, n_iter)
     table, offsets = cached
-    leaves = booster.predict(values, num_iteration=n_iter, pred_leaf=True).astype(np.int64)
+    leaves = booster.predict(
+        values, num_iteration=n_iter, pred_leaf=True, num_threads=predict_threads(len(values))
+    ).astype(np.int64)
     leaves = leaves.reshape(len(values), -1) + offsets
     n, trees = leaves.shape
     hits = sp.csr_matrix(

@@ -95,6 +95,16 @@ _DATASET_PARAMS = {"max_bin": 255, "feature_pre_filter": False, "verbose": -1}
 
 
 RF_TREES = 150
+SMALL_BATCH = 10_000
+
+
+def predict_threads(n_rows: int) -> int:
+    """LightGBM threads for scoring ``n_rows``: one for small batches. Waking LightGBM's OpenMP
+    threads while XGBoost's are still spinning made one customer's 8 predictions take 8 ms
+    instead of 0.4 ms on 2 cores."""
+    return 1 if n_rows < SMALL_BATCH else 0
+
+
 # Churn trees are kept shallow: on both shared logs depth 4 validated as well as unlimited depth
 # (log loss equal or lower, LightGBM and XGBoost), and tree SHAP, which explains every churn
 # prediction, costs leaves × depth² per tree: a quarter of depth 6's.
@@ -271,7 +281,9 @@ class LightGBMTarget(LinkedModel):
     def raw(self, X) -> np.ndarray:
         """The booster's raw score (log-odds for churn, log of the mean for spend)."""
         data = X.to_numpy(dtype=np.float32) if hasattr(X, "to_numpy") else X
-        raw = self.booster_.predict(data, num_iteration=self.best_rounds_, raw_score=True)
+        raw = self.booster_.predict(
+            data, num_iteration=self.best_rounds_, raw_score=True, num_threads=predict_threads(len(data))
+        )
         # A forest's raw score is the sum over its trees; its prediction is their average.
         return raw / self.best_rounds_ if self.boosting == "rf" else raw
 
