@@ -173,6 +173,8 @@ def _spend_trend(c) -> list[str]:
             out.append(
                 f"spend up {now / before - 1:.0%} vs the previous 90 days ({_money(now)} vs {_money(before)})"
             )
+        elif now == 0 and before <= 0:
+            out.append("no spend in the last 180 days")
         else:
             out.append(f"spend {_money(now)} in the last 90 days, {_money(before)} in the 90 before")
     return out
@@ -180,8 +182,10 @@ def _spend_trend(c) -> list[str]:
 
 def _value(c) -> list[str]:
     return [
-        f"lifetime spend {_money(total)}, {_money(per_day)} per purchase day"
-        for total, per_day in zip(c("monetary_all"), c("avg_transaction_value"))
+        f"lifetime spend {_money(total)} on one purchase day"
+        if days == 1
+        else f"lifetime spend {_money(total)}, {_money(per_day)} per purchase day"
+        for total, per_day, days in zip(c("monetary_all"), c("avg_transaction_value"), c("frequency_all"))
     ]
 
 
@@ -232,12 +236,20 @@ def _other_events(c) -> list[str]:
 
 def _category(slug: str, name: str) -> Callable:
     def phrase(c) -> list[str]:
-        return [
-            f"{name}: spend {_money(s30)} in the last 30 days, {_money(s90)} in 90 days ({share:.0%} of all spend)"
-            for s30, s90, share in zip(
-                c(f"cat_{slug}_spend_30d"), c(f"cat_{slug}_spend_90d"), c(f"cat_{slug}_share")
-            )
-        ]
+        out = []
+        for s30, s90, share in zip(
+            c(f"cat_{slug}_spend_30d"), c(f"cat_{slug}_spend_90d"), c(f"cat_{slug}_share")
+        ):
+            if s90 <= 0 and share > 0:
+                out.append(f"no {name} purchase in the last 90 days ({share:.0%} of all spend before)")
+            elif s90 <= 0:
+                out.append(f"never bought {name}")
+            else:
+                out.append(
+                    f"{name}: spend {_money(s30)} in the last 30 days, {_money(s90)} in 90 days "
+                    f"({share:.0%} of all spend)"
+                )
+        return out
 
     return phrase
 

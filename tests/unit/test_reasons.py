@@ -82,6 +82,26 @@ def test_reasons_are_phrased_with_the_customers_numbers_largest_first():
     assert split("") == []
 
 
+def test_phrases_for_lapsed_spend_and_categories():
+    reasons = Reasons(FEATURES, NAMES)
+    values = np.vstack(
+        [
+            _row(monetary_90d=0, spend_prev_90d=0, cat_grocery_spend_30d=0, cat_grocery_spend_90d=0,
+                 cat_grocery_share=0.4, recency_days=200, frequency_all=1, tenure_days=300),
+            _row(monetary_90d=0, spend_prev_90d=0, cat_grocery_spend_30d=0, cat_grocery_spend_90d=0,
+                 cat_grocery_share=0, recency_days=120, frequency_all=0, tenure_days=120),
+        ]
+    )  # fmt: skip
+    push = _contrib(monetary_90d=0.3, cat_grocery_share=0.2, recency_days=0.1)
+    texts = reasons.texts(values, np.vstack([push, push]) @ reasons.weights)
+    assert split(texts[0]) == [
+        "no spend in the last 180 days",
+        "no GROCERY purchase in the last 90 days (40% of all spend before)",
+        "no purchase for 200 days since the only purchase day",
+    ]
+    assert split(texts[1])[1:] == ["never bought GROCERY", "no purchase in 120 days as a customer"]
+
+
 def test_predictions_carry_reasons_from_the_churn_model(small_log_frame, tmp_path):
     log = from_frame(small_log_frame)
     result = train(log, TrainConfig(n_cutoffs=4, models=("lightgbm",)))
