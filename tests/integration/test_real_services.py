@@ -94,6 +94,9 @@ def test_bulk_job_and_predict_end_to_end(it_app, it_org, trained, poll):
     assert body["status"] == "succeeded" and body["total_customers"] == 1200, body
     page = client.get(f"/api/v1/bulk-jobs/{body['id']}/predictions", headers={"X-API-Key": key}).get_json()
     assert page["total"] == 1200
+    # reasons are stored as JSON lists in PostgreSQL (migration 448a999dfebf)
+    assert all(isinstance(p["reasons"], list) and len(p["reasons"]) <= 3 for p in page["predictions"])
+    assert any(p["reasons"] for p in page["predictions"])
     csv = client.get(f"/api/v1/bulk-jobs/{body['id']}/download", headers={"X-API-Key": key})
     assert len(pd.read_csv(io.BytesIO(csv.data))) == 1200
     one = client.post(
