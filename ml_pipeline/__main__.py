@@ -15,6 +15,7 @@ from pathlib import Path
 from ml_pipeline.columns import parse_mapping_args
 from ml_pipeline.errors import PipelineError
 from ml_pipeline.eventlog import DUPLICATE_POLICIES, load_events
+from ml_pipeline.reasons import METHODS
 from ml_pipeline.tables import fmt_metric, text_table
 from ml_pipeline.windows import date_to_day
 
@@ -106,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--churn-horizon-days", type=int, metavar="N", help="must match the bundle's (a check)")
     p.add_argument(
         "--reasons",
-        choices=("exact", "path", "none"),
+        choices=(*METHODS, "none"),
         default="exact",
         help="reasons behind each churn risk, from the churn model's contributions: exact tree SHAP "
         "(default), path (Saabas attribution: cheaper, but its first reason is tree SHAP's for only "

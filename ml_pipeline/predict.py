@@ -8,6 +8,7 @@ import pandas as pd
 from ml_pipeline.bundle import Bundle
 from ml_pipeline.errors import PipelineError
 from ml_pipeline.eventlog import EventLog
+from ml_pipeline.reasons import METHODS
 from ml_pipeline.train import check_as_of
 
 SEGMENTS = ("Low", "Medium", "High", "Critical")
@@ -51,6 +52,8 @@ def predict(
     the contribution method (``exact`` tree SHAP or ``path``; see ml_pipeline.contributions),
     or None for no reasons column.
     """
+    if reasons is not None and reasons not in METHODS:
+        raise PipelineError(f"unknown reasons method '{reasons}'; choose from {', '.join(METHODS)}")
     as_of = check_as_of(log, as_of)
     X = bundle.builder.transform(log, as_of)
     missing = [f for f in bundle.metadata["features"] if f not in X.columns]

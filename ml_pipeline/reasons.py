@@ -18,6 +18,7 @@ import numpy as np
 from ml_pipeline.features.docs import describe_feature
 
 TOP_REASONS = 3
+METHODS = ("exact", "path")  # how contributions are computed: see ml_pipeline.contributions
 SEPARATOR = "; "
 
 _FIXED: dict[str, str] = {
