@@ -32,6 +32,13 @@ Our churn model's level is set on the latest labelled 30-day window (one shift o
 `LightGBMTarget.calibrate`), because a model pooled over a year of cutoffs otherwise predicts
 the year's average churn rate for a customer base that is ageing. The reliability table shows
 how far the predicted probabilities are from the observed rates.
+
+Why churn ROC-AUC stops at about +0.012 over BG/NBD on both logs: every model type reaches the
+same ranking (on CDNOW LightGBM 0.818, XGBoost 0.818, linear 0.819; on grocery 0.882, 0.882,
+0.879), and so does an average of the three (0.819 / 0.883) or of the three with BG/NBD
+(0.818 / 0.884). BG/NBD's outputs as features, 6 or 24 cutoffs instead of 12, other learning
+rates, leaf sizes and tree depths, did not move it by more than 0.002 either (measured with this
+command, session notes of issue 4).
 HEAD
   for spec in "cdnow/events.csv.gz 1998-01-01" "completejourney_8451/events.csv.gz 2017-12-02"; do
     set -- $spec
