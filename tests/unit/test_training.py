@@ -65,7 +65,7 @@ def test_risk_segments_at_the_thresholds():
     assert list(seg) == ["Low", "Low", "Medium", "Medium", "High", "High", "Critical", "Critical"]
 
 
-def test_fifty_customers_train_and_say_where_the_baseline_is_used():
+def test_fifty_customers_train_and_say_where_the_baseline_is_used(tmp_path):
     log = from_frame(generate_events(n_customers=50, n_events=600, days=400, seed=3))
     result = train(log, TrainConfig())
     for r in result.targets.values():
@@ -73,6 +73,12 @@ def test_fifty_customers_train_and_say_where_the_baseline_is_used():
         assert (r.selected != "baseline") == ("model" in r.metrics and not r.note)
         if r.selected == "baseline":
             assert r.note.startswith("baseline used") and any(r.name in w for w in result.warnings)
+    # A baseline churn predictor still gives reasons: recency, for customers above the mean rate.
+    assert result.targets["churn"].selected == "baseline"
+    frame = predict(load_bundle(save_bundle(result, log, tmp_path / "bundle")), log)
+    given = frame["reasons"] != ""
+    assert given.any() and frame.loc[given, "reasons"].str.contains("purchase").all()
+    assert frame.loc[given, "churn_probability"].min() > frame.loc[~given, "churn_probability"].max()
 
 
 def test_too_few_rows_fall_back_to_the_baseline():
