@@ -16,7 +16,7 @@ from ml_pipeline.columns import parse_mapping_args
 from ml_pipeline.errors import PipelineError
 from ml_pipeline.eventlog import DUPLICATE_POLICIES, load_events
 from ml_pipeline.reasons import METHODS
-from ml_pipeline.tables import fmt_metric, text_table
+from ml_pipeline.tables import fmt_metric, reliability_text, text_table
 from ml_pipeline.windows import date_to_day
 
 EXIT_BAD_INPUT = 2
@@ -203,6 +203,13 @@ def cmd_train(args) -> int:
         key = "log_loss" if target == "churn" else "rmse"
         listed = ", ".join(f"{k} {fmt_metric(v.get(key))}" for k, v in cands.items())
         print(f"  {target}: {listed or '-'}; baseline {fmt_metric(m['baseline'].get(key))}")
+    churn = metrics["churn"].get("model") or metrics["churn"]["baseline"]
+    if churn.get("reliability"):
+        who = "model" if "model" in metrics["churn"] else "baseline"
+        print(
+            f"\nchurn reliability on the validation window ({who}; customers grouped by predicted probability):"
+        )
+        print(reliability_text(churn["reliability"]))
     for w in result.warnings:
         print(f"note: {w}")
     d = result.dataset

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from ml_pipeline.btyd import btyd_predict, summarize
 from ml_pipeline.eventlog import EventLog
 from ml_pipeline.metrics import churn_metrics, reliability_table, spend_metrics
-from ml_pipeline.tables import fmt_metric, text_table
+from ml_pipeline.tables import fmt_metric, reliability_text, text_table
 from ml_pipeline.targets import build_targets
 from ml_pipeline.train import TrainConfig, check_as_of, train
 from ml_pipeline.windows import day_to_date
@@ -140,15 +140,6 @@ def render(ev: Evaluation, markdown: bool = False) -> str:
             "Gini gain",
         ]
         out += [text_table(header, rows, markdown), ""]
-    rows = [
-        [
-            f"{r['lo']:.3f}-{r['hi']:.3f}",
-            f"{r['n']:,}",
-            fmt_metric(r["mean_predicted"]),
-            fmt_metric(r["observed_rate"]),
-        ]
-        for r in ev.reliability
-    ]
     if "bgnbd" in ev.churn:
         out += [
             "against the targets:",
@@ -157,7 +148,7 @@ def render(ev: Evaluation, markdown: bool = False) -> str:
         ]
     out += [
         "churn reliability (our model, customers grouped by predicted probability):",
-        text_table(["predicted", "customers", "mean predicted", "observed churn"], rows, markdown),
+        reliability_text(ev.reliability, markdown),
     ]
     return "\n".join(out)
 

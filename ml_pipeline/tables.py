@@ -19,3 +19,18 @@ def text_table(header: list[str], rows: list[list[str]], markdown: bool = False)
         return "\n".join([*lines, *("| " + " | ".join(r) + " |" for r in rows)])
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip() for r in [header, *rows])
+
+
+def reliability_text(table: list[dict], markdown: bool = False) -> str:
+    """A churn reliability table (``metrics.reliability_table``): per group of predictions, how
+    many customers, the mean prediction and the observed rate."""
+    rows = [
+        [
+            f"{r['lo']:.3f}-{r['hi']:.3f}",
+            f"{r['n']:,}",
+            fmt_metric(r["mean_predicted"]),
+            fmt_metric(r["observed_rate"]),
+        ]
+        for r in table
+    ]
+    return text_table(["predicted", "customers", "mean predicted", "observed churn"], rows, markdown)

@@ -22,7 +22,7 @@ from ml_pipeline.errors import PipelineError
 from ml_pipeline.estimators import LastWindowSpendBaseline, RecencyRateBaseline, TrainingRows
 from ml_pipeline.eventlog import PURCHASE, EventLog
 from ml_pipeline.features import FeatureBuilder
-from ml_pipeline.metrics import better, score, target_kind
+from ml_pipeline.metrics import better, reliability_table, score, target_kind
 from ml_pipeline.targets import build_targets, target_names
 from ml_pipeline.windows import WindowPlan, day_to_date, plan_windows
 from ml_pipeline.zoo import DEFAULT_MODELS, make_model
@@ -225,6 +225,8 @@ def train(
         baseline = _baseline_for(target, builder, plan.horizon_days)
         baseline.fit(X[train_rows], y[train_rows])
         metrics = {"baseline": score(target, y[valid_rows], baseline.predict(X_valid))}
+        if target == "churn":
+            metrics["baseline"]["reliability"] = reliability_table(y[valid_rows], baseline.predict(X_valid))
         reason = _why_not_fit(target, y[train_rows], config)
         selected, estimator, note = "baseline", baseline, ""
         if reason:
@@ -239,6 +241,7 @@ def train(
             )
             calibrate = config.calibrate_churn and target == "churn"
             candidates: dict[str, dict] = {}
+            validation_predictions: dict[str, np.ndarray] = {}
             for kind in config.models:
                 model = _validation_model(
                     make(kind), rows, y, train_idx, inner_idx, inner_valid_rows, X_inner_valid, config
@@ -246,7 +249,8 @@ def train(
                 if calibrate and inner_valid_rows.any():
                     # Level set on the latest training cutoff: still before the validation cutoff.
                     model.calibrate(X_inner_valid, y[inner_valid_rows])
-                candidates[kind] = score(target, y[valid_rows], model.predict(X_valid))
+                validation_predictions[kind] = model.predict(X_valid)
+                candidates[kind] = score(target, y[valid_rows], validation_predictions[kind])
                 candidates[kind]["rounds"] = model.best_rounds_
                 candidates[kind]["calibration_shift"] = model.shift_
             best = None
@@ -255,6 +259,10 @@ def train(
                     best = kind
             metrics["model"] = {**candidates[best], "type": best}
             metrics["candidates"] = candidates
+            if target == "churn":
+                metrics["model"]["reliability"] = reliability_table(
+                    y[valid_rows], validation_predictions[best]
+                )
             if better(target, metrics["model"], metrics["baseline"]):
                 selected = best
                 estimator = make(best).fit_on(rows, all_idx, y, n_rounds=candidates[best]["rounds"])

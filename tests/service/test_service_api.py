@@ -35,6 +35,7 @@ def test_training_job_metrics_and_model_registry(client, org, trained):
     assert {"model", "baseline"} <= set(churn)
     assert set(churn["candidates"]) == {"lightgbm", "linear"}  # the job's `models` field
     assert churn["model"]["type"] in ("lightgbm", "linear")
+    assert sum(r["n"] for r in churn["model"]["reliability"]) == churn["model"]["n"]  # reliability table
     key = {"X-API-Key": org["api_key"]}
     models = client.get("/api/v1/models", headers=key).get_json()["models"]
     assert models[0]["version"] == 1 and models[0]["is_production"] is True

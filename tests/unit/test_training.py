@@ -30,6 +30,11 @@ def test_every_target_has_model_and_baseline_metrics(trained):
         assert "baseline" in r.metrics and "model" in r.metrics
     churn = result.targets["churn"].metrics["model"]
     assert 0.5 < churn["roc_auc"] <= 1 and churn["n"] == result.dataset["validation_rows"]
+    # the validation reliability table of model and baseline: every validation customer, once
+    for who in ("model", "baseline"):
+        table = result.targets["churn"].metrics[who]["reliability"]
+        assert sum(r["n"] for r in table) == churn["n"] and len(table) <= 10
+        assert all(r["lo"] - 1e-9 <= r["mean_predicted"] <= r["hi"] + 1e-9 for r in table)
 
 
 def test_validation_rows_are_the_latest_cutoff_only(trained):
