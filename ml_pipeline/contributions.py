@@ -69,6 +69,22 @@ def _lightgbm_leaf_table(booster, n_iter: int) -> tuple[sp.csr_matrix, np.ndarra
     return table, np.asarray(offsets, dtype=np.int64)
 
 
+def _cached(model, name: str, build: Callable):
+    """State derived from a model's trees (may be None), built on first use and kept on the model."""
+    if name not in model.__dict__:
+        model.__dict__[name] = build()
+    return model.__dict__[name]
+
+
+def _one_per_tree(picks: np.ndarray, width: int) -> sp.csr_matrix:
+    """(rows, width) 0/1 matrix with a 1 at each row's pick of every tree (``picks``: rows × trees,
+    already offset into one shared table), so ``matrix @ table`` sums the picked table rows."""
+    n, trees = picks.shape
+    return sp.csr_matrix(
+        (np.ones(n * trees), picks.ravel(), np.arange(0, n * trees + 1, trees)), shape=(n, width)
+    )
+
+
 @dataclass
 class TreeSplits:
     """One tree's internal nodes as arrays: where a customer goes at each split."""
@@ -186,11 +202,7 @@ def shared_tree_shap(
             tables.append(shap @ project)
             picks.append(codes + offset)
             offset += len(uniques)
-        k = len(picks)
-        hits = sp.csr_matrix(
-            (np.ones(n * k), np.column_stack(picks).ravel(), np.arange(0, n * k + 1, k)), shape=(n, offset)
-        )
-        out += hits @ np.vstack(tables)
+        out += _one_per_tree(np.column_stack(picks), offset) @ np.vstack(tables)
     return out
 
 
@@ -202,33 +214,26 @@ def lightgbm_contributions(model, values: np.ndarray, method: str, project: np.n
     if project is None:
         project = np.eye(booster.num_feature())
     if method == "exact":
-        if not hasattr(model, "_splits"):
-            model._splits = _lightgbm_splits(booster, n_iter)
-        if model._splits is None or len(values) < SHARE_FROM_ROWS:  # the library on every row
+        splits = None
+        if len(values) >= SHARE_FROM_ROWS:
+            splits = _cached(model, "_splits", lambda: _lightgbm_splits(booster, n_iter))
+        if splits is None:  # the library on every row
             contrib = booster.predict(
                 values, num_iteration=n_iter, pred_contrib=True, num_threads=predict_threads(len(values))
             )[:, :-1]
             return scale * (np.asarray(contrib, dtype=np.float64) @ project)
         return scale * shared_tree_shap(
-            model._splits,
+            splits,
             values,
             lambda rows, t: booster.predict(rows, start_iteration=t, num_iteration=1, pred_contrib=True),
             project,
         )
-    cached = getattr(model, "_leaf_table", None)
-    if cached is None:
-        cached = model._leaf_table = _lightgbm_leaf_table(booster, n_iter)
-    table, offsets = cached
+    table, offsets = _cached(model, "_leaf_table", lambda: _lightgbm_leaf_table(booster, n_iter))
     leaves = booster.predict(
         values, num_iteration=n_iter, pred_leaf=True, num_threads=predict_threads(len(values))
     ).astype(np.int64)
     leaves = leaves.reshape(len(values), -1) + offsets
-    n, trees = leaves.shape
-    hits = sp.csr_matrix(
-        (np.ones(n * trees), leaves.ravel(), np.arange(0, n * trees + 1, trees)),
-        shape=(n, table.shape[0]),
-    )
-    return scale * np.asarray(hits @ (table[:, :-1] @ project))
+    return scale * np.asarray(_one_per_tree(leaves, table.shape[0]) @ (table[:, :-1] @ project))
 
 
 def xgboost_contributions(model, values: np.ndarray, method: str, project: np.ndarray | None = None):
@@ -237,13 +242,13 @@ def xgboost_contributions(model, values: np.ndarray, method: str, project: np.nd
     booster, n_iter = model.booster_, model.best_rounds_
     if project is None:
         project = np.eye(booster.num_features())
-    if method == "exact":
-        if not hasattr(model, "_splits"):
-            model._splits = _xgboost_splits(booster, n_iter)
-        if model._splits is not None and len(values) >= SHARE_FROM_ROWS:
-            trees = [booster[t : t + 1] for t in range(n_iter)]  # contributions take whole models only
+    if method == "exact" and len(values) >= SHARE_FROM_ROWS:
+        splits = _cached(model, "_splits", lambda: _xgboost_splits(booster, n_iter))
+        if splits is not None:
+            # contributions take whole models only: one single-tree model per tree, sliced once
+            trees = _cached(model, "_tree_models", lambda: [booster[t : t + 1] for t in range(n_iter)])
             return shared_tree_shap(
-                model._splits,
+                splits,
                 values,
                 lambda rows, t: trees[t].predict(xgb.DMatrix(rows, nthread=1), pred_contribs=True),
                 project,

@@ -152,12 +152,11 @@ def _visit_trend(c) -> list[str]:
     out = []
     for now, half_year in zip(c("frequency_90d"), c("frequency_180d")):
         before = half_year - now
-        if now < before:
+        if now != before:
+            way = "down" if now < before else "up"
             out.append(
-                f"purchase days down from {_int(before)} to {_int(now)} (last 90 days vs the 90 before)"
+                f"purchase days {way} from {_int(before)} to {_int(now)} (last 90 days vs the 90 before)"
             )
-        elif now > before:
-            out.append(f"purchase days up from {_int(before)} to {_int(now)} (last 90 days vs the 90 before)")
         else:
             out.append(f"{_times(now, 'purchase day')} in the last 90 days, as many as in the 90 before")
     return out
@@ -166,13 +165,11 @@ def _visit_trend(c) -> list[str]:
 def _spend_trend(c) -> list[str]:
     out = []
     for now, before in zip(c("monetary_90d"), c("spend_prev_90d")):
-        if before > 0 and now < before:
+        if before > 0 and now != before:
+            change = now / before - 1
             out.append(
-                f"spend down {1 - now / before:.0%} vs the previous 90 days ({_money(now)} vs {_money(before)})"
-            )
-        elif before > 0 and now > before:
-            out.append(
-                f"spend up {now / before - 1:.0%} vs the previous 90 days ({_money(now)} vs {_money(before)})"
+                f"spend {'down' if change < 0 else 'up'} {abs(change):.0%} vs the previous 90 days "
+                f"({_money(now)} vs {_money(before)})"
             )
         elif now == 0 and before <= 0:
             out.append("no spend in the last 180 days")
@@ -292,10 +289,11 @@ _PHRASES: dict[str, Callable] = {
 def phraser(group: str, names: dict[str, dict[str, str]]) -> Callable:
     """The phrasing function of a group; ``names`` maps category and event-type slugs to names."""
     kind, _, key = group.partition(":")
+    # Names come from the data; the one character a phrase may not hold is the separator's.
     if kind == "cat":
-        return _category(key, names["categories"].get(key, key))
+        return _category(key, names["categories"].get(key, key).replace(";", ","))
     if kind == "events":
-        return _event_type(key, names["event_types"].get(key, key))
+        return _event_type(key, names["event_types"].get(key, key).replace(";", ","))
     if kind == "feature":
         return _single(key)
     return _PHRASES[group]
@@ -333,7 +331,7 @@ class Reasons:
                     j = self.column.get(feature)
                     return (sub[:, j] if j is not None else np.full(len(sub), np.nan)).astype(float).tolist()
 
-                slots[rank][rows] = [t.replace(";", ",") for t in self.phrasers[g](column)]
+                slots[rank][rows] = self.phrasers[g](column)
         return [SEPARATOR.join(p for p in parts if p) for parts in zip(*slots)] if slots else [""] * n
 
 

@@ -7,6 +7,7 @@ runs this check).
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from pathlib import Path
@@ -15,14 +16,18 @@ ROOT = Path(__file__).resolve().parent.parent
 PAGE = ROOT / "docs" / "cli.md"
 
 
-def help_text(command: str) -> str:
+@functools.cache
+def _commands() -> dict:
     os.environ["COLUMNS"] = "80"  # argparse wraps to the terminal width
     sys.path.insert(0, str(ROOT))
     from ml_pipeline.__main__ import build_parser
 
     parser = build_parser()
-    sub = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")
-    return sub.choices[command].format_help().rstrip("\n")
+    return next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction").choices
+
+
+def help_text(command: str) -> str:
+    return _commands()[command].format_help().rstrip("\n")
 
 
 def render(page: str) -> str:
