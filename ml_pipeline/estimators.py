@@ -236,6 +236,11 @@ class LightGBMTarget(LinkedModel):
             "seed": self.random_state,
             "deterministic": True,
             "num_threads": self.num_threads,
+            # Row-wise histograms: LightGBM 4.7's column-wise ones abort the process (heap
+            # corruption) on some subsets of a Dataset with bundled sparse features, e.g. the
+            # buying rows of CDNOW's training rows; row-wise is also the faster here (4.2 vs
+            # 5.0 s per 100 rounds on 1.2M rows).
+            "force_row_wise": True,
             **_DATASET_PARAMS,
         }
         if self.objective == "tweedie":
