@@ -66,6 +66,12 @@ class JobState(Schema):
     progress = fields.Float(metadata={"description": "0 to 1"})
     error = fields.String(allow_none=True)
     warnings = fields.List(fields.String())
+    attempts = fields.Integer(
+        metadata={
+            "description": "deliveries to a worker so far; more than 1 means a worker died running "
+            "it and another took over; after 3 such deaths the job fails"
+        }
+    )
     created_at = fields.DateTime()
     started_at = fields.DateTime(allow_none=True)
     finished_at = fields.DateTime(allow_none=True)

@@ -62,6 +62,7 @@ class Dataset(TimestampMixin, db.Model):
     profile: Mapped[dict | None] = mapped_column(JSON)
     warnings: Mapped[list] = mapped_column(JSON, nullable=False, default=list)
     error: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
 
 
 class Job(TimestampMixin, db.Model):
@@ -75,6 +76,7 @@ class Job(TimestampMixin, db.Model):
     stage: Mapped[str | None] = mapped_column(String(64))
     progress: Mapped[float] = mapped_column(Float, nullable=False, default=0.0)
     error: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
     warnings: Mapped[list] = mapped_column(JSON, nullable=False, default=list)
     params: Mapped[dict] = mapped_column(JSON, nullable=False, default=dict)
     result: Mapped[dict | None] = mapped_column(JSON)
@@ -111,6 +113,7 @@ class BulkPartition(db.Model):
     status: Mapped[str] = mapped_column(String(16), nullable=False, default="pending")  # pending | done
     customers: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     summary: Mapped[dict | None] = mapped_column(JSON)
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
 
 
 class Prediction(db.Model):

@@ -19,7 +19,7 @@ from hcl_server.db import BulkPartition, Job, ModelVersion, Prediction
 from hcl_server.db.models import utcnow
 from hcl_server.extensions import db
 from hcl_server.services.bulk import result_prefix
-from hcl_server.services.jobs import ProgressWriter, claim, finish
+from hcl_server.services.jobs import MAX_ATTEMPTS, ProgressWriter, claim, died_message, finish
 from hcl_server.services.results import EXCEL_MAX_ROWS, escape_frame, write_xlsx
 from hcl_server.services.scoring import bundle_for, spend_columns, thresholds
 from hcl_server.storage import storage
@@ -132,6 +132,11 @@ def score_partition(job_id: str, index: int) -> None:
         db.select(BulkPartition).where(BulkPartition.job_id == job_id, BulkPartition.index == index)
     )
     if part.status != "done":
+        if part.attempts >= MAX_ATTEMPTS:  # every earlier delivery took its worker down with it
+            _fail(job, f"partition {index}: " + died_message(part.attempts, "the worker scoring it"))
+            return
+        part.attempts += 1
+        db.session.commit()
         try:
             _score(job, part)
         except PipelineError as exc:

@@ -225,3 +225,62 @@ def test_a_dead_workers_job_is_claimed_again(app, org):
         job.updated_at = utcnow() - timedelta(hours=1)
         db.session.commit()
         assert claim(Job, job.id) is False  # finished jobs stay finished
+
+
+def test_a_job_that_kills_every_worker_is_failed_after_three_attempts(app, org):
+    """A native crash or an out-of-memory kill takes the worker down on every delivery: the third
+    dead worker ends the job with the reason instead of a fourth try."""
+    from datetime import timedelta
+
+    from hcl_server.db import Job
+    from hcl_server.db.models import utcnow
+    from hcl_server.extensions import db
+    from hcl_server.services.jobs import MAX_ATTEMPTS, claim
+
+    with app.app_context():
+        job = Job(organization_id=org["organization_id"], kind="training")
+        db.session.add(job)
+        db.session.commit()
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            assert claim(Job, job.id) is True
+            job = db.session.get(Job, job.id)
+            assert job.attempts == attempt
+            job.stage, job.updated_at = "models", utcnow() - timedelta(hours=1)  # its worker died
+            db.session.commit()
+        assert claim(Job, job.id) is False
+        job = db.session.get(Job, job.id)
+        assert job.status == "failed" and job.finished_at is not None
+        assert f"stopped unexpectedly {MAX_ATTEMPTS} times (last stage: models)" in job.error
+        assert claim(Job, job.id) is False and db.session.get(Job, job.id).status == "failed"
+
+
+def test_a_partition_that_kills_every_worker_fails_its_bulk_job(app, org):
+    from hcl_server.db import BulkPartition, Job
+    from hcl_server.extensions import db
+    from hcl_server.services.jobs import MAX_ATTEMPTS
+    from hcl_server.tasks.bulk import score_partition
+
+    with app.app_context():
+        job = Job(organization_id=org["organization_id"], kind="bulk", status="running")
+        db.session.add(job)
+        db.session.flush()
+        db.session.add(BulkPartition(job_id=job.id, index=0, attempts=MAX_ATTEMPTS))
+        db.session.commit()
+        score_partition(job.id, 0)
+        db.session.expire_all()  # the task ran in its own app context and session
+        job = db.session.get(Job, job.id)
+        assert job.status == "failed"
+        assert job.error.startswith(
+            f"partition 0: the worker scoring it stopped unexpectedly {MAX_ATTEMPTS} times"
+        )
+
+
+def test_the_migrations_build_the_tables_the_code_declares(app):
+    """`flask db upgrade` gives exactly the models' schema: no column added without a migration."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from hcl_server.extensions import db
+
+    with app.app_context(), db.engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), db.metadata) == []
