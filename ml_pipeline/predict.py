@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pandas as pd
 
@@ -25,16 +27,32 @@ REASON_CHUNK = 200_000  # rows per contributions call: customers share tree-SHAP
 
 def churn_reasons(bundle: Bundle, X: pd.DataFrame, values: np.ndarray, method: str = "exact") -> list[str]:
     """The reasons behind each customer's churn risk (see ml_pipeline.reasons), from the churn
-    model's own per-prediction contributions."""
+    model's own per-prediction contributions.
+
+    Blocks of ``REASON_CHUNK`` rows: while one block is phrased (Python, one core), the next
+    block's contributions are computed in a second thread (mostly in the libraries, without the GIL).
+    """
     predictor, reasons = bundle.predictors["churn"], bundle.reasons
-    out: list[str] = []
-    for start in range(0, len(values), REASON_CHUNK):
+
+    def grouped(start: int) -> np.ndarray:
         block = slice(start, start + REASON_CHUNK)
         if predictor.kind == "baseline":
-            grouped = predictor.contributions(X.iloc[block]) @ reasons.weights
-        else:
-            grouped = predictor.contributions(values[block], method, reasons.weights)
-        out += reasons.texts(values[block], grouped)
+            return predictor.contributions(X.iloc[block]) @ reasons.weights
+        return predictor.contributions(values[block], method, reasons.weights)
+
+    starts = list(range(0, len(values), REASON_CHUNK))
+    out: list[str] = []
+    if len(starts) <= 1:
+        for start in starts:
+            out += reasons.texts(values[start : start + REASON_CHUNK], grouped(start))
+        return out
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(grouped, starts[0])
+        for i, start in enumerate(starts):
+            block = pending.result()
+            if i + 1 < len(starts):
+                pending = pool.submit(grouped, starts[i + 1])
+            out += reasons.texts(values[start : start + REASON_CHUNK], block)
     return out
 
 
