@@ -121,6 +121,19 @@ def test_predictions_carry_reasons_from_the_churn_model(small_log_frame, tmp_pat
     )
 
 
+def test_reasons_in_blocks_equal_reasons_in_one_block(small_log_frame, tmp_path, monkeypatch):
+    """Large inputs are explained block by block, the next block's contributions computed in a
+    second thread while the current one is phrased: same reasons, same order."""
+    import ml_pipeline.predict as scoring
+
+    log = from_frame(small_log_frame)
+    result = train(log, TrainConfig(n_cutoffs=4, models=("xgboost",)))
+    bundle = load_bundle(save_bundle(result, log, tmp_path / "bundle"))
+    whole = predict(bundle, log)["reasons"]
+    monkeypatch.setattr(scoring, "REASON_CHUNK", 97)  # 1,500 customers: 16 blocks, the last one short
+    pd.testing.assert_series_equal(predict(bundle, log)["reasons"], whole)
+
+
 @pytest.mark.parametrize("kind", ["lightgbm", "xgboost"])
 def test_shared_tree_shap_equals_the_librarys_own(kind, small_log_frame, monkeypatch):
     """Tree SHAP computed once per path pattern of each tree gives the library's numbers."""
