@@ -31,6 +31,7 @@ def test_training_job_metrics_and_model_registry(client, org, trained):
     job = trained["job"]
     assert job["status"] == "succeeded", job
     assert job["progress"] == 1.0 and job["model_version"] == 1
+    assert job["attempts"] == 1  # one delivery: no worker died running it
     churn = job["metrics"]["churn"]
     assert {"model", "baseline"} <= set(churn)
     assert set(churn["candidates"]) == {"lightgbm", "linear"}  # the job's `models` field
