@@ -31,6 +31,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     return app
 
 
+SQLITE_BUSY_TIMEOUT_S = 60
+
+
 def register_extensions(app: Flask) -> None:
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
         from pathlib import Path
@@ -38,6 +41,12 @@ def register_extensions(app: Flask) -> None:
         Path(app.config["SQLALCHEMY_DATABASE_URI"][len("sqlite:///") :]).parent.mkdir(
             parents=True, exist_ok=True
         )
+        # Writers wait up to a minute for another process's write: a bulk partition storing its
+        # 100,000 predictions holds the lock for seconds, and the driver's default wait of 5 s
+        # made a concurrent partition fail with "database is locked".
+        options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+        options["connect_args"] = {**options.get("connect_args", {}), "timeout": SQLITE_BUSY_TIMEOUT_S}
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
     ext.db.init_app(app)
     ext.migrate.init_app(app, ext.db, directory=str(BASE_DIR / "migrations"))
     ext.openapi.init_app(app)

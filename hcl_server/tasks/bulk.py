@@ -135,9 +135,9 @@ def score_partition(job_id: str, index: int) -> None:
         if part.attempts >= MAX_ATTEMPTS:  # every earlier delivery took its worker down with it
             _fail(job, f"partition {index}: " + died_message(part.attempts, "the worker scoring it"))
             return
-        part.attempts += 1
-        db.session.commit()
         try:
+            part.attempts += 1
+            db.session.commit()
             _score(job, part)
         except PipelineError as exc:
             _fail(job, f"partition {index}: {exc}")

@@ -285,3 +285,36 @@ def test_the_migrations_build_the_tables_the_code_declares(app):
 
     with app.app_context(), db.engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), db.metadata) == []
+
+
+def test_a_write_waits_for_another_process_holding_the_sqlite_lock(app, org, service_env):
+    """On the embedded SQLite database a partition storing 100,000 predictions holds the write lock
+    for seconds; another worker's write waits for it instead of failing with "database is locked"
+    after the driver's default 5 s (which left a bulk job running forever)."""
+    import sqlite3
+    import threading
+    import time
+
+    from hcl_server.db import Job
+    from hcl_server.extensions import db
+
+    path = service_env["DATABASE_URL"][len("sqlite:///") :]
+    locked = threading.Event()
+
+    def hold_the_lock() -> None:
+        other = sqlite3.connect(path, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")  # another process's write transaction
+        locked.set()
+        time.sleep(6)
+        other.execute("COMMIT")
+        other.close()
+
+    holder = threading.Thread(target=hold_the_lock)
+    holder.start()
+    locked.wait(5)
+    started = time.monotonic()
+    with app.app_context():
+        db.session.add(Job(organization_id=org["organization_id"], kind="training"))
+        db.session.commit()
+    holder.join()
+    assert time.monotonic() - started > 5  # it waited for the lock, then wrote
