@@ -113,6 +113,7 @@ class BulkPartition(db.Model):
     status: Mapped[str] = mapped_column(String(16), nullable=False, default="pending")  # pending | done
     customers: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     summary: Mapped[dict | None] = mapped_column(JSON)
+    # Workers that died scoring it, counted when its task is redelivered (see tasks.bulk).
     attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
 
 

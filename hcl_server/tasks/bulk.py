@@ -122,9 +122,19 @@ def _as_of(job: Job, last_day: int | None) -> int:
     return as_of_after(last_day, as_of, option="as_of")
 
 
-@shared_task(name="hcl.bulk.partition", ignore_result=True)
-def score_partition(job_id: str, index: int) -> None:
-    """Score one partition; store its predictions and result file; the last one triggers the merge."""
+def redelivered(task) -> bool:
+    """Whether the broker hands this task out again because the worker that had it died (Redis
+    restores an unacknowledged task after the visibility timeout and marks it redelivered)."""
+    return bool((task.request.delivery_info or {}).get("redelivered"))
+
+
+@shared_task(name="hcl.bulk.partition", ignore_result=True, bind=True)
+def score_partition(self, job_id: str, index: int) -> None:
+    """Score one partition; store its predictions and result file; the last one triggers the merge.
+
+    Only a redelivery writes before scoring (the count of dead workers): on SQLite a write at
+    the start of every partition waited for the other worker's store of 100,000 predictions.
+    """
     job = db.session.get(Job, job_id)
     if job is None or job.status != "running":
         return  # cancelled or failed meanwhile
@@ -132,12 +142,14 @@ def score_partition(job_id: str, index: int) -> None:
         db.select(BulkPartition).where(BulkPartition.job_id == job_id, BulkPartition.index == index)
     )
     if part.status != "done":
-        if part.attempts >= MAX_ATTEMPTS:  # every earlier delivery took its worker down with it
-            _fail(job, f"partition {index}: " + died_message(part.attempts, "the worker scoring it"))
-            return
         try:
-            part.attempts += 1
-            db.session.commit()
+            if redelivered(self):
+                died = part.attempts + 1  # the first delivery's worker and every redelivery's since
+                if died >= MAX_ATTEMPTS:
+                    _fail(job, f"partition {index}: " + died_message(died, "the worker scoring it"))
+                    return
+                part.attempts = died
+                db.session.commit()
             _score(job, part)
         except PipelineError as exc:
             _fail(job, f"partition {index}: {exc}")

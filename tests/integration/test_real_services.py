@@ -162,3 +162,11 @@ def test_killed_worker_is_redelivered_and_completes_without_duplicates(
             )
         )
         assert distinct == 3000
+        # The partition the dead worker had came back marked redelivered and counted that death
+        # (none when the kill fell between two partitions).
+        from hcl_server.db import BulkPartition
+
+        died = db.session.scalar(
+            db.select(func.sum(BulkPartition.attempts)).where(BulkPartition.job_id == body["id"])
+        )
+        assert died <= 1, died  # one worker died: never counted twice

@@ -255,19 +255,22 @@ def test_a_job_that_kills_every_worker_is_failed_after_three_attempts(app, org):
         assert claim(Job, job.id) is False and db.session.get(Job, job.id).status == "failed"
 
 
-def test_a_partition_that_kills_every_worker_fails_its_bulk_job(app, org):
+def test_a_partition_that_kills_every_worker_fails_its_bulk_job(app, org, monkeypatch):
+    """Each redelivery of a partition counts the worker that died before it; the third death
+    fails the bulk job instead of a fourth try. A first delivery writes nothing before scoring."""
+    import hcl_server.tasks.bulk as bulk
     from hcl_server.db import BulkPartition, Job
     from hcl_server.extensions import db
     from hcl_server.services.jobs import MAX_ATTEMPTS
-    from hcl_server.tasks.bulk import score_partition
 
+    monkeypatch.setattr(bulk, "redelivered", lambda task: True)  # as Redis marks a restored task
     with app.app_context():
         job = Job(organization_id=org["organization_id"], kind="bulk", status="running")
         db.session.add(job)
         db.session.flush()
-        db.session.add(BulkPartition(job_id=job.id, index=0, attempts=MAX_ATTEMPTS))
+        db.session.add(BulkPartition(job_id=job.id, index=0, attempts=MAX_ATTEMPTS - 1))
         db.session.commit()
-        score_partition(job.id, 0)
+        bulk.score_partition(job.id, 0)
         db.session.expire_all()  # the task ran in its own app context and session
         job = db.session.get(Job, job.id)
         assert job.status == "failed"
@@ -318,3 +321,16 @@ def test_a_write_waits_for_another_process_holding_the_sqlite_lock(app, org, ser
         db.session.commit()
     holder.join()
     assert time.monotonic() - started > 5  # it waited for the lock, then wrote
+
+
+def test_a_task_knows_when_redis_redelivered_it():
+    from types import SimpleNamespace
+
+    from hcl_server.tasks.bulk import redelivered
+
+    def task(info):
+        return SimpleNamespace(request=SimpleNamespace(delivery_info=info))
+
+    assert redelivered(task({"redelivered": True, "routing_key": "celery"}))
+    assert not redelivered(task({"routing_key": "celery"}))
+    assert not redelivered(task(None))  # called directly, not through a broker
