@@ -11,6 +11,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+import pandas as pd
+
 from ml_pipeline.btyd import btyd_predict, summarize
 from ml_pipeline.eventlog import EventLog
 from ml_pipeline.metrics import churn_metrics, reliability_table, spend_metrics
@@ -37,6 +39,24 @@ class Evaluation:
     facts: dict = field(default_factory=dict)
 
 
+def features_and_labels(
+    log: EventLog, past: EventLog, as_of: int, builder, horizon_days: int, churn_horizon_days: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Features at the cut from ``past`` (``log.head(as_of)``, whose cached groupings training
+    already built) and every target's labels from the days after it, for everyone in ``past``."""
+    X = builder.transform(past, as_of)
+    Y = build_targets(
+        log,
+        as_of,
+        X.index.to_numpy(),
+        horizon_days=horizon_days,
+        churn_horizon_days=churn_horizon_days,
+        top_categories=builder.categories_,
+        category_targets=builder.category_targets_,
+    )
+    return X, Y
+
+
 def evaluate(
     log: EventLog,
     as_of: int,
@@ -52,18 +72,10 @@ def evaluate(
     past = log.head(as_of)
     check_as_of(past, as_of)
     result = train(past, config, as_of=as_of, progress=progress)
-    builder = result.builder
-    X = builder.transform(past, as_of)
-    customers = X.index.to_numpy()
-    Y = build_targets(
-        log,
-        as_of,
-        customers,
-        horizon_days=config.horizon_days,
-        churn_horizon_days=config.churn_horizon_days,
-        top_categories=builder.categories_,
-        category_targets=builder.category_targets_,
+    X, Y = features_and_labels(
+        log, past, as_of, result.builder, config.horizon_days, config.churn_horizon_days
     )
+    customers = X.index.to_numpy()
     ours = {t: r.estimator.predict(X) for t, r in result.targets.items()}
     naive = {t: r.baseline.predict(X) for t, r in result.targets.items()}
     y_churn, y_spend = Y["churn"].to_numpy(), Y["spend_total"].to_numpy()

@@ -40,12 +40,10 @@ def churn_reasons(bundle: Bundle, X: pd.DataFrame, values: np.ndarray, method: s
             return predictor.contributions(X.iloc[block]) @ reasons.weights
         return predictor.contributions(values[block], method, reasons.weights)
 
+    if len(values) <= REASON_CHUNK:  # one block, as for every API request: no second thread
+        return reasons.texts(values, grouped(0)) if len(values) else []
     starts = list(range(0, len(values), REASON_CHUNK))
     out: list[str] = []
-    if len(starts) <= 1:
-        for start in starts:
-            out += reasons.texts(values[start : start + REASON_CHUNK], grouped(start))
-        return out
     with ThreadPoolExecutor(max_workers=1) as pool:
         pending = pool.submit(grouped, starts[0])
         for i, start in enumerate(starts):

@@ -25,10 +25,10 @@ from sklearn.model_selection import StratifiedKFold
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ml_pipeline.btyd import btyd_predict, summarize  # noqa: E402
+from ml_pipeline.evaluate import features_and_labels  # noqa: E402
 from ml_pipeline.eventlog import load_events  # noqa: E402
 from ml_pipeline.features import FeatureBuilder  # noqa: E402
 from ml_pipeline.tables import text_table  # noqa: E402
-from ml_pipeline.targets import build_targets  # noqa: E402
 from ml_pipeline.windows import date_to_day  # noqa: E402
 
 # Three settings, from shallow and smooth to the zoo's leaf count; each 5-fold CV is run with
@@ -74,17 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     as_of = date_to_day(args.as_of)
     past = log.head(as_of)
     builder = FeatureBuilder().fit(past, until_day=as_of)
-    frame = builder.transform(past, as_of)
-    customers = frame.index.to_numpy()
-    y = build_targets(
-        log,
-        as_of,
-        customers,
-        horizon_days=args.horizon_days,
-        churn_horizon_days=args.horizon_days,
-        top_categories=builder.categories_,
-        category_targets=builder.category_targets_,
-    )["churn"].to_numpy()
+    frame, labels = features_and_labels(log, past, as_of, builder, args.horizon_days, args.horizon_days)
+    customers, y = frame.index.to_numpy(), labels["churn"].to_numpy()
     p_none, _ = btyd_predict(summarize(past, as_of, customers), args.horizon_days)
     bgnbd = float(roc_auc_score(y, p_none))
     X = frame.to_numpy(dtype=np.float32)
