@@ -4,7 +4,7 @@
 
 Uses the same generated file as bench_service.py (benchmarks/data/bulk_N.csv.gz, made if missing)
 and a model trained on a 20,000-customer synthetic log. Reports, as JSON, the peak resident memory
-(ru_maxrss) of: the split (ml_pipeline.sharding.shard_file), scoring one partition (load_shards +
+(ru_maxrss) of: the split (ml_pipeline.data.sharding.shard_file), scoring one partition (load_shards +
 predict), and, for comparison, load_events of the whole file. Also the wall time of each step.
 """
 
@@ -26,24 +26,24 @@ from pathlib import Path
 step, args = sys.argv[1], json.loads(sys.argv[2])
 t = time.perf_counter()
 if step == "split":
-    from ml_pipeline.sharding import shard_file
+    from ml_pipeline.data.sharding import shard_file
     s = shard_file(args["file"], args["out"])
     groups = s.groups(args["partition_customers"])
     Path(args["meta"]).write_text(json.dumps(
-        {"columns": s.columns, "decided": s.decided, "groups": groups, "paths": [str(p) for p in s.paths]}
+        {"columns": s.columns, "formats": s.formats, "groups": groups, "paths": [str(p) for p in s.paths]}
     ))
     info = {"shards": len(s.paths), "partitions": len(groups)}
 elif step == "partition":
-    from ml_pipeline.bundle import load_bundle
-    from ml_pipeline.predict import predict
-    from ml_pipeline.sharding import load_shards
+    from ml_pipeline.serving.bundle import load_bundle
+    from ml_pipeline.serving.scoring import predict
+    from ml_pipeline.data.sharding import load_shards
     meta = json.loads(Path(args["meta"]).read_text())
     paths = [Path(meta["paths"][i]) for i in meta["groups"][0]]
-    log = load_shards(paths, columns=meta["columns"], decided=meta["decided"], source="bench")
+    log = load_shards(paths, columns=meta["columns"], formats=meta["formats"], source="bench")
     frame = predict(load_bundle(args["model"]), log)
     info = {"customers": len(frame), "events": log.n_events}
 else:
-    from ml_pipeline.eventlog import load_events
+    from ml_pipeline.data.eventlog import load_events
     log = load_events(args["file"])
     info = {"customers": log.n_customers, "events": log.n_events}
 info["seconds"] = round(time.perf_counter() - t, 1)
@@ -75,7 +75,7 @@ def main() -> None:
     ap.add_argument("--partition-customers", type=int, default=100_000)
     args = ap.parse_args()
 
-    from ml_pipeline.synthetic import generate_events, write_events
+    from ml_pipeline.data.synthetic import generate_events, write_events
 
     work = Path(tempfile.mkdtemp(prefix="hcl-mem-"))
     bulk_file = ROOT / "benchmarks" / "data" / f"bulk_{args.customers}.csv.gz"

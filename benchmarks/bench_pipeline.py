@@ -21,12 +21,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ml_pipeline.bundle import load_bundle, save_bundle  # noqa: E402
-from ml_pipeline.eventlog import load_events  # noqa: E402
+from ml_pipeline.data.eventlog import load_events  # noqa: E402
+from ml_pipeline.data.synthetic import generate_events, write_events  # noqa: E402
 from ml_pipeline.features import FeatureBuilder  # noqa: E402
-from ml_pipeline.predict import predict  # noqa: E402
-from ml_pipeline.synthetic import generate_events, write_events  # noqa: E402
-from ml_pipeline.train import TrainConfig, train  # noqa: E402
+from ml_pipeline.serving.bundle import load_bundle, save_bundle  # noqa: E402
+from ml_pipeline.serving.scoring import predict  # noqa: E402
+from ml_pipeline.training.trainer import TrainConfig, train  # noqa: E402
 
 DATA = ROOT / "benchmarks" / "data"
 

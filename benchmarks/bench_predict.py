@@ -38,7 +38,7 @@ def main() -> None:
     from hcl_server.extensions import db
     from hcl_server.services.orgs import create_organization
     from hcl_server.storage import put_dir
-    from ml_pipeline.synthetic import generate_events, write_events
+    from ml_pipeline.data.synthetic import generate_events, write_events
 
     events = write_events(generate_events(3000, 30000, seed=5), work / "train.csv.gz")
     subprocess.run(

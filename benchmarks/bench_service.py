@@ -91,7 +91,7 @@ def main() -> None:
     ap.add_argument("--port", type=int, default=5077)
     args = ap.parse_args()
 
-    from ml_pipeline.synthetic import generate_events, write_events
+    from ml_pipeline.data.synthetic import generate_events, write_events
 
     work = Path(tempfile.mkdtemp(prefix="hcl-bench-"))
     env = {

@@ -24,12 +24,12 @@ from sklearn.model_selection import StratifiedKFold
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ml_pipeline.btyd import btyd_predict, summarize  # noqa: E402
-from ml_pipeline.evaluate import features_and_labels  # noqa: E402
-from ml_pipeline.eventlog import load_events  # noqa: E402
+from ml_pipeline.data.days import date_to_day  # noqa: E402
+from ml_pipeline.data.eventlog import load_events  # noqa: E402
 from ml_pipeline.features import FeatureBuilder  # noqa: E402
-from ml_pipeline.tables import text_table  # noqa: E402
-from ml_pipeline.windows import date_to_day  # noqa: E402
+from ml_pipeline.training.btyd import btyd_predict, summarize  # noqa: E402
+from ml_pipeline.training.evaluation import features_and_labels  # noqa: E402
+from ml_pipeline.training.tables import text_table  # noqa: E402
 
 # Three settings, from shallow and smooth to the zoo's leaf count; each 5-fold CV is run with
 # three shuffles, and the table shows the range.

@@ -20,7 +20,7 @@ PAGE = ROOT / "docs" / "cli.md"
 def _commands() -> dict:
     os.environ["COLUMNS"] = "80"  # argparse wraps to the terminal width
     sys.path.insert(0, str(ROOT))
-    from ml_pipeline.__main__ import build_parser
+    from ml_pipeline.cli import build_parser
 
     parser = build_parser()
     return next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction").choices

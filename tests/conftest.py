@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from ml_pipeline.synthetic import generate_events, write_events
+from ml_pipeline.data.synthetic import generate_events, write_events
 
 
 @pytest.fixture
@@ -36,7 +36,7 @@ def small_log_csv(tmp_path_factory, small_log_frame) -> Path:
 @pytest.fixture
 def log_from_rows():
     """Build an EventLog from (customer_id, event_date, amount, event_type, category) tuples."""
-    from ml_pipeline.eventlog import from_frame
+    from ml_pipeline.data.eventlog import from_frame
 
     columns = ["customer_id", "event_date", "amount", "event_type", "category"]
 

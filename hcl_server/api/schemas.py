@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask_smorest.fields import Upload
 from marshmallow import Schema, fields, validate
 
-from ml_pipeline.zoo import MODEL_KINDS
+from ml_pipeline.models.registry import MODEL_KINDS
 
 HORIZON = validate.Range(min=1, max=365)
 

@@ -16,12 +16,12 @@ from hcl_server.db import ModelVersion, Organization
 from hcl_server.extensions import db
 from hcl_server.repositories import scoped
 from hcl_server.storage import get_dir
-from ml_pipeline.bundle import Bundle, load_bundle
+from ml_pipeline.data.days import date_to_day
+from ml_pipeline.data.eventlog import from_records
 from ml_pipeline.errors import PipelineError
-from ml_pipeline.eventlog import from_records
-from ml_pipeline.predict import predict
-from ml_pipeline.reasons import split as split_reasons
-from ml_pipeline.windows import date_to_day
+from ml_pipeline.explain.reasons import split as split_reasons
+from ml_pipeline.serving.bundle import Bundle, load_bundle
+from ml_pipeline.serving.scoring import predict
 
 _CACHE: OrderedDict[str, Bundle] = OrderedDict()
 _CACHE_SIZE = 8

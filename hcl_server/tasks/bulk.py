@@ -19,17 +19,16 @@ from hcl_server.db import BulkPartition, Job, ModelVersion, Prediction
 from hcl_server.db.models import utcnow
 from hcl_server.extensions import db
 from hcl_server.services.bulk import result_prefix
+from hcl_server.services.exports import EXCEL_MAX_ROWS, escape_frame, write_xlsx
 from hcl_server.services.jobs import MAX_ATTEMPTS, ProgressWriter, claim, died_message, finish
-from hcl_server.services.results import EXCEL_MAX_ROWS, escape_frame, write_xlsx
 from hcl_server.services.scoring import bundle_for, spend_columns, thresholds
 from hcl_server.storage import storage
 from hcl_server.tasks.queue import enqueue
+from ml_pipeline.data.days import as_of_after, date_to_day, day_to_date
+from ml_pipeline.data.sharding import load_shards, shard_file
 from ml_pipeline.errors import PipelineError
-from ml_pipeline.predict import SEGMENTS, predict
-from ml_pipeline.reasons import split as split_reasons
-from ml_pipeline.sharding import load_shards, shard_file
-from ml_pipeline.train import as_of_after
-from ml_pipeline.windows import date_to_day, day_to_date
+from ml_pipeline.explain.reasons import split as split_reasons
+from ml_pipeline.serving.scoring import SEGMENTS, predict
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +44,7 @@ def _fail(job: Job, error: str) -> None:
 def split_bulk_job(job_id: str) -> None:
     """Stream the upload into customer shards, group them into partitions, enqueue the partitions.
 
-    The file is read in batches (ml_pipeline.sharding), so this step's memory is bounded by a
+    The file is read in batches (ml_pipeline.data.sharding), so this step's memory is bounded by a
     batch; the formats are decided for the whole file here, before any partition is scored.
     """
     if not claim(Job, job_id):
@@ -86,7 +85,7 @@ def split_bulk_job(job_id: str) -> None:
             "partitions": len(groups),
             "partition_shards": groups,
             "columns": shards.columns,
-            "decided": shards.decided,
+            "formats": shards.formats,
         }
         job.result = {"total_customers": sum(shards.customers)}
         job.warnings = list(shards.warnings)
@@ -173,7 +172,7 @@ def _score(job: Job, part: BulkPartition) -> None:
         log = load_shards(
             paths,
             columns=job.params["columns"],
-            decided=job.params["decided"],
+            formats=job.params["formats"],
             source=job.params["filename"],
         )
         frame = predict(

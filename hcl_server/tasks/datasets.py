@@ -12,9 +12,9 @@ from hcl_server.db import Dataset
 from hcl_server.extensions import db
 from hcl_server.services.jobs import claim
 from hcl_server.storage import storage
+from ml_pipeline.data.eventlog import load_events
+from ml_pipeline.data.profiling import profile
 from ml_pipeline.errors import PipelineError
-from ml_pipeline.eventlog import load_events
-from ml_pipeline.profile import profile
 
 logger = logging.getLogger(__name__)
 

@@ -14,12 +14,12 @@ from hcl_server.extensions import db
 from hcl_server.services.jobs import ProgressWriter, claim, finish
 from hcl_server.services.training import register_model
 from hcl_server.storage import storage
-from ml_pipeline.bundle import save_bundle
+from ml_pipeline.data.days import date_to_day
+from ml_pipeline.data.eventlog import load_events
 from ml_pipeline.errors import PipelineError
-from ml_pipeline.eventlog import load_events
-from ml_pipeline.train import TrainConfig, train
-from ml_pipeline.windows import date_to_day
-from ml_pipeline.zoo import parse_models
+from ml_pipeline.models.registry import parse_models
+from ml_pipeline.serving.bundle import save_bundle
+from ml_pipeline.training.trainer import TrainConfig, train
 
 logger = logging.getLogger(__name__)
 

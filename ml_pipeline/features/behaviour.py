@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ml_pipeline.eventlog import PURCHASE, REFUND, EventLog
+from ml_pipeline.data.eventlog import PURCHASE, REFUND, EventLog
 from ml_pipeline.features.visits import Visits, visits_of
 
 WINDOWS = (7, 30, 90, 180, 365)
@@ -43,7 +43,7 @@ class Slice:
         return cls(
             log=log,
             cutoff=cutoff,
-            cust=log.cust[:k],
+            cust=log.customer[:k],
             day=log.day[:k],
             amount=log.amount[:k],
             etype=etype,

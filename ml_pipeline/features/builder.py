@@ -12,7 +12,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from ml_pipeline.eventlog import PURCHASE, REFUND, EventLog
+from ml_pipeline.data.eventlog import PURCHASE, REFUND, EventLog
 from ml_pipeline.features.behaviour import Slice, behaviour_features
 from ml_pipeline.features.mix import category_features, event_type_features
 

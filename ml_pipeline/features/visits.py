@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ml_pipeline.eventlog import PURCHASE, EventLog
+from ml_pipeline.data.eventlog import PURCHASE, EventLog
 
 
 @dataclass
@@ -34,7 +34,7 @@ class CategoryFirsts:
 
 def _sorted_by_customer(log: EventLog, rows: np.ndarray) -> np.ndarray:
     """Row indices ordered by customer, keeping day order within a customer (events are day-sorted)."""
-    return rows[np.argsort(log.cust[rows], kind="stable")]
+    return rows[np.argsort(log.customer[rows], kind="stable")]
 
 
 def visits_of(log: EventLog) -> Visits:
@@ -45,7 +45,7 @@ def visits_of(log: EventLog) -> Visits:
     pcode = log.type_code(PURCHASE)
     rows = np.flatnonzero(log.etype == pcode)
     order = _sorted_by_customer(log, rows)
-    c, d, a = log.cust[order], log.day[order], log.amount[order]
+    c, d, a = log.customer[order], log.day[order], log.amount[order]
     new = np.ones(len(c), dtype=bool)
     if len(c) > 1:
         new[1:] = (c[1:] != c[:-1]) | (d[1:] != d[:-1])
@@ -67,9 +67,9 @@ def category_firsts_of(log: EventLog, spend_rows: np.ndarray) -> CategoryFirsts:
     if cached is not None:
         return cached
     rows = np.flatnonzero(spend_rows & (log.category >= 0))
-    key = log.cust[rows].astype(np.int64) * max(len(log.categories), 1) + log.category[rows]
+    key = log.customer[rows].astype(np.int64) * max(len(log.categories), 1) + log.category[rows]
     # Rows are in day order, so the first index of each key is its earliest day.
     _, first = np.unique(key, return_index=True)
-    firsts = CategoryFirsts(log.cust[rows][first], log.day[rows][first])
+    firsts = CategoryFirsts(log.customer[rows][first], log.day[rows][first])
     log.cache["category_firsts"] = firsts
     return firsts

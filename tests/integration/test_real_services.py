@@ -11,7 +11,7 @@ import boto3
 import pandas as pd
 import pytest
 
-from ml_pipeline.synthetic import generate_events
+from ml_pipeline.data.synthetic import generate_events
 
 pytestmark = pytest.mark.integration
 

@@ -67,7 +67,7 @@ def worker(app, service_env):
 @pytest.fixture(scope="session")
 def log_bytes() -> bytes:
     """A 400-customer synthetic log plus one customer whose id is a spreadsheet formula."""
-    from ml_pipeline.synthetic import generate_events
+    from ml_pipeline.data.synthetic import generate_events
 
     frame = generate_events(n_customers=400, n_events=6000, days=400, seed=11)
     evil = frame[frame["customer_id"] == frame["customer_id"].iloc[0]].assign(

@@ -120,7 +120,7 @@ def test_bad_bulk_file_fails_with_a_clear_error(client, org, upload, wait, train
 
 @pytest.mark.parametrize("fmt", ["csv", "xlsx"])
 def test_templates_read_back_as_event_logs(client, org, fmt, tmp_path):
-    from ml_pipeline.eventlog import load_events
+    from ml_pipeline.data.eventlog import load_events
 
     r = client.get(f"/api/v1/templates/events.{fmt}", headers={"X-API-Key": org["api_key"]})
     assert r.status_code == 200

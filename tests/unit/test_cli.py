@@ -11,7 +11,7 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from ml_pipeline.__main__ import main
+from ml_pipeline.cli import main
 
 
 @pytest.fixture(scope="module")

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ml_pipeline.btyd import btyd_predict, summarize
-from ml_pipeline.evaluate import evaluate, render
-from ml_pipeline.eventlog import from_frame
-from ml_pipeline.windows import date_to_day
+from ml_pipeline.data.days import date_to_day
+from ml_pipeline.data.eventlog import from_frame
+from ml_pipeline.training.btyd import btyd_predict, summarize
+from ml_pipeline.training.evaluation import evaluate, render
 
 
 def test_summary_counts_purchase_days_and_repeat_spend():
@@ -58,7 +58,7 @@ def test_evaluate_compares_three_predictors_on_unseen_days(small_log_frame):
 def test_btyd_predictions_are_probabilities_and_amounts(small_log_frame):
     log = from_frame(small_log_frame)
     as_of = int(log.day[-1]) + 1
-    codes = np.unique(log.cust)
+    codes = np.unique(log.customer)
     p_none, spend = btyd_predict(summarize(log, as_of, codes), 30)
     assert p_none.shape == spend.shape == (len(codes),)
     assert ((p_none >= 0) & (p_none <= 1)).all() and (spend >= 0).all()

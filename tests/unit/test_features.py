@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ml_pipeline.eventlog import from_frame
+from ml_pipeline.data.days import date_to_day
+from ml_pipeline.data.eventlog import from_frame
 from ml_pipeline.features import FeatureBuilder, describe_feature, features_markdown
-from ml_pipeline.windows import date_to_day
 
 RFM = [
     "recency_score",

@@ -17,12 +17,12 @@ REPO = Path(__file__).resolve().parents[2]
 
 CHILD = """
 import numpy as np
-from ml_pipeline.estimators import LightGBMTarget, TrainingRows
-from ml_pipeline.eventlog import from_frame
+from ml_pipeline.models import LightGBMModel, TrainingRows
+from ml_pipeline.data.eventlog import from_frame
 from ml_pipeline.features import FeatureBuilder
-from ml_pipeline.synthetic import generate_events
-from ml_pipeline.train import build_dataset
-from ml_pipeline.windows import plan_windows
+from ml_pipeline.data.synthetic import generate_events
+from ml_pipeline.training.trainer import build_dataset
+from ml_pipeline.training.windows import plan_windows
 
 frame = generate_events(n_customers=20_000, n_events=60_000, days=540, seed=0)
 log = from_frame(frame[frame.event_type == "purchase"].drop(columns=["category"]))
@@ -32,7 +32,7 @@ builder = FeatureBuilder().fit(log, until_day=as_of)
 X, Y, _ = build_dataset(log, builder, plan)
 y = Y["spend_total"].to_numpy()
 buyers = np.flatnonzero(y > 0)
-model = LightGBMTarget("tweedie").fit_on(TrainingRows(X), buyers, y[buyers], n_rounds=30)
+model = LightGBMModel("tweedie").fit_on(TrainingRows(X), buyers, y[buyers], n_rounds=30)
 print("trained on", len(buyers), "of", len(X), "rows:", model.best_rounds_, "rounds")
 """
 

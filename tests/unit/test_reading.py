@@ -9,8 +9,8 @@ import openpyxl
 import pandas as pd
 import pytest
 
+from ml_pipeline.data.eventlog import load_events
 from ml_pipeline.errors import EventLogError
-from ml_pipeline.eventlog import load_events
 
 GOOD = "customer_id,event_date,amount\nA,2020-01-01,10\nB,2020-01-02,20\nA,2020-01-05,5\n"
 
@@ -260,7 +260,7 @@ def test_parquet_with_nulls(tmp_path):
 
 
 def test_from_records_matches_the_file_path(write_csv):
-    from ml_pipeline.eventlog import from_records
+    from ml_pipeline.data.eventlog import from_records
 
     text = (
         "customer_id,event_date,amount,event_type,category\nA,2020-01-03,10,purchase,x\n"

@@ -6,11 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ml_pipeline.bundle import load_bundle, save_bundle
-from ml_pipeline.eventlog import from_frame
-from ml_pipeline.predict import predict
-from ml_pipeline.reasons import Reasons, group_matrix, split
-from ml_pipeline.train import TrainConfig, train
+from ml_pipeline.data.eventlog import from_frame
+from ml_pipeline.explain.reasons import Reasons, group_matrix, split
+from ml_pipeline.serving.bundle import load_bundle, save_bundle
+from ml_pipeline.serving.scoring import predict
+from ml_pipeline.training.trainer import TrainConfig, train
 
 FEATURES = [
     "recency_days",
@@ -124,7 +124,7 @@ def test_predictions_carry_reasons_from_the_churn_model(small_log_frame, tmp_pat
 def test_reasons_in_blocks_equal_reasons_in_one_block(small_log_frame, tmp_path, monkeypatch):
     """Large inputs are explained block by block, the next block's contributions computed in a
     second thread while the current one is phrased: same reasons, same order."""
-    import ml_pipeline.predict as scoring
+    import ml_pipeline.serving.scoring as scoring
 
     log = from_frame(small_log_frame)
     result = train(log, TrainConfig(n_cutoffs=4, models=("xgboost",)))
@@ -137,10 +137,10 @@ def test_reasons_in_blocks_equal_reasons_in_one_block(small_log_frame, tmp_path,
 @pytest.mark.parametrize("kind", ["lightgbm", "xgboost"])
 def test_shared_tree_shap_equals_the_librarys_own(kind, small_log_frame, monkeypatch):
     """Tree SHAP computed once per path pattern of each tree gives the library's numbers."""
-    import ml_pipeline.contributions as contributions
-    from ml_pipeline.estimators import TrainingRows
+    import ml_pipeline.models.tree_shap as contributions
     from ml_pipeline.features import FeatureBuilder
-    from ml_pipeline.zoo import make_model
+    from ml_pipeline.models import TrainingRows
+    from ml_pipeline.models.registry import make_model
 
     log = from_frame(small_log_frame)
     builder = FeatureBuilder().fit(log)

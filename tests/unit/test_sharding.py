@@ -7,15 +7,15 @@ import openpyxl
 import pandas as pd
 import pytest
 
+from ml_pipeline.data.eventlog import load_events
+from ml_pipeline.data.sharding import load_shards, shard_file
 from ml_pipeline.errors import EventLogError
-from ml_pipeline.eventlog import load_events
-from ml_pipeline.sharding import load_shards, shard_file
 
 
 def _load_all(shards, groups):
     return [
         load_shards(
-            [shards.paths[i] for i in group], columns=shards.columns, decided=shards.decided, source="f"
+            [shards.paths[i] for i in group], columns=shards.columns, formats=shards.formats, source="f"
         )
         for group in groups
     ]
@@ -54,7 +54,7 @@ def test_day_first_evidence_in_a_late_batch_decides_every_shard(tmp_path):
     out = tmp_path / "s"
     out.mkdir()
     shards = shard_file(path, out, batch_rows=100, n_shards=5)
-    assert shards.decided["date"] == "DD/MM/YYYY"
+    assert shards.formats["date"] == "DD/MM/YYYY"
     frame = _events(_load_all(shards, shards.groups(10)))
     first = frame[frame["amount"] == 0].iloc[0]  # row "C0,01/01/2021,0"
     assert str(first["event_date"].date()) == "2021-01-01"
@@ -113,7 +113,7 @@ def test_excel_and_header_only_files(tmp_path):
 
 
 def test_many_distinct_timestamps_take_the_last_day_from_the_shards(tmp_path, monkeypatch):
-    import ml_pipeline.sharding as sharding
+    import ml_pipeline.data.sharding as sharding
 
     monkeypatch.setattr(sharding, "_DATE_POOL_MAX", 5)  # as if every timestamp were distinct
     rows = [f"C{i % 30},2021-03-{1 + i % 28:02d} 10:{i % 60:02d}:00,{i}" for i in range(500)]

@@ -8,11 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ml_pipeline.bundle import load_bundle, save_bundle
-from ml_pipeline.eventlog import from_frame
-from ml_pipeline.predict import predict, risk_segments
-from ml_pipeline.synthetic import generate_events
-from ml_pipeline.train import TrainConfig, build_dataset, train
+from ml_pipeline.data.eventlog import from_frame
+from ml_pipeline.data.synthetic import generate_events
+from ml_pipeline.serving.bundle import load_bundle, save_bundle
+from ml_pipeline.serving.scoring import predict, risk_segments
+from ml_pipeline.training.trainer import TrainConfig, build_dataset, train
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +94,7 @@ def test_too_few_rows_fall_back_to_the_baseline():
 
 
 def test_fingerprint_changes_with_the_data(small_log_frame, tmp_path):
-    from ml_pipeline.bundle import fingerprint
+    from ml_pipeline.serving.bundle import fingerprint
 
     a = from_frame(small_log_frame)
     changed = small_log_frame.copy()
@@ -116,12 +116,12 @@ def test_predict_uses_training_categories_even_if_new_ones_appear(trained, tmp_p
 
 
 def test_churn_calibration_sets_the_mean_to_the_windows_rate():
-    from ml_pipeline.estimators import LightGBMTarget
+    from ml_pipeline.models import LightGBMModel
 
     rng = np.random.default_rng(3)
     X = pd.DataFrame({"a": rng.normal(size=2000), "b": rng.normal(size=2000)})
     y = (rng.random(2000) < 1 / (1 + np.exp(-X["a"].to_numpy()))).astype(float)
-    model = LightGBMTarget("binary").fit(X, y, n_rounds=30)
+    model = LightGBMModel("binary").fit(X, y, n_rounds=30)
     later = (rng.random(2000) < 0.8).astype(float)  # a window where more customers churn
     before = model.predict(X)
     model.calibrate(X, later)
@@ -151,7 +151,7 @@ def test_each_model_type_trains_and_its_bundle_predicts_the_same(kind, small_log
 
 def test_unknown_model_type_is_refused():
     from ml_pipeline.errors import PipelineError
-    from ml_pipeline.zoo import parse_models
+    from ml_pipeline.models.registry import parse_models
 
     assert parse_models("xgboost, linear") == ("xgboost", "linear")
     with pytest.raises(PipelineError, match="unknown model type.*catboost"):

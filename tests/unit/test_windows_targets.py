@@ -6,10 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from ml_pipeline.data.days import date_to_day
 from ml_pipeline.errors import PipelineError
 from ml_pipeline.features import FeatureBuilder
-from ml_pipeline.targets import build_targets
-from ml_pipeline.windows import date_to_day, plan_windows
+from ml_pipeline.training.targets import build_targets
+from ml_pipeline.training.windows import plan_windows
 
 
 def test_cutoffs_follow_the_formula_and_validation_is_unreached():

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from ml_pipeline.eventlog import EventLog
-from ml_pipeline.windows import day_to_date
+from ml_pipeline.data.days import day_to_date
+from ml_pipeline.data.eventlog import EventLog
 
 
 def profile(log: EventLog, top: int = 10) -> dict:
     """Rows, customers, date range, event types, categories by revenue, amounts and warnings."""
-    per_customer = np.bincount(log.cust, minlength=log.n_customers)
+    per_customer = np.bincount(log.customer, minlength=log.n_customers)
     types = np.bincount(log.etype, minlength=len(log.event_types))
     spend = log.is_spend()
     with_cat = spend & (log.category >= 0)

@@ -18,14 +18,16 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from ml_pipeline.data.days import check_as_of
+from ml_pipeline.data.eventlog import PURCHASE, EventLog
 from ml_pipeline.errors import PipelineError
-from ml_pipeline.estimators import LastWindowSpendBaseline, RecencyRateBaseline, TrainingRows
-from ml_pipeline.eventlog import PURCHASE, EventLog
 from ml_pipeline.features import FeatureBuilder
-from ml_pipeline.metrics import better, reliability_table, score, target_kind
-from ml_pipeline.targets import build_targets, target_names
-from ml_pipeline.windows import WindowPlan, day_to_date, plan_windows
-from ml_pipeline.zoo import DEFAULT_MODELS, make_model
+from ml_pipeline.models.baselines import LastWindowSpendBaseline, RecencyRateBaseline
+from ml_pipeline.models.registry import DEFAULT_MODELS, make_model
+from ml_pipeline.models.rows import TrainingRows
+from ml_pipeline.training.metrics import better, reliability_table, score, target_kind
+from ml_pipeline.training.targets import build_targets, target_names
+from ml_pipeline.training.windows import WindowPlan, plan_windows
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +44,7 @@ class TrainConfig:
     step_days: int | None = None
     top_categories: int = 5
     calibrate_churn: bool = True  # shift the churn model's level to the latest labelled window
-    models: tuple[str, ...] = DEFAULT_MODELS  # the zoo's families tried per target (ml_pipeline.zoo)
+    models: tuple[str, ...] = DEFAULT_MODELS  # the zoo's families tried per target (ml_pipeline.models)
     selection_rows: int = 250_000  # rows the candidate models are fit on when there are more
     min_train_rows: int = 200
     fixed_rounds: int = 100  # when there is no earlier cutoff to stop early on
@@ -75,25 +77,6 @@ class TrainResult:
     warnings: list[str] = field(default_factory=list)
 
 
-def check_as_of(log: EventLog, as_of: int | None) -> int:
-    """The as-of day (default: the day after the last event); events on or after it are an error."""
-    last = int(log.day[-1])
-    late = as_of is not None and last >= as_of
-    return as_of_after(last, as_of, f"{int((log.day >= as_of).sum())} event(s)" if late else "events")
-
-
-def as_of_after(last_day: int, as_of: int | None, what: str = "events", option: str = "--as-of") -> int:
-    """``as_of``, or the day after ``last_day`` when it is None; an error when ``last_day`` is not before it."""
-    if as_of is None:
-        return last_day + 1
-    if last_day >= as_of:
-        raise PipelineError(
-            f"{what} are dated on or after the as-of date {day_to_date(as_of)} (the last is "
-            f"{day_to_date(last_day)}); remove them or pass a later {option}"
-        )
-    return as_of
-
-
 def check_trainable(log: EventLog) -> None:
     """Refuse logs no model can learn from, with the reason."""
     if log.n_customers < MIN_CUSTOMERS:
@@ -102,7 +85,7 @@ def check_trainable(log: EventLog) -> None:
         )
     if log.type_code(PURCHASE) < 0 or not (log.etype == log.type_code(PURCHASE)).any():
         raise PipelineError("the log has no purchase events; churn and spend are defined by purchases")
-    if np.bincount(log.cust, minlength=log.n_customers).max() <= 1:
+    if np.bincount(log.customer, minlength=log.n_customers).max() <= 1:
         raise PipelineError(
             "every customer has exactly one event; there is no repeat behaviour to learn churn or spend from"
         )
@@ -191,7 +174,7 @@ def train(
     report = on_progress or (lambda stage, fraction: None)
     config = config or TrainConfig()
     started = time.perf_counter()
-    as_of = check_as_of(log, as_of)
+    as_of = check_as_of(log.day, as_of)
     check_trainable(log)
     plan = plan_windows(
         int(log.day[0]),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ml_pipeline.eventlog import PURCHASE, EventLog
+from ml_pipeline.data.eventlog import PURCHASE, EventLog
 from ml_pipeline.features.mix import category_slots
 
 
@@ -36,9 +36,9 @@ def build_targets(
     hi_churn = log.end_before(cutoff + churn_horizon_days)
     hi_spend = log.end_before(cutoff + horizon_days)
     purchase = log.etype[lo:hi_churn] == log.type_code(PURCHASE)
-    bought = np.bincount(log.cust[lo:hi_churn][purchase], minlength=n) > 0
+    bought = np.bincount(log.customer[lo:hi_churn][purchase], minlength=n) > 0
     spend_rows = log.is_spend()[lo:hi_spend]
-    c, a = log.cust[lo:hi_spend][spend_rows], log.amount[lo:hi_spend][spend_rows]
+    c, a = log.customer[lo:hi_spend][spend_rows], log.amount[lo:hi_spend][spend_rows]
     out = {
         "churn": (~bought[customers]).astype(np.float32),
         "spend_total": np.maximum(np.bincount(c, weights=a, minlength=n), 0.0)[customers],

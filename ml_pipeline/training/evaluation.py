@@ -2,7 +2,7 @@
 
 Three predictors are compared on the same customers (everyone with an event before the cut):
 our trained models, the naive baselines (recency-decile churn rate; last window's spend) and
-BG/NBD + Gamma-Gamma (:mod:`ml_pipeline.btyd`). Nothing after the cut is seen by any of them:
+BG/NBD + Gamma-Gamma (:mod:`ml_pipeline.training.btyd`). Nothing after the cut is seen by any of them:
 the models are trained on ``log.head(as_of)``, and the future is used only for the labels.
 """
 
@@ -13,13 +13,13 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from ml_pipeline.btyd import btyd_predict, summarize
-from ml_pipeline.eventlog import EventLog
-from ml_pipeline.metrics import churn_metrics, reliability_table, spend_metrics
-from ml_pipeline.tables import fmt_metric, reliability_text, text_table
-from ml_pipeline.targets import build_targets
-from ml_pipeline.train import TrainConfig, check_as_of, train
-from ml_pipeline.windows import day_to_date
+from ml_pipeline.data.days import check_as_of, day_to_date
+from ml_pipeline.data.eventlog import EventLog
+from ml_pipeline.training.btyd import btyd_predict, summarize
+from ml_pipeline.training.metrics import churn_metrics, reliability_table, spend_metrics
+from ml_pipeline.training.tables import fmt_metric, reliability_text, text_table
+from ml_pipeline.training.targets import build_targets
+from ml_pipeline.training.trainer import TrainConfig, train
 
 CHURN_ROWS = ("roc_auc", "pr_auc", "brier", "log_loss", "observed_rate", "mean_predicted")
 SPEND_ROWS = ("mae", "rmse", "gini", "spearman", "total_ratio")
@@ -70,7 +70,7 @@ def evaluate(
     started = time.perf_counter()
     config = config or TrainConfig(horizon_days=horizon_days, churn_horizon_days=horizon_days)
     past = log.head(as_of)
-    check_as_of(past, as_of)
+    check_as_of(past.day, as_of)
     result = train(past, config, as_of=as_of, progress=progress)
     X, Y = features_and_labels(
         log, past, as_of, result.builder, config.horizon_days, config.churn_horizon_days

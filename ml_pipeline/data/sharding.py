@@ -5,7 +5,7 @@ batches, writes each row (still raw text) to the shard its customer id hashes to
 evidence about the date format and the decimal style across all batches. The formats are then
 decided once for the whole file, so a shard parses exactly as the whole file would, and an
 ambiguous or mixed column is refused before any scoring starts. :func:`load_shards` turns a
-group of shards into an :class:`~ml_pipeline.eventlog.EventLog` with the file's own row numbers
+group of shards into an :class:`~ml_pipeline.data.eventlog.EventLog` with the file's own row numbers
 in its messages.
 """
 
@@ -22,9 +22,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ml_pipeline.columns import resolve_columns
-from ml_pipeline.errors import EventLogError
-from ml_pipeline.eventlog import (
+from ml_pipeline.data.columns import resolve_columns
+from ml_pipeline.data.eventlog import (
     EventLog,
     distinct_values,
     from_table,
@@ -33,8 +32,7 @@ from ml_pipeline.eventlog import (
     native_days,
     row_locator,
 )
-from ml_pipeline.io import RawStream
-from ml_pipeline.parsing import (
+from ml_pipeline.data.parsing import (
     AmountEvidence,
     DateEvidence,
     amount_evidence,
@@ -42,6 +40,8 @@ from ml_pipeline.parsing import (
     decide_date_format,
     parse_dates,
 )
+from ml_pipeline.data.readers import RawStream
+from ml_pipeline.errors import EventLogError
 
 ROW_COLUMN = "__row"  # the row's number in the original file (header = row 1)
 BYTES_PER_SHARD = 4 << 20  # of uncompressed text; ~100k events
@@ -66,7 +66,7 @@ class Shards:
     rows: int
     last_day: int | None  # the latest readable event day in the file
     columns: dict[str, str]  # canonical field -> the file's header
-    decided: dict[str, str]  # {"date": format, "amount": "comma" | "dot"} for text columns
+    formats: dict[str, str]  # {"date": format, "amount": "comma" | "dot"} for text columns
     source_format: str
     warnings: list[str] = field(default_factory=list)
 
@@ -173,23 +173,23 @@ def shard_file(
             w.close()
     if offset == 0:
         raise EventLogError(f"{path.name}: the file has a header but no data rows")
-    decided = {}
+    formats = {}
     if date_ev.rows:
-        decided["date"] = decide_date_format(date_ev, column=cols["event_date"], max_bad_share=max_bad_share)
+        formats["date"] = decide_date_format(date_ev, column=cols["event_date"], max_bad_share=max_bad_share)
     if "amount" in cols:
-        decided["amount"] = amount_ev.decide(cols["amount"])
+        formats["amount"] = amount_ev.decide(cols["amount"])
     paths = [out_dir / f"shard-{s:05d}.arrow" for s in sorted(writers)]
     scan_dates = date_pool is None or not date_ev.rows
     customers, last_day = [], None
     for p in paths:
-        n, last = _scan_shard(p, cols, decided, scan_dates)
+        n, last = _scan_shard(p, cols, formats, scan_dates)
         customers.append(n)
         if last is not None:
             last_day = last if last_day is None else max(last_day, last)
     if not scan_dates:
         values = date_pool.to_pandas().astype("string")
         days = parse_dates(
-            values, np.ones(len(values), np.int64), column=cols["event_date"], decided=decided["date"]
+            values, np.ones(len(values), np.int64), column=cols["event_date"], decided=formats["date"]
         ).days
         days = days[np.isfinite(days)]
         last_day = int(days.max()) if len(days) else None
@@ -199,14 +199,14 @@ def shard_file(
         rows=offset,
         last_day=last_day,
         columns=cols,
-        decided=decided,
+        formats=formats,
         source_format=stream.source_format,
         warnings=[*stream.warnings, *warnings],
     )
 
 
 def _scan_shard(
-    path: Path, cols: dict[str, str], decided: dict[str, str], dates: bool
+    path: Path, cols: dict[str, str], formats: dict[str, str], dates: bool
 ) -> tuple[int, int | None]:
     """Distinct customers and (when ``dates``) the latest readable day of one shard."""
     table = _read_shard(path).select([cols["customer_id"], cols["event_date"]])
@@ -220,7 +220,7 @@ def _scan_shard(
     else:
         values, codes = distinct_values(dates)
         counts = np.bincount(codes, minlength=len(values))
-        days = parse_dates(values, counts, column=cols["event_date"], decided=decided.get("date")).days
+        days = parse_dates(values, counts, column=cols["event_date"], decided=formats.get("date")).days
     finite = days[np.isfinite(days)]
     return n, (int(finite.max()) if len(finite) else None)
 
@@ -229,18 +229,18 @@ def load_shards(
     paths: list[Path],
     *,
     columns: dict[str, str],
-    decided: dict[str, str],
+    formats: dict[str, str],
     source: str,
     duplicates: str = "warn",
 ) -> EventLog:
-    """The EventLog of a group of shards, parsed with the file-wide ``columns`` and ``decided`` formats."""
+    """The EventLog of a group of shards, parsed with the file-wide ``columns`` and ``formats`` (date format, decimal style)."""
     table = pa.concat_tables([_read_shard(p) for p in paths])
     rows = table.column(ROW_COLUMN).to_numpy()
     return from_table(
         table.drop_columns([ROW_COLUMN]),
         source=source,
         column_mapping=columns,
-        decided=decided,
+        formats=formats,
         row_numbers=rows,
         duplicates=duplicates,
     )

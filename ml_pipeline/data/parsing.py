@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from ml_pipeline.data.days import EPOCH
 from ml_pipeline.errors import EventLogError
 
 _TIME = r"(?:[T ,]+\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:[AaPp][Mm])?\s*(?:Z|[+-]\d{2}:?\d{2}|UTC)?)?"
@@ -23,7 +24,6 @@ _DATE_FAMILIES = {
     "YYYYMMDD": re.compile(r"^(\d{4})(\d{2})(\d{2})$"),
     "NN/NN/YYYY": re.compile(r"^(\d{1,2})([/.-])(\d{1,2})[/.-](\d{4}|\d{2})" + _TIME + "$"),
 }
-EPOCH = np.datetime64("1970-01-01", "D")
 
 
 @dataclass

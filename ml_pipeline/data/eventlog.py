@@ -15,10 +15,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ml_pipeline.columns import resolve_columns
+from ml_pipeline.data.columns import resolve_columns
+from ml_pipeline.data.days import EPOCH
+from ml_pipeline.data.parsing import parse_amounts, parse_dates
+from ml_pipeline.data.readers import read_raw
 from ml_pipeline.errors import EventLogError
-from ml_pipeline.io import read_raw
-from ml_pipeline.parsing import EPOCH, parse_amounts, parse_dates
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +44,7 @@ class EventLog:
     """Events as parallel arrays sorted by day; customers, types and categories are integer codes."""
 
     customer_ids: np.ndarray  # code -> original id (str)
-    cust: np.ndarray  # int32 customer code per event
+    customer: np.ndarray  # int32 customer code per event (its id: customer_ids[code])
     day: np.ndarray  # int32 days since 1970-01-01, ascending
     amount: np.ndarray  # float64, negative = refund
     etype: np.ndarray  # int16 code into event_types
@@ -80,7 +81,7 @@ class EventLog:
         n = self.end_before(day)
         return EventLog(
             self.customer_ids,
-            self.cust[:n],
+            self.customer[:n],
             self.day[:n],
             self.amount[:n],
             self.etype[:n],
@@ -95,7 +96,7 @@ class EventLog:
         cats = np.array([*self.categories, None], dtype=object)
         return pd.DataFrame(
             {
-                "customer_id": self.customer_ids[self.cust],
+                "customer_id": self.customer_ids[self.customer],
                 "event_date": (EPOCH + self.day.astype("timedelta64[D]")).astype("datetime64[s]"),
                 "amount": self.amount,
                 "event_type": np.array(self.event_types, dtype=object)[self.etype],
@@ -134,7 +135,7 @@ def from_records(records: list[tuple[str, str, float, str | None, str | None]]) 
                 f"event {i + 1}: event_date '{date}' is not an ISO date (YYYY-MM-DD)"
             ) from None
         amount[i] = value or 0.0
-    ids, cust = np.unique(np.array([str(r[0]) for r in records], dtype=object), return_inverse=True)
+    ids, customer = np.unique(np.array([str(r[0]) for r in records], dtype=object), return_inverse=True)
     types = [_TYPE_ALIASES.get(t, t) for t in ((r[3] or PURCHASE).strip().lower() for r in records)]
     types = [REFUND if t == PURCHASE and a < 0 else t for t, a in zip(types, amount)]
     etype_names, etype = np.unique(np.array([*types, PURCHASE, REFUND], dtype=object), return_inverse=True)
@@ -147,7 +148,7 @@ def from_records(records: list[tuple[str, str, float, str | None, str | None]]) 
     order = np.argsort(day, kind="stable")
     return EventLog(
         customer_ids=ids.astype(str).astype(object),
-        cust=cust[order].astype(np.int32),
+        customer=customer[order].astype(np.int32),
         day=day[order],
         amount=amount[order],
         etype=etype[order].astype(np.int16),
@@ -252,18 +253,18 @@ def _normalize(
     source: str,
     column_mapping: dict[str, str] | None = None,
     date_format: str | None = None,
-    decided: dict[str, str] | None = None,
+    formats: dict[str, str] | None = None,
     row_numbers: np.ndarray | None = None,
     max_bad_share: float = 0.01,
     duplicates: str = "warn",
 ) -> EventLog:
     """Parse, check and encode a raw table.
 
-    ``decided`` holds formats chosen for the whole file when ``table`` is only part of it
-    (``{"date": ..., "amount": ...}``, from :mod:`ml_pipeline.sharding`); ``row_numbers`` are then
+    ``formats`` holds formats chosen for the whole file when ``table`` is only part of it
+    (``{"date": ..., "amount": ...}``, from :mod:`ml_pipeline.data.sharding`); ``row_numbers`` are then
     the rows' numbers in that file, used in messages.
     """
-    decided = decided or {}
+    formats = formats or {}
     if duplicates not in DUPLICATE_POLICIES:
         raise EventLogError(f"duplicates policy must be one of {', '.join(DUPLICATE_POLICIES)}")
     cols, warnings = resolve_columns(table.column_names, column_mapping)
@@ -298,7 +299,7 @@ def _normalize(
             counts,
             column=cols["event_date"],
             date_format=date_format,
-            decided=decided.get("date"),
+            decided=formats.get("date"),
             max_bad_share=max_bad_share,
             example_row=locator(values, codes),
         )
@@ -314,7 +315,7 @@ def _normalize(
         else:
             values, codes = distinct_values(acol)
             amount = parse_amounts(
-                values, column=cols["amount"], style=decided.get("amount"), example_row=locator(values, codes)
+                values, column=cols["amount"], style=formats.get("amount"), example_row=locator(values, codes)
             )[codes]
         bad.add(np.isnan(amount) | np.isinf(amount), f"{cols['amount']} is not a number")
     else:
@@ -366,13 +367,13 @@ def _normalize(
 
     id_codes, day, amount = id_codes[keep], day_f[keep].astype(np.int32), amount[keep]
     etype, category, quantity = etype[keep], category[keep], quantity[keep]
-    used_ids, cust = np.unique(id_codes, return_inverse=True)
+    used_ids, customer = np.unique(id_codes, return_inverse=True)
     customer_ids = ids.to_numpy(dtype=object)[used_ids].astype(str).astype(object)
 
     order = np.argsort(day, kind="stable")
     log = EventLog(
         customer_ids=customer_ids,
-        cust=cust[order].astype(np.int32),
+        customer=customer[order].astype(np.int32),
         day=day[order],
         amount=amount[order].astype(np.float64),
         etype=etype[order].astype(np.int16),
@@ -405,7 +406,14 @@ def _check_bad_rows(
 
 def _handle_duplicates(log: EventLog, policy: str, max_share: float) -> None:
     frame = pd.DataFrame(
-        {"c": log.cust, "d": log.day, "a": log.amount, "t": log.etype, "k": log.category, "q": log.quantity}
+        {
+            "c": log.customer,
+            "d": log.day,
+            "a": log.amount,
+            "t": log.etype,
+            "k": log.category,
+            "q": log.quantity,
+        }
     )
     dup = frame.duplicated().to_numpy()
     k = int(dup.sum())
@@ -413,7 +421,7 @@ def _handle_duplicates(log: EventLog, policy: str, max_share: float) -> None:
     if k == 0:
         return
     share = k / len(dup)
-    example = log.customer_ids[log.cust[np.argmax(dup)]]
+    example = log.customer_ids[log.customer[np.argmax(dup)]]
     what = f"{k} exact duplicate row(s) ({share:.1%}; e.g. customer {example})"
     if policy == "error" or (policy == "warn" and share > max(max_share, 0.05)):
         raise EventLogError(
@@ -422,7 +430,7 @@ def _handle_duplicates(log: EventLog, policy: str, max_share: float) -> None:
         )
     if policy == "drop":
         keep = ~dup
-        for name in ("cust", "day", "amount", "etype", "category", "quantity"):
+        for name in ("customer", "day", "amount", "etype", "category", "quantity"):
             setattr(log, name, getattr(log, name)[keep])
         log.warnings.append(f"dropped {what}")
     else:

@@ -7,11 +7,11 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pandas as pd
 
-from ml_pipeline.bundle import Bundle
+from ml_pipeline.data.days import check_as_of
+from ml_pipeline.data.eventlog import EventLog
 from ml_pipeline.errors import PipelineError
-from ml_pipeline.eventlog import EventLog
-from ml_pipeline.reasons import METHODS
-from ml_pipeline.train import check_as_of
+from ml_pipeline.explain.reasons import METHODS
+from ml_pipeline.serving.bundle import Bundle
 
 SEGMENTS = ("Low", "Medium", "High", "Critical")
 
@@ -26,7 +26,7 @@ REASON_CHUNK = 200_000  # rows per contributions call: customers share tree-SHAP
 
 
 def churn_reasons(bundle: Bundle, X: pd.DataFrame, values: np.ndarray, method: str = "exact") -> list[str]:
-    """The reasons behind each customer's churn risk (see ml_pipeline.reasons), from the churn
+    """The reasons behind each customer's churn risk (see ml_pipeline.explain.reasons), from the churn
     model's own per-prediction contributions.
 
     Blocks of ``REASON_CHUNK`` rows: while one block is phrased (Python, one core), the next
@@ -65,12 +65,12 @@ def predict(
     customer_id, churn_probability, risk_segment, spend_total, spend_<category>..., reasons
 
     ``risk_thresholds`` overrides the bundle's (an organization may set its own). ``reasons`` is
-    the contribution method (``exact`` tree SHAP or ``path``; see ml_pipeline.contributions),
+    the contribution method (``exact`` tree SHAP or ``path``; see ml_pipeline.models.tree_shap),
     or None for no reasons column.
     """
     if reasons is not None and reasons not in METHODS:
         raise PipelineError(f"unknown reasons method '{reasons}'; choose from {', '.join(METHODS)}")
-    as_of = check_as_of(log, as_of)
+    as_of = check_as_of(log.day, as_of)
     X = bundle.builder.transform(log, as_of)
     missing = [f for f in bundle.metadata["features"] if f not in X.columns]
     if missing:

@@ -1,7 +1,7 @@
 """Reasons: the few factors that push a customer's churn risk up the most, in words, with the
 customer's own numbers ("no purchase for 64 days, 3.0x the usual gap of 21 days").
 
-The churn model's per-prediction contributions (:mod:`ml_pipeline.contributions`) are summed
+The churn model's per-prediction contributions (each model's ``contributions``; :mod:`ml_pipeline.models.tree_shap`) are summed
 over groups of features that say the same thing in people's terms: recency_days,
 days_since_last_event, overdue_ratio and recency_score are all "no purchase for N days". The
 groups with the largest positive sums are the reasons, largest first; a customer whose risk no
@@ -18,7 +18,7 @@ import numpy as np
 from ml_pipeline.features.docs import describe_feature
 
 TOP_REASONS = 3
-METHODS = ("exact", "path")  # how contributions are computed: see ml_pipeline.contributions
+METHODS = ("exact", "path")  # how contributions are computed: see ml_pipeline.models.tree_shap
 SEPARATOR = "; "
 
 _FIXED: dict[str, str] = {

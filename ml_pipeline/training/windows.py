@@ -10,23 +10,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-import numpy as np
-
+from ml_pipeline.data.days import day_to_date
 from ml_pipeline.errors import PipelineError
-from ml_pipeline.parsing import EPOCH
-
-
-def day_to_date(day: int) -> str:
-    """ISO date of a day number (days since 1970-01-01)."""
-    return str(EPOCH + np.timedelta64(int(day), "D"))
-
-
-def date_to_day(text: str) -> int:
-    """Day number of an ISO date, with a clear error for anything else."""
-    try:
-        return int((np.datetime64(text, "D") - EPOCH).astype(int))
-    except ValueError as exc:
-        raise PipelineError(f"'{text}' is not a date in YYYY-MM-DD form") from exc
 
 
 @dataclass(frozen=True)

@@ -23,14 +23,14 @@ import sklearn
 import xgboost
 
 from ml_pipeline import __version__
+from ml_pipeline.data.days import day_to_date
+from ml_pipeline.data.eventlog import EventLog
 from ml_pipeline.errors import PipelineError
-from ml_pipeline.estimators import baseline_from_params
-from ml_pipeline.eventlog import EventLog
+from ml_pipeline.explain.reasons import Reasons
 from ml_pipeline.features import FeatureBuilder
-from ml_pipeline.reasons import Reasons
-from ml_pipeline.train import TrainResult
-from ml_pipeline.windows import day_to_date
-from ml_pipeline.zoo import load_model, model_file
+from ml_pipeline.models.baselines import baseline_from_params
+from ml_pipeline.models.registry import load_model, model_file
+from ml_pipeline.training.trainer import TrainResult
 
 FORMAT_VERSION = 2  # 2: RFM scores against a stored reference distribution
 DEFAULT_RISK_THRESHOLDS = {"medium": 0.3, "high": 0.5, "critical": 0.7}
@@ -42,7 +42,7 @@ def fingerprint(log: EventLog) -> str:
 
     h = hashlib.sha256()
     ids = pd.util.hash_array(log.customer_ids.astype(str)) if log.n_customers else np.zeros(0, np.uint64)
-    h.update(ids[log.cust].tobytes())
+    h.update(ids[log.customer].tobytes())
     for arr in (log.day, log.amount, log.etype, log.category):
         h.update(np.ascontiguousarray(arr).tobytes())
     h.update(json.dumps([log.event_types, log.categories]).encode())

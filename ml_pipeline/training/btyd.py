@@ -20,8 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ml_pipeline.data.eventlog import EventLog
 from ml_pipeline.errors import PipelineError
-from ml_pipeline.eventlog import EventLog
 from ml_pipeline.features.visits import visits_of
 
 
@@ -45,7 +45,7 @@ def summarize(log: EventLog, as_of: int, customers: np.ndarray) -> Summary:
     """
     n = log.end_before(as_of)
     first_event = np.full(log.n_customers, np.iinfo(np.int64).max)
-    np.minimum.at(first_event, log.cust[:n], log.day[:n].astype(np.int64))
+    np.minimum.at(first_event, log.customer[:n], log.day[:n].astype(np.int64))
     v = visits_of(log)
     before = v.day < as_of
     d_cust, d_day, d_spend = v.cust[before].astype(np.int64), v.day[before].astype(np.int64), v.spend[before]

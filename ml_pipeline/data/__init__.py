@@ -1,0 +1,45 @@
+"""Reading event logs: files of any supported kind in, a normalized EventLog out.
+
+readers (sniffing, CSV/Excel/Parquet), columns (header aliases), parsing (dates, amounts), days
+(the date unit), eventlog (the normalized arrays), sharding (a file split by customer),
+profiling, synthetic (generated logs).
+"""
+
+from ml_pipeline.data.columns import parse_mapping_args, resolve_columns
+from ml_pipeline.data.days import as_of_after, check_as_of, date_to_day, day_to_date
+from ml_pipeline.data.eventlog import (
+    DUPLICATE_POLICIES,
+    PURCHASE,
+    REFUND,
+    EventLog,
+    from_frame,
+    from_records,
+    load_events,
+)
+from ml_pipeline.data.profiling import profile
+from ml_pipeline.data.readers import write_csv_atomic
+from ml_pipeline.data.sharding import Shards, load_shards, shard_file
+from ml_pipeline.data.synthetic import generate_events, write_events
+
+__all__ = [
+    "DUPLICATE_POLICIES",
+    "PURCHASE",
+    "REFUND",
+    "EventLog",
+    "Shards",
+    "as_of_after",
+    "check_as_of",
+    "date_to_day",
+    "day_to_date",
+    "from_frame",
+    "from_records",
+    "generate_events",
+    "load_events",
+    "load_shards",
+    "parse_mapping_args",
+    "profile",
+    "resolve_columns",
+    "shard_file",
+    "write_csv_atomic",
+    "write_events",
+]

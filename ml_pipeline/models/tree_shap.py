@@ -1,0 +1,112 @@
+"""Per-prediction feature contributions to a tree model's raw score (log-odds for churn).
+
+Two ways for trees:
+
+- ``exact``: path-dependent tree SHAP, computed by the library itself (LightGBM ``pred_contrib``,
+  XGBoost ``pred_contribs``). Called on every customer it costs leaves × depth² per tree: 126 s
+  for a million customers with the 65-tree churn model of the benchmark. Customers who take the
+  same side at every split of a tree share that tree's values, so for large inputs the library
+  is called once per distinct pattern of each tree (:func:`shared_tree_shap`): the same numbers
+  (tested to 1e-5 of the library's) in about 11 s per million.
+- ``path``: the path attribution of each tree (Saabas; XGBoost's ``approx_contribs``): the change
+  of the node value at every split on the customer's path is credited to that split's feature.
+  Cheaper still, but on the shared logs its first reason is tree SHAP's for only 61-89% of the
+  customers.
+
+A random-forest churn model (127-leaf trees, too many splits to pack a pattern into 64 bits)
+gets the library's tree SHAP on every customer: about 0.5 ms each.
+
+Both sum, with the tree's base value, to the raw score. Linear models have one exact answer,
+coefficient × standardized value, which is what both methods return for them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+SHARE_FROM_ROWS = 5_000  # below this, one library call beats one call per tree
+
+
+def cached(model, name: str, build: Callable):
+    """State derived from a model's trees (may be None), built on first use and kept on the model."""
+    if name not in model.__dict__:
+        model.__dict__[name] = build()
+    return model.__dict__[name]
+
+
+def one_per_tree(picks: np.ndarray, width: int) -> sp.csr_matrix:
+    """(rows, width) 0/1 matrix with a 1 at each row's pick of every tree (``picks``: rows × trees,
+    already offset into one shared table), so ``matrix @ table`` sums the picked table rows."""
+    n, trees = picks.shape
+    return sp.csr_matrix(
+        (np.ones(n * trees), picks.ravel(), np.arange(0, n * trees + 1, trees)), shape=(n, width)
+    )
+
+
+@dataclass
+class TreeSplits:
+    """One tree's internal nodes as arrays: where a customer goes at each split."""
+
+    feature: np.ndarray  # int64
+    threshold: np.ndarray  # float32: float32 inputs compare against it exactly as the library does
+    strict: bool  # XGBoost goes left on x < t, LightGBM on x <= t
+    nan_left: np.ndarray  # bool: the side of a missing value
+    zero_left: np.ndarray  # int8: -1 = compare zero normally, else the side of 0 (LightGBM "Zero")
+
+    def patterns(self, columns: np.ndarray, nan_rows: dict[int, np.ndarray]) -> np.ndarray:
+        """One integer per row: the bits of the side taken at every split of the tree."""
+        bits = np.zeros(columns.shape[1], dtype=np.uint64)
+        for k, (f, t) in enumerate(zip(self.feature.tolist(), self.threshold)):
+            x = columns[f]
+            left = x < t if self.strict else x <= t
+            if f in nan_rows:
+                left[nan_rows[f]] = self.nan_left[k]
+            if self.zero_left[k] >= 0:
+                left[(x == 0) | np.isnan(x)] = bool(self.zero_left[k])
+            bits |= left.astype(np.uint64) << np.uint64(k)
+        return bits
+
+
+def float32_at_most(t: float) -> np.float32:
+    """The largest float32 <= t: for a float32 x, x <= t (in double) iff x <= this."""
+    with np.errstate(over="ignore"):  # beyond float32: inf, and the step below gives its largest
+        f = np.float32(t)
+    return np.nextafter(f, np.float32(-np.inf)) if float(f) > t else f
+
+
+def shared_tree_shap(
+    splits: list[TreeSplits], values: np.ndarray, tree_shap: Callable, project: np.ndarray
+) -> np.ndarray:
+    """Exact tree SHAP, computed once per distinct path pattern of each tree.
+
+    Path-dependent tree SHAP of one tree depends on a customer only through the side taken at
+    each split of that tree (not only the leaf reached: a split off the customer's path counts
+    when its own feature is left out). Customers with the same sides share the values, and a
+    40-tree model sees a few thousand patterns per tree among 100,000 customers; so the library
+    computes SHAP for one representative of each pattern (``tree_shap(rows, tree)``), and the
+    values are spread back, already projected onto ``project``'s columns (features × groups).
+    """
+    n = len(values)
+    columns = np.ascontiguousarray(values.T)
+    nan_rows = {f: np.flatnonzero(np.isnan(columns[f])) for f in range(len(columns))}
+    nan_rows = {f: rows for f, rows in nan_rows.items() if len(rows)}
+    out = np.zeros((n, project.shape[1]))
+    # Trees are summed in batches by one sparse product: row i picks its pattern's row of each tree.
+    batch = 32
+    for start in range(0, len(splits), batch):
+        picks, tables, offset = [], [], 0
+        for t in range(start, min(start + batch, len(splits))):
+            codes, uniques = pd.factorize(splits[t].patterns(columns, nan_rows))
+            first = np.empty(len(uniques), dtype=np.int64)
+            first[codes[::-1]] = np.arange(n - 1, -1, -1)  # the first row of each pattern
+            shap = np.asarray(tree_shap(values[first], t), dtype=np.float64)[:, :-1]
+            tables.append(shap @ project)
+            picks.append(codes + offset)
+            offset += len(uniques)
+        out += one_per_tree(np.column_stack(picks), offset) @ np.vstack(tables)
+    return out

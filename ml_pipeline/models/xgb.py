@@ -1,0 +1,139 @@
+"""XGBoost (hist trees) for one target, early-stopped on a later cutoff, with its contributions
+(tree SHAP shared per split pattern, or the library's own)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ml_pipeline.models import tree_shap
+from ml_pipeline.models.base import CHURN_TREE_DEPTH, LinkedModel, as_values
+from ml_pipeline.models.tree_shap import TreeSplits, cached, shared_tree_shap
+
+
+class XGBoostModel(LinkedModel):
+    """XGBoost (hist trees) for one target, early-stopped on a later cutoff."""
+
+    kind = "xgboost"
+
+    def __init__(
+        self, objective: str, random_state: int = 0, num_threads: int = 0, learning_rate: float = 0.1
+    ):
+        self.objective = objective
+        self.random_state = random_state
+        self.num_threads = num_threads
+        self.learning_rate = learning_rate
+        self.description = f"XGBoost ({objective})"
+
+    def params(self) -> dict:
+        p = {
+            "objective": "binary:logistic" if self.objective == "binary" else "reg:tweedie",
+            "eta": self.learning_rate,
+            "max_depth": 6,
+            "min_child_weight": 5,
+            "subsample": 0.8,
+            "colsample_bytree": 0.8,
+            "lambda": 1.0,
+            "tree_method": "hist",
+            "seed": self.random_state,
+            "nthread": self.num_threads or None,
+            "verbosity": 0,
+        }
+        if self.objective == "tweedie":
+            p["tweedie_variance_power"] = 1.5
+        else:
+            p["max_depth"] = CHURN_TREE_DEPTH
+        return {k: v for k, v in p.items() if v is not None}
+
+    def fit_on(self, rows, index: np.ndarray, y: np.ndarray, eval_set=None, n_rounds=None):
+        import xgboost as xgb
+
+        train = xgb.DMatrix(rows.values[index], label=y)  # index ascending, y aligned with it
+        evals, kwargs = [], {}
+        if eval_set is not None:
+            evals = [(xgb.DMatrix(as_values(eval_set[0]), label=eval_set[1]), "valid")]
+            kwargs["early_stopping_rounds"] = 30
+        self.booster_ = xgb.train(
+            self.params(), train, num_boost_round=n_rounds or 2000, evals=evals, verbose_eval=False, **kwargs
+        )
+        best = getattr(self.booster_, "best_iteration", None)
+        self.best_rounds_ = (
+            int(best + 1)
+            if eval_set is not None and best is not None
+            else int(self.booster_.num_boosted_rounds())
+        )
+        return self
+
+    def raw(self, X) -> np.ndarray:
+        import xgboost as xgb
+
+        return self.booster_.predict(
+            xgb.DMatrix(as_values(X)), output_margin=True, iteration_range=(0, self.best_rounds_)
+        ).astype(np.float64)
+
+    def contributions(self, values: np.ndarray, method: str = "exact", project: np.ndarray | None = None):
+        return xgboost_contributions(self, values, method, project)
+
+    def save(self, path: Path) -> None:
+        self.booster_.save_model(str(path))
+
+    @classmethod
+    def load(cls, path: Path, objective: str) -> XGBoostModel:
+        import xgboost as xgb
+
+        m = cls(objective)
+        m.booster_ = xgb.Booster()
+        m.booster_.load_model(str(path))
+        m.best_rounds_ = int(m.booster_.num_boosted_rounds())
+        return m
+
+
+def _xgboost_splits(booster, n_iter: int) -> list[TreeSplits] | None:
+    out = []
+    for text in booster[:n_iter].get_dump(dump_format="json"):
+        nodes, stack = [], [json.loads(text)]
+        while stack:
+            node = stack.pop()
+            if "children" in node:
+                nodes.append(node)
+                stack += node["children"]
+        if len(nodes) > 64:
+            return None
+        out.append(
+            TreeSplits(
+                feature=np.array([int(n["split"].lstrip("f")) for n in nodes], dtype=np.int64),
+                threshold=np.array([n["split_condition"] for n in nodes], dtype=np.float32),
+                strict=True,
+                nan_left=np.array([n["missing"] == n["yes"] for n in nodes]),
+                zero_left=np.full(len(nodes), -1, dtype=np.int8),
+            )
+        )
+    return out
+
+
+def xgboost_contributions(model, values: np.ndarray, method: str, project: np.ndarray | None = None):
+    import xgboost as xgb
+
+    booster, n_iter = model.booster_, model.best_rounds_
+    if project is None:
+        project = np.eye(booster.num_features())
+    if method == "exact" and len(values) >= tree_shap.SHARE_FROM_ROWS:
+        splits = cached(model, "_splits", lambda: _xgboost_splits(booster, n_iter))
+        if splits is not None:
+            # contributions take whole models only: one single-tree model per tree, sliced once
+            trees = cached(model, "_tree_models", lambda: [booster[t : t + 1] for t in range(n_iter)])
+            return shared_tree_shap(
+                splits,
+                values,
+                lambda rows, t: trees[t].predict(xgb.DMatrix(rows, nthread=1), pred_contribs=True),
+                project,
+            )
+    contrib = booster.predict(
+        xgb.DMatrix(values),
+        pred_contribs=True,
+        approx_contribs=method == "path",
+        iteration_range=(0, n_iter),
+    )
+    return np.asarray(contrib, dtype=np.float64)[:, :-1] @ project
