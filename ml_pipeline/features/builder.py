@@ -8,6 +8,7 @@ of every customer with an event before the cutoff.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -120,8 +121,9 @@ class FeatureBuilder:
             values, columns=list(cols), index=pd.Index(present, name="customer_code"), copy=False
         )
 
-    def get_params(self) -> dict:
-        """Learned configuration, for the model bundle's metadata."""
+    def save(self, folder: Path, name: str = "features") -> dict:
+        """The learned state as the JSON-able entry a bundle's metadata.json keeps; like every
+        persisted piece (see ml_pipeline.models.base). The state is small: ``folder`` gets no file."""
         return {
             "top_categories": self.top_categories,
             "top_event_types": self.top_event_types,
@@ -135,8 +137,8 @@ class FeatureBuilder:
         }
 
     @classmethod
-    def from_params(cls, params: dict) -> FeatureBuilder:
-        """Rebuild a fitted builder from :meth:`get_params` output."""
+    def load(cls, params: dict, folder: Path | None = None) -> FeatureBuilder:
+        """Rebuild a fitted builder from :meth:`save` output."""
         fb = cls(params["top_categories"], params["top_event_types"])
         fb.categories_ = params["categories"]
         fb.category_slugs_ = params["category_slugs"]

@@ -91,7 +91,7 @@ def save_bundle(
             "churn_horizon_days": result.plan.churn_horizon_days,
             "windows": result.plan.describe(),
             "features": result.builder.feature_names_,
-            "feature_builder": result.builder.get_params(),
+            "feature_builder": result.builder.save(tmp),
             "categories": result.builder.category_targets_,
             "targets": targets,
             "risk_thresholds": risk_thresholds or DEFAULT_RISK_THRESHOLDS,
@@ -182,4 +182,4 @@ def load_bundle(path: str | Path) -> Bundle:
             predictors[name].shift_ = float(entry.get("shift", 0.0))
         else:
             predictors[name] = baseline_from_params(entry["production_baseline"])
-    return Bundle(path, meta, FeatureBuilder.from_params(meta["feature_builder"]), predictors)
+    return Bundle(path, meta, FeatureBuilder.load(meta["feature_builder"], path), predictors)
