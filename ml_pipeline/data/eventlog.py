@@ -1,42 +1,57 @@
 """The normalized event log: integer-coded numpy arrays sorted by day, built from any input file.
 
 Everything downstream (features, targets, profile) works on these arrays, so the cost of
-strings and dates is paid once, here, on distinct values only.
+strings and dates is paid once, here, on distinct values only. The builders: :func:`load_events`
+(a file), :func:`from_table` (a raw table; its steps per column are in
+:mod:`ml_pipeline.data.normalize`), :func:`from_frame` (a DataFrame), :func:`from_records`
+(JSON events of the predict API, coded with the same vocabulary).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from ml_pipeline.data.columns import resolve_columns
 from ml_pipeline.data.days import EPOCH
-from ml_pipeline.data.parsing import parse_amounts, parse_dates
+from ml_pipeline.data.normalize import (
+    PURCHASE,
+    REFUND,
+    BadRows,
+    apply_refund_sign,
+    check_bad_rows,
+    encode_categories,
+    encode_event_types,
+    read_amounts,
+    read_categories,
+    read_customer_ids,
+    read_days,
+    read_event_types,
+    read_quantities,
+)
 from ml_pipeline.data.readers import read_raw
 from ml_pipeline.errors import EventLogError
 
 logger = logging.getLogger(__name__)
 
-PURCHASE, REFUND = "purchase", "refund"
-_TYPE_ALIASES = {
-    "order": PURCHASE,
-    "sale": PURCHASE,
-    "transaction": PURCHASE,
-    "buy": PURCHASE,
-    "purchased": PURCHASE,
-    "invoice": PURCHASE,
-    "return": REFUND,
-    "refunded": REFUND,
-    "chargeback": REFUND,
-    "returned": REFUND,
-}
 DUPLICATE_POLICIES = ("warn", "keep", "drop", "error")
+# The per-event arrays of an EventLog and their dtypes.
+_ROW_DTYPES = {
+    "customer": np.int32,
+    "day": np.int32,
+    "amount": np.float64,
+    "etype": np.int16,
+    "category": np.int16,
+    "quantity": np.float64,
+}
+_EPOCH_DATE = dt.date(1970, 1, 1)
 
 
 @dataclass
@@ -107,56 +122,62 @@ class EventLog:
 
 
 def from_frame(frame: pd.DataFrame, **kwargs) -> EventLog:
-    """Build an EventLog from an in-memory frame with event-log columns (used by the API and tests)."""
+    """Build an EventLog from an in-memory frame with event-log columns (used by the API and tests).
+
+    Every cell is read as text, as from a CSV file; ``kwargs`` as for :func:`from_table`.
+    """
     table = pa.Table.from_pandas(frame.astype("string").fillna(""), preserve_index=False)
-    return _normalize(table, source="frame", **kwargs)
+    return from_table(table, source="frame", **kwargs)
 
 
 def from_records(records: list[tuple[str, str, float, str | None, str | None]]) -> EventLog:
     """Build an EventLog from (customer_id, ISO date, amount, event_type, category) tuples.
 
     The fast path for events that arrive as JSON (the predict API): dates must be ISO 8601
-    (a date or a datetime; the date part is used), amounts numbers. Raises EventLogError naming
-    the record.
+    (a date or a datetime; the date part is used), amounts numbers (None = 0). Event types and
+    categories are coded as in a file (:func:`~ml_pipeline.data.normalize.event_type_name`, the
+    refund sign). Raises EventLogError naming the record.
     """
-    import datetime as dt
-
     if not records:
         raise EventLogError("no events")
-    epoch = dt.date(1970, 1, 1)
     n = len(records)
     day = np.empty(n, dtype=np.int32)
     amount = np.empty(n, dtype=np.float64)
     for i, (_, date, value, _, _) in enumerate(records):
         try:
-            day[i] = (dt.date.fromisoformat(str(date)[:10]) - epoch).days
+            day[i] = (dt.date.fromisoformat(str(date)[:10]) - _EPOCH_DATE).days
         except ValueError:
             raise EventLogError(
                 f"event {i + 1}: event_date '{date}' is not an ISO date (YYYY-MM-DD)"
             ) from None
         amount[i] = value or 0.0
     ids, customer = np.unique(np.array([str(r[0]) for r in records], dtype=object), return_inverse=True)
-    types = [_TYPE_ALIASES.get(t, t) for t in ((r[3] or PURCHASE).strip().lower() for r in records)]
-    types = [REFUND if t == PURCHASE and a < 0 else t for t, a in zip(types, amount)]
-    etype_names, etype = np.unique(np.array([*types, PURCHASE, REFUND], dtype=object), return_inverse=True)
-    etype = etype[:n]
-    amount = np.where(etype == list(etype_names).index(REFUND), -np.abs(amount), amount)
-    cats = [(r[4] or "").strip() for r in records]
-    cat_names = sorted({c for c in cats if c})
-    cat_index = {c: i for i, c in enumerate(cat_names)}
-    category = np.array([cat_index.get(c, -1) for c in cats], dtype=np.int16)
-    order = np.argsort(day, kind="stable")
-    return EventLog(
-        customer_ids=ids.astype(str).astype(object),
-        customer=customer[order].astype(np.int32),
-        day=day[order],
-        amount=amount[order],
-        etype=etype[order].astype(np.int16),
-        event_types=[str(t) for t in etype_names],
-        category=category[order],
-        categories=cat_names,
-        quantity=np.full(n, np.nan),
+    event_types, etype = _encode_records([r[3] or "" for r in records], encode_event_types)
+    etype, event_types, amount = apply_refund_sign(etype, event_types, amount)
+    categories, category = _encode_records([r[4] or "" for r in records], encode_categories)
+    return _in_day_order(
+        EventLog(
+            customer_ids=ids.astype(str).astype(object),
+            customer=customer,
+            day=day,
+            amount=amount,
+            etype=etype,
+            event_types=event_types,
+            category=category,
+            categories=categories,
+            quantity=np.full(n, np.nan),
+        )
     )
+
+
+def _encode_records(
+    values: list[str], encode: Callable[[Sequence[str]], tuple[list[str], np.ndarray]]
+) -> tuple[list[str], np.ndarray]:
+    """(names, int64 code per value) by ``encode``-ing the distinct values only."""
+    distinct = dict.fromkeys(values)
+    names, codes = encode(list(distinct))
+    index = dict(zip(distinct, range(len(distinct)), strict=True))
+    return names, codes[np.fromiter((index[v] for v in values), np.int64, len(values))]
 
 
 def load_events(
@@ -168,9 +189,12 @@ def load_events(
     max_bad_share: float = 0.01,
     duplicates: str = "warn",
 ) -> EventLog:
-    """Read and normalize an event-log file; raises EventLogError with a one-line reason."""
+    """Read and normalize an event-log file; raises EventLogError with a one-line reason.
+
+    Arguments as for :func:`from_table`; ``sheet`` picks an Excel sheet.
+    """
     raw = read_raw(path, sheet=sheet)
-    log = _normalize(
+    log = from_table(
         raw.table,
         source=Path(path).name,
         column_mapping=column_mapping,
@@ -183,71 +207,7 @@ def load_events(
     return log
 
 
-def distinct_values(col: pa.ChunkedArray) -> tuple[pd.Series, np.ndarray]:
-    """Distinct string values and, per row, the index of its value."""
-    encoded = pc.dictionary_encode(col.cast(pa.string()), null_encoding="encode").combine_chunks()
-    values = encoded.dictionary.to_pandas().astype("string")
-    codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-    return values, codes
-
-
-def row_locator(values: pd.Series, codes: np.ndarray, row_of):
-    """value -> the file row of its first occurrence (``row_of`` maps a table index to a row).
-
-    The lookup is built only when an example row is actually asked for (an error or a warning).
-    """
-    lookup: dict = {}
-
-    def row(value) -> int:
-        if not lookup:
-            lookup.update((v, i) for i, v in enumerate(values.fillna("")))
-        return row_of(int(np.argmax(codes == lookup.get(value, -1))))
-
-    return row
-
-
-def is_native_date(col: pa.ChunkedArray) -> bool:
-    """A typed date or timestamp column (Parquet, Arrow), read without parsing text."""
-    return pa.types.is_timestamp(col.type) or pa.types.is_date(col.type)
-
-
-def native_days(col: pa.ChunkedArray) -> np.ndarray:
-    """Days since 1970-01-01 of a typed date column, NaN where empty."""
-    arr = col.cast(pa.timestamp("s")).to_numpy().astype("datetime64[D]")
-    days = (arr - EPOCH).astype("float64")
-    days[np.isnat(arr)] = np.nan
-    return days
-
-
-def is_numeric(col: pa.ChunkedArray) -> bool:
-    return pa.types.is_integer(col.type) or pa.types.is_floating(col.type)
-
-
-class _BadRows:
-    """Collects rows that are bad in isolation, with the first example of each reason."""
-
-    def __init__(self, n: int):
-        self.mask = np.zeros(n, dtype=bool)
-        self.reasons: list[tuple[str, int, int]] = []  # (message, first row index, count)
-        self.row_numbers: np.ndarray | None = None  # file row per table row, when not index + 2
-
-    def row(self, index: int) -> int:
-        """Row number as a spreadsheet shows it: the header is row 1."""
-        return int(self.row_numbers[index]) if self.row_numbers is not None else index + 2
-
-    def add(self, hit: np.ndarray, message: str) -> None:
-        new = hit & ~self.mask
-        if new.any():
-            self.reasons.append((message, int(np.argmax(new)), int(new.sum())))
-            self.mask |= new
-
-
-def from_table(table: pa.Table, **kwargs) -> EventLog:
-    """Build an EventLog from a raw table of one file's columns (see :func:`_normalize`)."""
-    return _normalize(table, **kwargs)
-
-
-def _normalize(
+def from_table(
     table: pa.Table,
     *,
     source: str,
@@ -258,11 +218,15 @@ def _normalize(
     max_bad_share: float = 0.01,
     duplicates: str = "warn",
 ) -> EventLog:
-    """Parse, check and encode a raw table.
+    """Build an EventLog from a raw table of one file's columns: parse, check and encode them.
 
-    ``formats`` holds formats chosen for the whole file when ``table`` is only part of it
-    (``{"date": ..., "amount": ...}``, from :mod:`ml_pipeline.data.sharding`); ``row_numbers`` are then
-    the rows' numbers in that file, used in messages.
+    ``source`` names the file in messages. ``formats`` holds formats chosen for the whole file
+    when ``table`` is only part of it (``{"date": ..., "amount": ...}``, from
+    :mod:`ml_pipeline.data.sharding`); ``row_numbers`` are then the rows' numbers in that file,
+    used in messages. Bad rows (empty id, unreadable date, amount not a number) are dropped with
+    a warning up to ``max_bad_share``; exact duplicates follow ``duplicates`` (one of
+    DUPLICATE_POLICIES). Raises EventLogError for a missing column, an empty table, too many bad
+    rows, an ambiguous or mixed format, or duplicates refused by the policy.
     """
     formats = formats or {}
     if duplicates not in DUPLICATE_POLICIES:
@@ -271,140 +235,54 @@ def _normalize(
     n = table.num_rows
     if n == 0:
         raise EventLogError(f"{source}: the file has a header but no data rows")
-    bad = _BadRows(n)
-    if row_numbers is not None:
-        bad.row_numbers = row_numbers
+    bad = BadRows(n, row_numbers)
+    ids, id_codes = read_customer_ids(table, cols, bad)
+    day, date_fmt = read_days(
+        table, cols, bad, date_format=date_format, decided=formats.get("date"), max_bad_share=max_bad_share
+    )
+    amount = read_amounts(table, cols, bad, style=formats.get("amount"), warnings=warnings)
+    event_types, etype = read_event_types(table, cols)
+    categories, category = read_categories(table, cols)
+    quantity = read_quantities(table, cols)
+    check_bad_rows(bad, max_bad_share, source, warnings)
+    etype, event_types, amount = apply_refund_sign(etype, event_types, amount)
 
-    def col(name: str) -> pa.ChunkedArray:
-        return table.column(cols[name])
-
-    def locator(values: pd.Series, codes: np.ndarray):
-        return row_locator(values, codes, bad.row)
-
-    # customer ids
-    ids, id_codes = distinct_values(col("customer_id"))
-    ids = ids.fillna("").str.strip()
-    bad.add((ids == "").to_numpy(bool)[id_codes], f"empty {cols['customer_id']}")
-
-    # dates
-    date_col = col("event_date")
-    if is_native_date(date_col):
-        day_f = native_days(date_col)
-        date_fmt = "native"
-    else:
-        values, codes = distinct_values(date_col)
-        counts = np.bincount(codes, minlength=len(values))
-        parsed = parse_dates(
-            values,
-            counts,
-            column=cols["event_date"],
-            date_format=date_format,
-            decided=formats.get("date"),
-            max_bad_share=max_bad_share,
-            example_row=locator(values, codes),
-        )
-        day_f = parsed.days[codes]
-        date_fmt = parsed.format
-    bad.add(np.isnan(day_f), f"unreadable {cols['event_date']}")
-
-    # amounts
-    if "amount" in cols:
-        acol = col("amount")
-        if is_numeric(acol):
-            amount = acol.cast(pa.float64()).fill_null(0).to_numpy()
-        else:
-            values, codes = distinct_values(acol)
-            amount = parse_amounts(
-                values, column=cols["amount"], style=formats.get("amount"), example_row=locator(values, codes)
-            )[codes]
-        bad.add(np.isnan(amount) | np.isinf(amount), f"{cols['amount']} is not a number")
-    else:
-        amount = np.zeros(n)
-        warnings.append("no amount column: every amount is 0, spend targets will be 0")
-
-    # event types
-    if "event_type" in cols:
-        values, codes = distinct_values(col("event_type"))
-        names = values.fillna("").str.strip().str.lower().str.replace(r"\s+", "_", regex=True)
-        names = names.where(names != "", PURCHASE).map(lambda v: _TYPE_ALIASES.get(v, v))
-        event_types, type_codes = np.unique(names.to_numpy(dtype=object).astype(str), return_inverse=True)
-        etype_names = [str(t) for t in event_types]
-        etype = type_codes[codes]
-    else:
-        etype_names, etype = [PURCHASE], np.zeros(n, dtype=np.int64)
-
-    # categories
-    if "category" in cols:
-        values, codes = distinct_values(col("category"))
-        names = values.fillna("").str.strip()
-        uniq, inv = np.unique(names.to_numpy(dtype=object).astype(str), return_inverse=True)
-        cat_names = [str(c) for c in uniq if c != ""]
-        remap = np.array([cat_names.index(c) if c != "" else -1 for c in uniq], dtype=np.int64)
-        category = remap[inv][codes]
-    else:
-        cat_names, category = [], np.full(n, -1, dtype=np.int64)
-
-    quantity = np.full(n, np.nan)
-    if "quantity" in cols:
-        qcol = col("quantity")
-        if is_numeric(qcol):
-            quantity = qcol.cast(pa.float64()).to_numpy(zero_copy_only=False)
-        else:
-            values, codes = distinct_values(qcol)
-            quantity = pd.to_numeric(values.str.replace(",", ".", regex=False), errors="coerce").to_numpy(
-                dtype="float64", na_value=np.nan
-            )[codes]
-
-    _check_bad_rows(bad, n, max_bad_share, source, ids, id_codes, warnings)
     keep = ~bad.mask
-    # A negative purchase is a refund; refunds are stored negative whatever sign the file used.
-    if REFUND not in etype_names:
-        etype_names = [*etype_names, REFUND]
-    refund_code = etype_names.index(REFUND)
-    purchase_code = etype_names.index(PURCHASE) if PURCHASE in etype_names else -1
-    etype = np.where((etype == purchase_code) & (amount < 0), refund_code, etype)
-    amount = np.where(etype == refund_code, -np.abs(amount), amount)
-
-    id_codes, day, amount = id_codes[keep], day_f[keep].astype(np.int32), amount[keep]
-    etype, category, quantity = etype[keep], category[keep], quantity[keep]
-    used_ids, customer = np.unique(id_codes, return_inverse=True)
-    customer_ids = ids.to_numpy(dtype=object)[used_ids].astype(str).astype(object)
-
-    order = np.argsort(day, kind="stable")
-    log = EventLog(
-        customer_ids=customer_ids,
-        customer=customer[order].astype(np.int32),
-        day=day[order],
-        amount=amount[order].astype(np.float64),
-        etype=etype[order].astype(np.int16),
-        event_types=etype_names,
-        category=category[order].astype(np.int16),
-        categories=cat_names,
-        quantity=quantity[order],
-        warnings=warnings,
-        info={"rows_read": n, "rows_dropped": int(bad.mask.sum()), "date_format": date_fmt, "columns": cols},
+    used_ids, customer = np.unique(id_codes[keep], return_inverse=True)
+    log = _in_day_order(
+        EventLog(
+            customer_ids=ids.to_numpy(dtype=object)[used_ids].astype(str).astype(object),
+            customer=customer,
+            day=day[keep].astype(np.int32),
+            amount=amount[keep],
+            etype=etype[keep],
+            event_types=event_types,
+            category=category[keep],
+            categories=categories,
+            quantity=quantity[keep],
+            warnings=warnings,
+            info={
+                "rows_read": n,
+                "rows_dropped": int(bad.mask.sum()),
+                "date_format": date_fmt,
+                "columns": cols,
+            },
+        )
     )
     _handle_duplicates(log, duplicates, max_bad_share)
     return log
 
 
-def _check_bad_rows(
-    bad: _BadRows, n: int, max_bad_share: float, source: str, ids, id_codes, warnings
-) -> None:
-    count = int(bad.mask.sum())
-    if count == 0:
-        return
-    message, first, _ = bad.reasons[0]
-    if count == n or count / n > max_bad_share:
-        raise EventLogError(
-            f"{source}: {message} in row {bad.row(first)}; {count} of {n} rows are bad, "
-            f"more than the {max_bad_share:.0%} allowed"
-        )
-    for message, first, k in bad.reasons:
-        warnings.append(f"dropped {k} row(s): {message} (first in row {bad.row(first)})")
+def _in_day_order(log: EventLog) -> EventLog:
+    """The log with its events sorted by day (stable: one day's events keep their order) and typed."""
+    order = np.argsort(log.day, kind="stable")
+    for name, dtype in _ROW_DTYPES.items():
+        setattr(log, name, getattr(log, name)[order].astype(dtype, copy=False))
+    return log
 
 
 def _handle_duplicates(log: EventLog, policy: str, max_share: float) -> None:
+    """Keep, drop or refuse exact duplicate events by ``policy``; counts them in ``log.info``."""
     frame = pd.DataFrame(
         {
             "c": log.customer,
@@ -430,7 +308,7 @@ def _handle_duplicates(log: EventLog, policy: str, max_share: float) -> None:
         )
     if policy == "drop":
         keep = ~dup
-        for name in ("customer", "day", "amount", "etype", "category", "quantity"):
+        for name in _ROW_DTYPES:
             setattr(log, name, getattr(log, name)[keep])
         log.warnings.append(f"dropped {what}")
     else:

@@ -22,16 +22,15 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ml_pipeline.data.columns import resolve_columns
-from ml_pipeline.data.eventlog import (
-    EventLog,
+from ml_pipeline.data.arrow_columns import (
     distinct_values,
-    from_table,
     is_native_date,
     is_numeric,
     native_days,
     row_locator,
 )
+from ml_pipeline.data.columns import resolve_columns
+from ml_pipeline.data.eventlog import EventLog, from_table
 from ml_pipeline.data.parsing import (
     AmountEvidence,
     DateEvidence,

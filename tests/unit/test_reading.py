@@ -276,3 +276,23 @@ def test_from_records_matches_the_file_path(write_csv):
     pd.testing.assert_frame_equal(from_records(records).to_frame(), via_file)
     with pytest.raises(EventLogError, match="event 2: event_date 'soon' is not an ISO date"):
         from_records([("A", "2020-01-01", 1.0, None, None), ("A", "soon", 1.0, None, None)])
+
+
+def test_from_records_codes_types_and_categories_as_the_file_path(write_csv):
+    from ml_pipeline.data.eventlog import from_records
+
+    text = (
+        "customer_id,event_date,amount,event_type,category\nA,2020-01-03,10, Add  to Cart ,x \n"
+        "B,2020-01-01,5,chargeback,y\nA,2020-01-02,-3,,x\nB,2020-01-04,0,Login,\n"
+    )
+    via_file = load_events(write_csv(text))
+    records = [
+        ("A", "2020-01-03", 10.0, " Add  to Cart ", "x "),
+        ("B", "2020-01-01", 5.0, "chargeback", "y"),
+        ("A", "2020-01-02", -3.0, "", "x"),
+        ("B", "2020-01-04", 0.0, "Login", None),
+    ]
+    log = from_records(records)
+    pd.testing.assert_frame_equal(log.to_frame(), via_file.to_frame())
+    assert log.event_types == via_file.event_types == ["add_to_cart", "login", "purchase", "refund"]
+    assert log.categories == via_file.categories == ["x", "y"]
