@@ -56,18 +56,18 @@ def event_type_name(raw: str) -> str:
 
 def encode_event_types(values: Sequence[str]) -> tuple[list[str], np.ndarray]:
     """Distinct raw event types -> (sorted normalized names, int64 code per value into them)."""
-    names = np.array([event_type_name(v) for v in values], dtype=object).astype(str)
-    uniq, codes = np.unique(names, return_inverse=True)
-    return [str(t) for t in uniq], codes.reshape(-1)
+    names = [event_type_name(v) for v in values]
+    event_types = sorted(set(names))
+    index = {name: i for i, name in enumerate(event_types)}
+    return event_types, np.fromiter((index[name] for name in names), np.int64, len(names))
 
 
 def encode_categories(values: Sequence[str]) -> tuple[list[str], np.ndarray]:
     """Distinct raw categories -> (sorted stripped non-empty names, int64 code per value, -1 = none)."""
-    names = np.array([v.strip() for v in values], dtype=object).astype(str)
-    uniq, inv = np.unique(names, return_inverse=True)
-    categories = [str(c) for c in uniq if c != ""]
-    remap = np.array([categories.index(c) if c != "" else -1 for c in uniq], dtype=np.int64)
-    return categories, remap[inv.reshape(-1)]
+    names = [v.strip() for v in values]
+    categories = sorted(set(names) - {""})
+    index = {name: i for i, name in enumerate(categories)}
+    return categories, np.fromiter((index.get(name, -1) for name in names), np.int64, len(names))
 
 
 def apply_refund_sign(
