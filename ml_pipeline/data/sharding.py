@@ -112,96 +112,167 @@ def shard_file(
     path, out_dir = Path(path), Path(out_dir)
     stream = RawStream(path, sheet=sheet, batch_rows=batch_rows)
     n_shards = n_shards or shard_count(path, stream.kind)
-    writers: dict[int, pa.ipc.RecordBatchFileWriter] = {}
     cols: dict[str, str] = {}
     warnings: list[str] = []
-    date_ev, amount_ev = DateEvidence(), AmountEvidence()
-    # Distinct date strings of the whole file, while there are few (dates without a time of day);
-    # the last day then comes from them instead of a second pass over the shards.
-    date_pool: pa.Array | None = pa.array([], pa.string())
-    offset = 0
-    try:
+    evidence = _FormatEvidence()
+    rows = 0
+    with _ShardWriters(out_dir, n_shards) as writers:
         for table in stream:
             if not cols:
                 cols, warnings = resolve_columns(table.column_names, column_mapping)
-            n = table.num_rows
-            if n == 0:
+            if table.num_rows == 0:
                 continue
-            # Hash each distinct id once (a stable hash of the value), then map it to the rows.
-            ids = pc.dictionary_encode(
-                pc.utf8_trim_whitespace(table.column(cols["customer_id"]).cast(pa.string()))
-            ).combine_chunks()
-            hashed = pd.util.hash_array(
-                ids.dictionary.to_numpy(zero_copy_only=False).astype(object), categorize=False
-            )
-            shard = (hashed % np.uint64(n_shards)).astype(np.int64)[
-                ids.indices.to_numpy(zero_copy_only=False)
-            ]
-            first_row = partial(operator.add, offset + 2)  # table index -> row in the file
-            dates = table.column(cols["event_date"])
-            if not is_native_date(dates):
-                values, codes = distinct_values(dates)
-                counts = np.bincount(codes, minlength=len(values))
-                date_ev = date_ev.merge(date_evidence(values, counts, row_locator(values, codes, first_row)))
-                if date_pool is not None:
-                    date_pool = pc.unique(pa.concat_arrays([date_pool, pa.array(values, pa.string())]))
-                    date_pool = date_pool if len(date_pool) <= _DATE_POOL_MAX else None
-            if "amount" in cols and not is_numeric(table.column(cols["amount"])) and not amount_ev.both():
-                values, codes = distinct_values(table.column(cols["amount"]))
-                s = values.fillna("").str.strip()
-                # A plain number can only show a decimal point (looked for until one is found);
-                # anything else may show either style.
-                maybe = pd.to_numeric(s.where(s != "", "0"), errors="coerce").isna()
-                if amount_ev.dot is None:
-                    maybe |= s.str.contains(".", regex=False)
-                maybe = maybe.to_numpy(bool)
-                if maybe.any():
-                    found = amount_evidence(values[maybe], row_locator(values, codes, first_row))
-                    amount_ev = amount_ev.merge(found)
-            table = table.append_column(ROW_COLUMN, pa.array(np.arange(offset + 2, offset + 2 + n)))
-            order = np.argsort(shard, kind="stable")
-            bounds = np.concatenate([[0], np.cumsum(np.bincount(shard, minlength=n_shards))])
-            table = table.take(pa.array(order))
-            for s in np.flatnonzero(np.diff(bounds)):
-                if s not in writers:
-                    writers[s] = pa.ipc.new_file(out_dir / f"shard-{s:05d}.arrow", table.schema, options=_IPC)
-                writers[s].write_table(table.slice(bounds[s], bounds[s + 1] - bounds[s]))
-            offset += n
-    finally:
-        for w in writers.values():
-            w.close()
-    if offset == 0:
+            shard = _shard_of_rows(table.column(cols["customer_id"]), n_shards)
+            evidence.add(table, cols, first_row=rows + 2)
+            writers.write(table, shard, first_row=rows + 2)
+            rows += table.num_rows
+    if rows == 0:
         raise EventLogError(f"{path.name}: the file has a header but no data rows")
-    formats = {}
-    if date_ev.rows:
-        formats["date"] = decide_date_format(date_ev, column=cols["event_date"], max_bad_share=max_bad_share)
-    if "amount" in cols:
-        formats["amount"] = amount_ev.decide(cols["amount"])
-    paths = [out_dir / f"shard-{s:05d}.arrow" for s in sorted(writers)]
-    scan_dates = date_pool is None or not date_ev.rows
-    customers, last_day = [], None
-    for p in paths:
-        n, last = _scan_shard(p, cols, formats, scan_dates)
-        customers.append(n)
-        if last is not None:
-            last_day = last if last_day is None else max(last_day, last)
-    if not scan_dates:
-        values = date_pool.to_pandas().astype("string")
-        days = parse_dates(
-            values, np.ones(len(values), np.int64), column=cols["event_date"], decided=formats["date"]
-        ).days
-        days = days[np.isfinite(days)]
-        last_day = int(days.max()) if len(days) else None
+    formats = evidence.formats(cols, max_bad_share)
+    customers, last_day = _customers_and_last_day(writers.paths, cols, formats, evidence)
     return Shards(
-        paths=paths,
+        paths=writers.paths,
         customers=customers,
-        rows=offset,
+        rows=rows,
         last_day=last_day,
         columns=cols,
         formats=formats,
         source_format=stream.source_format,
         warnings=[*stream.warnings, *warnings],
     )
+
+
+def _shard_of_rows(ids: pa.ChunkedArray, n_shards: int) -> np.ndarray:
+    """Shard (int64 in [0, n_shards)) per row: a stable hash of the stripped customer id.
+
+    Each distinct id is hashed once (pandas' hash_array of the value, the same in every process
+    and run), then mapped to its rows.
+    """
+    encoded = pc.dictionary_encode(pc.utf8_trim_whitespace(ids.cast(pa.string()))).combine_chunks()
+    hashed = pd.util.hash_array(
+        encoded.dictionary.to_numpy(zero_copy_only=False).astype(object), categorize=False
+    )
+    return (hashed % np.uint64(n_shards)).astype(np.int64)[encoded.indices.to_numpy(zero_copy_only=False)]
+
+
+class _ShardWriters:
+    """One Arrow IPC file per shard, opened on the first batch with rows for that shard."""
+
+    def __init__(self, out_dir: Path, n_shards: int):
+        self.out_dir, self.n_shards = out_dir, n_shards
+        self.writers: dict[int, pa.ipc.RecordBatchFileWriter] = {}
+
+    def __enter__(self) -> _ShardWriters:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for w in self.writers.values():
+            w.close()
+
+    @property
+    def paths(self) -> list[Path]:
+        """The written shard files, in shard order."""
+        return [self._path(s) for s in sorted(self.writers)]
+
+    def _path(self, shard: int) -> Path:
+        return self.out_dir / f"shard-{shard:05d}.arrow"
+
+    def write(self, table: pa.Table, shard: np.ndarray, first_row: int) -> None:
+        """Append each row of ``table`` to the file of its ``shard`` (int per row), in order.
+
+        Each row carries its number in the file (``first_row`` for the first) in ROW_COLUMN.
+        """
+        rows = np.arange(first_row, first_row + table.num_rows)
+        table = table.append_column(ROW_COLUMN, pa.array(rows))
+        order = np.argsort(shard, kind="stable")
+        bounds = np.concatenate([[0], np.cumsum(np.bincount(shard, minlength=self.n_shards))])
+        table = table.take(pa.array(order))
+        for s in np.flatnonzero(np.diff(bounds)):
+            if s not in self.writers:
+                self.writers[s] = pa.ipc.new_file(self._path(s), table.schema, options=_IPC)
+            self.writers[s].write_table(table.slice(bounds[s], bounds[s + 1] - bounds[s]))
+
+
+class _FormatEvidence:
+    """What the text date and amount columns show about their formats, gathered batch by batch."""
+
+    def __init__(self) -> None:
+        self.dates, self.amounts = DateEvidence(), AmountEvidence()
+        # Distinct date strings of the whole file, while there are few (dates without a time of
+        # day); the last day then comes from them instead of a second pass over the shards.
+        self.date_pool: pa.Array | None = pa.array([], pa.string())
+
+    def add(self, table: pa.Table, cols: dict[str, str], first_row: int) -> None:
+        """Merge in one batch whose first row is row ``first_row`` of the file."""
+        row_of = partial(operator.add, first_row)  # table index -> row in the file
+        dates = table.column(cols["event_date"])
+        if not is_native_date(dates):
+            self._add_dates(dates, row_of)
+        if "amount" in cols and not is_numeric(table.column(cols["amount"])) and not self.amounts.both():
+            self._add_amounts(table.column(cols["amount"]), row_of)
+
+    def _add_dates(self, dates: pa.ChunkedArray, row_of) -> None:
+        values, codes = distinct_values(dates)
+        counts = np.bincount(codes, minlength=len(values))
+        self.dates = self.dates.merge(date_evidence(values, counts, row_locator(values, codes, row_of)))
+        if self.date_pool is not None:
+            pool = pc.unique(pa.concat_arrays([self.date_pool, pa.array(values, pa.string())]))
+            self.date_pool = pool if len(pool) <= _DATE_POOL_MAX else None
+
+    def _add_amounts(self, amounts: pa.ChunkedArray, row_of) -> None:
+        values, codes = distinct_values(amounts)
+        s = values.fillna("").str.strip()
+        # A plain number can only show a decimal point (looked for until one is found);
+        # anything else may show either style.
+        maybe = pd.to_numeric(s.where(s != "", "0"), errors="coerce").isna()
+        if self.amounts.dot is None:
+            maybe |= s.str.contains(".", regex=False)
+        maybe = maybe.to_numpy(bool)
+        if maybe.any():
+            self.amounts = self.amounts.merge(
+                amount_evidence(values[maybe], row_locator(values, codes, row_of))
+            )
+
+    def formats(self, cols: dict[str, str], max_bad_share: float) -> dict[str, str]:
+        """The file-wide {"date": format, "amount": "comma" | "dot"} of its text columns.
+
+        Raises EventLogError for an ambiguous or mixed date column or mixed decimal styles.
+        """
+        formats = {}
+        if self.dates.rows:
+            formats["date"] = decide_date_format(
+                self.dates, column=cols["event_date"], max_bad_share=max_bad_share
+            )
+        if "amount" in cols:
+            formats["amount"] = self.amounts.decide(cols["amount"])
+        return formats
+
+    def pooled(self) -> bool:
+        """Whether every distinct date string of the file was kept (so the last day needs no shard)."""
+        return self.date_pool is not None and self.dates.rows > 0
+
+    def pooled_last_day(self, column: str, date_format: str) -> int | None:
+        """The latest readable day among the pooled date strings."""
+        values = self.date_pool.to_pandas().astype("string")
+        days = parse_dates(values, np.ones(len(values), np.int64), column=column, decided=date_format).days
+        days = days[np.isfinite(days)]
+        return int(days.max()) if len(days) else None
+
+
+def _customers_and_last_day(
+    paths: list[Path], cols: dict[str, str], formats: dict[str, str], evidence: _FormatEvidence
+) -> tuple[list[int], int | None]:
+    """Distinct customers per shard and the file's latest readable day (None when no date is readable)."""
+    pooled = evidence.pooled()
+    customers, last_day = [], None
+    for p in paths:
+        n, last = _scan_shard(p, cols, formats, dates=not pooled)
+        customers.append(n)
+        if last is not None:
+            last_day = last if last_day is None else max(last_day, last)
+    if pooled:
+        last_day = evidence.pooled_last_day(cols["event_date"], formats["date"])
+    return customers, last_day
 
 
 def _scan_shard(
