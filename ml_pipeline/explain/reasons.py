@@ -1,93 +1,31 @@
 """Reasons: the few factors that push a customer's churn risk up the most, in words, with the
 customer's own numbers ("no purchase for 64 days, 3.0x the usual gap of 21 days").
 
-The churn model's per-prediction contributions (each model's ``contributions``; :mod:`ml_pipeline.models.tree_shap`) are summed
-over groups of features that say the same thing in people's terms: recency_days,
-days_since_last_event, overdue_ratio and recency_score are all "no purchase for N days". The
-groups with the largest positive sums are the reasons, largest first; a customer whose risk no
-group pushes up gets none.
+The churn model's per-prediction contributions (each model's ``contributions``;
+:mod:`ml_pipeline.models.tree_shap`) are summed over groups of features that say the same thing
+in people's terms: recency_days, days_since_last_event, overdue_ratio and recency_score are all
+"no purchase for N days". Each feature's groups are declared beside its computation
+(:mod:`ml_pipeline.features.catalog`); each group's phrase is in :mod:`ml_pipeline.explain.phrases`.
+The groups with the largest positive sums are the reasons, largest first; a customer whose risk
+no group pushes up gets none.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 
 import numpy as np
 
-from ml_pipeline.features.docs import describe_feature
+from ml_pipeline.features import describe_feature, reason_groups
 
 TOP_REASONS = 3
 METHODS = ("exact", "path")  # how contributions are computed: see ml_pipeline.models.tree_shap
 SEPARATOR = "; "
 
-_FIXED: dict[str, str] = {
-    "recency_days": "recency",
-    "days_since_last_event": "recency",
-    "overdue_ratio": "recency",
-    "recency_score": "recency",
-    "frequency_all": "frequency",
-    "expected_visits_per_30d": "frequency",
-    "active_months_6": "frequency",
-    "active_months_12": "frequency",
-    "purchase_events_all": "frequency",
-    "frequency_score": "frequency",
-    "frequency_trend_30d": "visit_trend",
-    "frequency_trend_90d": "visit_trend",
-    "activity_trend": "visit_trend",
-    "weekly_slope_12w": "visit_trend",
-    "spend_prev_90d": "spend_trend",
-    "spend_trend_30d": "spend_trend",
-    "spend_trend_90d": "spend_trend",
-    "monetary_365d": "value",
-    "monetary_all": "value",
-    "avg_transaction_value": "value",
-    "monetary_score": "value",
-    "tenure_days": "tenure",
-    "days_since_first_purchase": "tenure",
-    "days_between_transactions": "regularity",
-    "gap_std_days": "regularity",
-    "gap_max_days": "regularity",
-    "last_gap_days": "regularity",
-    "weekend_share": "regularity",
-    "weekday_concentration": "regularity",
-    "lines_per_visit": "basket",
-    "basket_avg": "basket",
-    "basket_max": "basket",
-    "basket_std": "basket",
-    "visit_spend_max": "basket",
-    "quantity_all": "basket",
-    "quantity_per_visit": "basket",
-    "refund_count_all": "refunds",
-    "refund_amount_all": "refunds",
-    "refund_count_90d": "refunds",
-    "refund_share": "refunds",
-    "category_entropy": "mix",
-    "n_categories_all": "mix",
-    "other_events_30d": "other_events",
-    "other_events_all": "other_events",
-    "days_since_other_event": "other_events",
-}
-_PATTERNS: list[tuple[re.Pattern, str]] = [
-    (re.compile(r"^frequency_(7|30|90|180|365)d$"), "frequency"),
-    (re.compile(r"^monetary_(7|30|90|180)d$"), "spend_trend"),
-    (re.compile(r"^cat_(.+)_(spend_30d|spend_90d|spend_all|share)$"), "cat:{}"),
-    (re.compile(r"^events_(.+)_(30d|all)$"), "events:{}"),
-]
-# engagement_score is the mean of the recency, frequency and monetary scores: its share is split.
-_SPLIT = {"engagement_score": ("recency", "frequency", "value")}
-
 
 def _groups_of(name: str) -> tuple[str, ...]:
-    if name in _SPLIT:
-        return _SPLIT[name]
-    if name in _FIXED:
-        return (_FIXED[name],)
-    for rx, group in _PATTERNS:
-        m = rx.match(name)
-        if m:
-            return (group.format(m.group(1)),)
-    return (f"feature:{name}",)  # a feature without a phrase of its own
+    """The groups declared beside the feature's computation (ml_pipeline.features.catalog)."""
+    return reason_groups(name) or (f"feature:{name}",)  # a feature without a phrase of its own
 
 
 def group_matrix(features: list[str]) -> tuple[list[str], np.ndarray]:
@@ -104,9 +42,6 @@ def group_matrix(features: list[str]) -> tuple[list[str], np.ndarray]:
     for j, g, w in pairs:
         weights[j, g] = w
     return groups, weights
-
-
-# ---- phrasing: one function per group, vectorized over the customers that group explains ----
 
 
 def _int(x: float) -> str:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ml_pipeline.data.eventlog import PURCHASE, REFUND, EventLog
+from ml_pipeline.features.declare import Block, Feature, interleave, per_window
 from ml_pipeline.features.visits import Visits, visits_of
 
 WINDOWS = (7, 30, 90, 180, 365)
@@ -77,6 +78,57 @@ def _group_max(n: int, cust: np.ndarray, values: np.ndarray, empty: float = np.n
     np.maximum.at(out, cust, values)
     out[np.isneginf(out)] = empty
     return out
+
+
+# What behaviour_features computes, in its order: name, meaning (docs/features.md), reason group.
+# fmt: off
+FEATURES = Block(
+    (
+        Feature("recency_days", "days since the last purchase (tenure_days when the customer never bought)", "recency"),
+        Feature("days_since_last_event", "days since the last event of any type", "recency"),
+        Feature("tenure_days", "days since the customer's first event of any type", "tenure"),
+        Feature("days_since_first_purchase", "days since the first purchase (empty if none)", "tenure"),
+        *interleave(
+            per_window("frequency_{w}d", "purchase days (visits) in the last {w} days", "frequency", WINDOWS),
+            # A year's spend is the customer's value; shorter windows show where spend is heading.
+            per_window("monetary_{w}d", "net spend (purchases minus refunds) in the last {w} days",
+                       lambda w: "value" if w == 365 else "spend_trend", WINDOWS),
+        ),
+        Feature("frequency_all", "purchase days over the customer's whole history", "frequency"),
+        Feature("monetary_all", "net spend over the customer's whole history", "value"),
+        Feature("avg_transaction_value", "lifetime net spend per purchase day", "value"),
+        Feature("expected_visits_per_30d", "purchase days per 30 days of tenure", "frequency"),
+        Feature("days_between_transactions", "mean gap in days between consecutive purchase days", "regularity"),
+        Feature("gap_std_days", "standard deviation of the gaps between purchase days", "regularity"),
+        Feature("gap_max_days", "longest gap between purchase days", "regularity"),
+        Feature("last_gap_days", "gap between the last two purchase days", "regularity"),
+        Feature("overdue_ratio", "recency_days divided by the mean gap: how overdue the next purchase is", "recency"),
+        Feature("spend_prev_90d", "net spend 91-180 days ago (the window before monetary_90d)", "spend_trend"),
+        Feature("spend_trend_30d", "change of spend, last 30 days vs the 30 before, scaled to [-1, 1]", "spend_trend"),
+        Feature("spend_trend_90d", "change of spend, last 90 days vs the 90 before, scaled to [-1, 1]", "spend_trend"),
+        Feature("frequency_trend_30d", "change of purchase days, last 30 days vs the 30 before, in [-1, 1]", "visit_trend"),
+        Feature("frequency_trend_90d", "change of purchase days, last 90 days vs the 90 before, in [-1, 1]", "visit_trend"),
+        Feature("activity_trend", "(purchase days last 90 d - previous 90 d) / max(previous 90 d, 1)", "visit_trend"),
+        Feature("weekly_slope_12w", "least-squares slope of weekly purchase days over the last 12 weeks", "visit_trend"),
+        Feature("active_months_6", "30-day blocks out of the last 6 with at least one purchase", "frequency"),
+        Feature("active_months_12", "30-day blocks out of the last 12 with at least one purchase", "frequency"),
+        Feature("purchase_events_all", "purchase rows (order lines) over the whole history", "frequency"),
+        Feature("lines_per_visit", "purchase rows per purchase day (basket breadth)", "basket"),
+        Feature("basket_avg", "mean amount of a purchase row", "basket"),
+        Feature("basket_max", "largest amount of a purchase row", "basket"),
+        Feature("basket_std", "standard deviation of purchase row amounts", "basket"),
+        Feature("visit_spend_max", "largest spend on a single purchase day", "basket"),
+        Feature("quantity_all", "items bought over the whole history (empty without a quantity column)", "basket"),
+        Feature("quantity_per_visit", "items per purchase day", "basket"),
+        Feature("refund_count_all", "refund events over the whole history", "refunds"),
+        Feature("refund_amount_all", "refunded amount over the whole history", "refunds"),
+        Feature("refund_count_90d", "refund events in the last 90 days", "refunds"),
+        Feature("refund_share", "refunded amount as a share of gross purchases", "refunds"),
+        Feature("weekend_share", "share of purchase days on Saturday or Sunday", "regularity"),
+        Feature("weekday_concentration", "share of purchase days on the customer's most common weekday", "regularity"),
+    )
+)
+# fmt: on
 
 
 def behaviour_features(s: Slice) -> dict[str, np.ndarray]:

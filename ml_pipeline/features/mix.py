@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ml_pipeline.features.behaviour import Slice, _ratio
+from ml_pipeline.features.declare import CATEGORY, Block, Feature
 from ml_pipeline.features.visits import category_firsts_of
 
 
@@ -17,6 +18,22 @@ def category_slots(log_categories: list[str], top: list[str]) -> np.ndarray:
     """Map each of the log's category codes to a slot: its index in ``top``, or len(top) for other."""
     index = {name: i for i, name in enumerate(top)}
     return np.array([index.get(name, len(top)) for name in log_categories] + [len(top)], dtype=np.int64)
+
+
+# What category_features computes, in its order (nothing without a top category).
+# fmt: off
+CATEGORY_FEATURES = Block(
+    (
+        Feature("cat_<category>_spend_30d", "net spend in the category in the last 30 days", "cat:<category>"),
+        Feature("cat_<category>_spend_90d", "net spend in the category in the last 90 days", "cat:<category>"),
+        Feature("cat_<category>_spend_all", "net spend in the category over the whole history", "cat:<category>"),
+        Feature("cat_<category>_share", "the category's share of the customer's lifetime spend", "cat:<category>"),
+        Feature("category_entropy", "entropy of the spend shares over the top categories and other", "mix"),
+        Feature("n_categories_all", "distinct categories bought over the whole history", "mix"),
+    ),
+    only_with=CATEGORY,
+)
+# fmt: on
 
 
 def category_features(s: Slice, top: list[str], slugs: list[str]) -> dict[str, np.ndarray]:
@@ -60,6 +77,22 @@ def _distinct_categories(s: Slice, spend_rows: np.ndarray) -> np.ndarray:
         return np.bitwise_count(bits).astype(np.float64)
     firsts = category_firsts_of(s.log, s.log.is_spend())
     return s.count(firsts.cust[firsts.day < s.cutoff])
+
+
+# What event_type_features computes, in its order: the two counts of each type side by side.
+# fmt: off
+EVENT_TYPE_FEATURES = Block(
+    (
+        Feature("other_events_30d", "non-purchase events (logins, visits, tickets, ...) in the last 30 days", "other_events"),
+        Feature("other_events_all", "non-purchase events over the whole history", "other_events"),
+        Feature("days_since_other_event", "days since the last non-purchase event (empty if none)", "other_events"),
+        (
+            Feature("events_<type>_30d", "events of that non-purchase type in the last 30 days", "events:<type>"),
+            Feature("events_<type>_all", "events of that non-purchase type over the whole history", "events:<type>"),
+        ),
+    )
+)
+# fmt: on
 
 
 def event_type_features(s: Slice, types: list[str], slugs: list[str]) -> dict[str, np.ndarray]:
