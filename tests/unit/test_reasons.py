@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from ml_pipeline.data.eventlog import from_frame
-from ml_pipeline.explain.reasons import Reasons, group_matrix, phraser, split
+from ml_pipeline.explain.phrases import phraser
+from ml_pipeline.explain.reasons import Reasons, group_matrix, split
 from ml_pipeline.features import declared_names
 from ml_pipeline.serving.bundle import load_bundle, save_bundle
 from ml_pipeline.serving.scoring import predict
