@@ -44,7 +44,7 @@ def category_features(s: Slice, top: list[str], slugs: list[str]) -> dict[str, n
     k = len(top) + 1
     slots = category_slots(s.log.categories, top)
     spend_rows = s.is_purchase | s.is_refund
-    c, a = s.cust[spend_rows], s.amount[spend_rows]
+    c, a = s.customer[spend_rows], s.amount[spend_rows]
     slot = slots[s.category[spend_rows]]  # code -1 (no category) picks the final "other" entry
     age = s.cutoff - s.day[spend_rows]
     key = c.astype(np.int64) * k + slot
@@ -73,10 +73,10 @@ def _distinct_categories(s: Slice, spend_rows: np.ndarray) -> np.ndarray:
         # One bit per category: an OR per row is far cheaper than sorting (customer, category) pairs.
         rows = spend_rows & (s.category >= 0)
         bits = np.zeros(s.n, dtype=np.int64)
-        np.bitwise_or.at(bits, s.cust[rows], np.left_shift(1, s.category[rows].astype(np.int64)))
+        np.bitwise_or.at(bits, s.customer[rows], np.left_shift(1, s.category[rows].astype(np.int64)))
         return np.bitwise_count(bits).astype(np.float64)
     firsts = category_firsts_of(s.log, s.log.is_spend())
-    return s.count(firsts.cust[firsts.day < s.cutoff])
+    return s.count(firsts.customer[firsts.day < s.cutoff])
 
 
 # What event_type_features computes, in its order: the two counts of each type side by side.
@@ -99,7 +99,7 @@ def event_type_features(s: Slice, types: list[str], slugs: list[str]) -> dict[st
     """Counts of non-purchase events (logins, tickets, failed payments, ...) and their recency."""
     f: dict[str, np.ndarray] = {}
     other = ~(s.is_purchase | s.is_refund)
-    oc, oage = s.cust[other], s.cutoff - s.day[other]
+    oc, oage = s.customer[other], s.cutoff - s.day[other]
     f["other_events_30d"] = s.count(oc[oage <= 30])
     f["other_events_all"] = s.count(oc)
     last = np.full(s.n, -np.inf)
@@ -108,7 +108,7 @@ def event_type_features(s: Slice, types: list[str], slugs: list[str]) -> dict[st
     codes = {name: i for i, name in enumerate(s.log.event_types)}
     for name, slug in zip(types, slugs):
         sel = s.etype == codes.get(name, -999)
-        c, age = s.cust[sel], s.cutoff - s.day[sel]
+        c, age = s.customer[sel], s.cutoff - s.day[sel]
         f[f"events_{slug}_30d"] = s.count(c[age <= 30])
         f[f"events_{slug}_all"] = s.count(c)
     return f
