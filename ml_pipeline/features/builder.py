@@ -74,6 +74,7 @@ class FeatureBuilder:
     def transform(self, log: EventLog, cutoff: int) -> pd.DataFrame:
         """Features at ``cutoff`` for every customer with an event before it, indexed by customer code."""
         s = Slice.of(log, cutoff)
+        # The blocks in the order of features.catalog.CATALOG (a test holds them together).
         f = behaviour_features(s)
         f.update(category_features(s, self.categories_, self.category_slugs_))
         f.update(event_type_features(s, self.event_types_, self.event_type_slugs_))
