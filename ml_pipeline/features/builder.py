@@ -16,6 +16,7 @@ import pandas as pd
 from ml_pipeline.data.eventlog import PURCHASE, REFUND, EventLog
 from ml_pipeline.features.behaviour import Slice, behaviour_features
 from ml_pipeline.features.mix import category_features, event_type_features
+from ml_pipeline.features.scores import SCORED, reference, score_features
 
 
 def slugify(names: list[str]) -> list[str]:
@@ -28,34 +29,6 @@ def slugify(names: list[str]) -> list[str]:
             slug, i = f"{base}_{i}", i + 1
         out.append(slug)
     return out
-
-
-SCORED = {
-    "recency_score": "recency_days",
-    "frequency_score": "frequency_all",
-    "monetary_score": "monetary_all",
-}
-REFERENCE_POINTS = 1001
-
-
-def _reference(values: np.ndarray) -> list[float]:
-    """Quantiles of a feature over the reference population (customers at the fit date)."""
-    values = values[~np.isnan(values)]
-    if not len(values):
-        return [0.0]
-    return np.quantile(values, np.linspace(0, 1, REFERENCE_POINTS)).astype(float).tolist()
-
-
-def _percentile(values: np.ndarray, reference: list[float]) -> np.ndarray:
-    """Mid-rank percentile (0-100) of each value in the reference distribution.
-
-    A fixed reference makes the score a function of the customer's own value, the same whether
-    the customer is scored alone, in a partition, or in the whole file.
-    """
-    ref = np.asarray(reference)
-    lo = np.searchsorted(ref, values, side="left")
-    hi = np.searchsorted(ref, values, side="right")
-    return (lo + hi) / (2.0 * len(ref)) * 100.0
 
 
 class FeatureBuilder:
@@ -94,24 +67,20 @@ class FeatureBuilder:
         at = until_day if until_day is not None else int(log.day[-1]) + 1
         self.reference_ = {}
         frame = self.transform(log, at)
-        self.reference_ = {raw: _reference(frame[raw].to_numpy(dtype=float)) for raw in SCORED.values()}
+        self.reference_ = {raw: reference(frame[raw].to_numpy(dtype=float)) for raw in SCORED.values()}
         self.feature_names_ = list(frame.columns)
         return self
 
     def transform(self, log: EventLog, cutoff: int) -> pd.DataFrame:
         """Features at ``cutoff`` for every customer with an event before it, indexed by customer code."""
         s = Slice.of(log, cutoff)
+        # The blocks in the order of features.catalog.CATALOG (a test holds them together).
         f = behaviour_features(s)
         f.update(category_features(s, self.categories_, self.category_slugs_))
         f.update(event_type_features(s, self.event_types_, self.event_type_slugs_))
         present = np.flatnonzero(~np.isnan(f["tenure_days"]))
         cols = {k: v[present].astype(np.float32) for k, v in f.items()}
-        for score, raw in SCORED.items():
-            pct = _percentile(cols[raw].astype(float), self.reference_.get(raw, [0.0]))
-            cols[score] = (100.0 - pct if score == "recency_score" else pct).astype(np.float32)
-        cols["engagement_score"] = (
-            (cols["recency_score"] + cols["frequency_score"] + cols["monetary_score"]) / 3.0
-        ).astype(np.float32)
+        cols.update(score_features(cols, self.reference_))
         # One 2-D block: a frame built column by column costs tens of microseconds per column,
         # which dominates scoring a single customer.
         values = np.empty((len(present), len(cols)), dtype=np.float32)

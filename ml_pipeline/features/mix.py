@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ml_pipeline.features.behaviour import Slice, _ratio
+from ml_pipeline.features.declare import CATEGORY, Block, Feature
 from ml_pipeline.features.visits import category_firsts_of
 
 
@@ -17,6 +18,22 @@ def category_slots(log_categories: list[str], top: list[str]) -> np.ndarray:
     """Map each of the log's category codes to a slot: its index in ``top``, or len(top) for other."""
     index = {name: i for i, name in enumerate(top)}
     return np.array([index.get(name, len(top)) for name in log_categories] + [len(top)], dtype=np.int64)
+
+
+# What category_features computes, in its order (nothing without a top category).
+# fmt: off
+CATEGORY_FEATURES = Block(
+    (
+        Feature("cat_<category>_spend_30d", "net spend in the category in the last 30 days", "cat:<category>"),
+        Feature("cat_<category>_spend_90d", "net spend in the category in the last 90 days", "cat:<category>"),
+        Feature("cat_<category>_spend_all", "net spend in the category over the whole history", "cat:<category>"),
+        Feature("cat_<category>_share", "the category's share of the customer's lifetime spend", "cat:<category>"),
+        Feature("category_entropy", "entropy of the spend shares over the top categories and other", "mix"),
+        Feature("n_categories_all", "distinct categories bought over the whole history", "mix"),
+    ),
+    only_with=CATEGORY,
+)
+# fmt: on
 
 
 def category_features(s: Slice, top: list[str], slugs: list[str]) -> dict[str, np.ndarray]:
@@ -27,7 +44,7 @@ def category_features(s: Slice, top: list[str], slugs: list[str]) -> dict[str, n
     k = len(top) + 1
     slots = category_slots(s.log.categories, top)
     spend_rows = s.is_purchase | s.is_refund
-    c, a = s.cust[spend_rows], s.amount[spend_rows]
+    c, a = s.customer[spend_rows], s.amount[spend_rows]
     slot = slots[s.category[spend_rows]]  # code -1 (no category) picks the final "other" entry
     age = s.cutoff - s.day[spend_rows]
     key = c.astype(np.int64) * k + slot
@@ -56,17 +73,33 @@ def _distinct_categories(s: Slice, spend_rows: np.ndarray) -> np.ndarray:
         # One bit per category: an OR per row is far cheaper than sorting (customer, category) pairs.
         rows = spend_rows & (s.category >= 0)
         bits = np.zeros(s.n, dtype=np.int64)
-        np.bitwise_or.at(bits, s.cust[rows], np.left_shift(1, s.category[rows].astype(np.int64)))
+        np.bitwise_or.at(bits, s.customer[rows], np.left_shift(1, s.category[rows].astype(np.int64)))
         return np.bitwise_count(bits).astype(np.float64)
     firsts = category_firsts_of(s.log, s.log.is_spend())
-    return s.count(firsts.cust[firsts.day < s.cutoff])
+    return s.count(firsts.customer[firsts.day < s.cutoff])
+
+
+# What event_type_features computes, in its order: the two counts of each type side by side.
+# fmt: off
+EVENT_TYPE_FEATURES = Block(
+    (
+        Feature("other_events_30d", "non-purchase events (logins, visits, tickets, ...) in the last 30 days", "other_events"),
+        Feature("other_events_all", "non-purchase events over the whole history", "other_events"),
+        Feature("days_since_other_event", "days since the last non-purchase event (empty if none)", "other_events"),
+        (
+            Feature("events_<type>_30d", "events of that non-purchase type in the last 30 days", "events:<type>"),
+            Feature("events_<type>_all", "events of that non-purchase type over the whole history", "events:<type>"),
+        ),
+    )
+)
+# fmt: on
 
 
 def event_type_features(s: Slice, types: list[str], slugs: list[str]) -> dict[str, np.ndarray]:
     """Counts of non-purchase events (logins, tickets, failed payments, ...) and their recency."""
     f: dict[str, np.ndarray] = {}
     other = ~(s.is_purchase | s.is_refund)
-    oc, oage = s.cust[other], s.cutoff - s.day[other]
+    oc, oage = s.customer[other], s.cutoff - s.day[other]
     f["other_events_30d"] = s.count(oc[oage <= 30])
     f["other_events_all"] = s.count(oc)
     last = np.full(s.n, -np.inf)
@@ -75,7 +108,7 @@ def event_type_features(s: Slice, types: list[str], slugs: list[str]) -> dict[st
     codes = {name: i for i, name in enumerate(s.log.event_types)}
     for name, slug in zip(types, slugs):
         sel = s.etype == codes.get(name, -999)
-        c, age = s.cust[sel], s.cutoff - s.day[sel]
+        c, age = s.customer[sel], s.cutoff - s.day[sel]
         f[f"events_{slug}_30d"] = s.count(c[age <= 30])
         f[f"events_{slug}_all"] = s.count(c)
     return f

@@ -18,7 +18,7 @@ from ml_pipeline.data.eventlog import PURCHASE, EventLog
 class Visits:
     """Purchase days per customer, sorted by (customer, day)."""
 
-    cust: np.ndarray  # int32
+    customer: np.ndarray  # int32
     day: np.ndarray  # int32
     spend: np.ndarray  # float64, purchase amount on that day
     gap: np.ndarray  # float64, days since the customer's previous visit; NaN on the first
@@ -28,7 +28,7 @@ class Visits:
 class CategoryFirsts:
     """For each (customer, raw category) pair bought, the first day it was bought."""
 
-    cust: np.ndarray
+    customer: np.ndarray
     day: np.ndarray
 
 

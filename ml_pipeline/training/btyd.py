@@ -48,7 +48,11 @@ def summarize(log: EventLog, as_of: int, customers: np.ndarray) -> Summary:
     np.minimum.at(first_event, log.customer[:n], log.day[:n].astype(np.int64))
     v = visits_of(log)
     before = v.day < as_of
-    d_cust, d_day, d_spend = v.cust[before].astype(np.int64), v.day[before].astype(np.int64), v.spend[before]
+    d_cust, d_day, d_spend = (
+        v.customer[before].astype(np.int64),
+        v.day[before].astype(np.int64),
+        v.spend[before],
+    )
     count = np.bincount(d_cust, minlength=log.n_customers)
     total = np.bincount(d_cust, weights=d_spend, minlength=log.n_customers)
     first = np.full(log.n_customers, np.iinfo(np.int64).max)

@@ -10,7 +10,7 @@ import pytest
 
 from ml_pipeline.data.days import date_to_day
 from ml_pipeline.data.eventlog import from_frame
-from ml_pipeline.features import FeatureBuilder, describe_feature, features_markdown
+from ml_pipeline.features import FeatureBuilder, declared_names, describe_feature, features_markdown
 
 RFM = [
     "recency_score",
@@ -100,6 +100,21 @@ def test_top_categories_pool_the_rest(small_log_frame):
 def test_every_feature_is_documented(small_log_frame):
     names = FeatureBuilder().fit(from_frame(small_log_frame)).feature_names_
     assert [n for n in names if describe_feature(n) is None] == []
+
+
+@pytest.mark.parametrize("variant", ["as_is", "no_categories", "purchases_only", "one_category"])
+def test_a_fitted_builder_computes_exactly_the_declared_features_in_order(small_log_frame, variant):
+    """Every computed feature is declared (doc and reason group) beside its code, in the order
+    computed: per-category and per-event-type patterns expanded over the builder's slugs."""
+    frame = {
+        "as_is": small_log_frame,
+        "no_categories": small_log_frame.assign(category=""),
+        "purchases_only": small_log_frame[small_log_frame["event_type"] == "purchase"],
+        "one_category": small_log_frame.assign(category="only"),
+    }[variant]
+    builder = FeatureBuilder(top_categories=3).fit(from_frame(frame))
+    declared = declared_names(builder.category_slugs_, builder.event_type_slugs_)
+    assert builder.feature_names_ == declared
 
 
 def test_docs_page_is_generated_from_the_code():

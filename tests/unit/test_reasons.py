@@ -7,7 +7,9 @@ import pandas as pd
 import pytest
 
 from ml_pipeline.data.eventlog import from_frame
+from ml_pipeline.explain.phrases import phraser
 from ml_pipeline.explain.reasons import Reasons, group_matrix, split
+from ml_pipeline.features import declared_names
 from ml_pipeline.serving.bundle import load_bundle, save_bundle
 from ml_pipeline.serving.scoring import predict
 from ml_pipeline.training.trainer import TrainConfig, train
@@ -37,6 +39,16 @@ def test_groups_keep_the_total_contribution():
     assert {"recency", "frequency", "value", "cat:grocery", "feature:mystery_feature"} <= set(groups)
     # recency_days and overdue_ratio say the same thing: one group
     assert weights[0].argmax() == weights[1].argmax() == groups.index("recency")
+
+
+def test_every_declared_reason_group_has_a_phrase():
+    """A group a feature declares beside its code (ml_pipeline.features) is one the phrases know."""
+    builder_names = declared_names(["grocery", "other"], ["login"])
+    groups, _ = group_matrix(builder_names)
+    assert not [g for g in groups if g.startswith("feature:")]  # every feature has a group of its own
+    names = {"categories": {"grocery": "GROCERY", "other": "other"}, "event_types": {"login": "login"}}
+    for g in groups:
+        phraser(g, names)  # raises KeyError for a group without a phrase
 
 
 def _row(**values) -> np.ndarray:
