@@ -77,17 +77,19 @@ def run_training(job: Job) -> None:
         progress("loading", 0.0)
         log = read_events(datasets.get(job.dataset_id), Path(tmp))
         as_of = date_to_day(params.as_of) if params.as_of else None
-        result = train(log, config, as_of=as_of, on_progress=progress)
+        trained = train(log, config, as_of=as_of, on_progress=progress)
         progress("saving", 0.98)
-        bundle = save_bundle(result, log, Path(tmp) / "bundle")
+        bundle = save_bundle(trained, log, Path(tmp) / "bundle")
         metadata = json.loads((bundle / "metadata.json").read_text())
         mv = register_model(job, bundle, metadata)
     job.model_version_id = mv.id
-    job.warnings = list(log.warnings) + list(result.warnings)
+    job.warnings = list(log.warnings) + list(trained.warnings)
     result = {"metrics": metadata["metrics"], "selection": metadata["selection"], "model_version": mv.version}
     finish(job, "succeeded", result=result)
     logger.info(
-        "training job succeeded: version %s",
+        "training job %s (org %s) succeeded: version %s",
+        job.id,
+        job.organization_id,
         mv.version,
         extra={"job_id": job.id, "org_id": job.organization_id},
     )

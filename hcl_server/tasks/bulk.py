@@ -1,6 +1,6 @@
 """Bulk scoring: split a file into customer partitions, score each in any worker, merge at the end.
 
-The work and why each step is safe to run twice: services/bulk_scoring.py.
+The work, and why each step is safe to run twice, is in services/bulk_scoring.py.
 """
 
 from __future__ import annotations
@@ -9,49 +9,40 @@ from celery import shared_task
 
 from hcl_server.db import Job
 from hcl_server.services import bulk_scoring
-from hcl_server.services.jobs import running_job
-from hcl_server.tasks.outcome import claimed, record_outcome, redelivered
+from hcl_server.tasks.outcome import redelivered, run_claimed, run_while_running
 
 
 @shared_task(name="hcl.bulk.split", ignore_result=True)
 def split_bulk_job(job_id: str) -> None:
     """Split the upload into customer partitions and enqueue one task per partition."""
-    job = claimed(Job, job_id, "bulk job")
-    if job is not None:
-        record_outcome(
-            job,
-            lambda: bulk_scoring.split(job),
-            what="bulk job",
-            internal_error="internal error while reading the file",
-        )
+    run_claimed(
+        Job,
+        job_id,
+        bulk_scoring.split,
+        what="bulk job",
+        internal_error="internal error while reading the file",
+    )
 
 
 @shared_task(name="hcl.bulk.partition", ignore_result=True, bind=True)
 def score_partition(self, job_id: str, index: int) -> None:
     """Score one partition; the last one to finish enqueues the merge. A redelivery counts the
     worker that died with it (``redelivered``)."""
-    job = running_job(job_id)
-    if job is not None:  # else cancelled or failed meanwhile
-        record_outcome(
-            job,
-            lambda: bulk_scoring.score_partition(job, index, redelivered(self)),
-            what="bulk job",
-            internal_error=f"internal error while scoring partition {index}",
-            prefix=f"partition {index}: ",
-        )
+    run_while_running(
+        job_id,
+        lambda job: bulk_scoring.score_partition(job, index, redelivered(self)),
+        what="bulk job",
+        internal_error=f"internal error while scoring partition {index}",
+        prefix=f"partition {index}: ",
+    )
 
 
 @shared_task(name="hcl.bulk.merge", ignore_result=True)
 def merge_bulk_job(job_id: str) -> None:
     """Concatenate partition results into the downloadable files and record the summary."""
-    job = running_job(job_id)
-    if job is not None:
-        record_outcome(
-            job,
-            lambda: bulk_scoring.merge(job),
-            what="bulk job",
-            internal_error="internal error while merging the results",
-        )
+    run_while_running(
+        job_id, bulk_scoring.merge, what="bulk job", internal_error="internal error while merging the results"
+    )
 
 
 @shared_task(name="hcl.bulk.xlsx", ignore_result=True)

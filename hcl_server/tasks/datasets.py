@@ -6,17 +6,16 @@ from celery import shared_task
 
 from hcl_server.db import Dataset
 from hcl_server.services import datasets
-from hcl_server.tasks.outcome import claimed, record_outcome
+from hcl_server.tasks.outcome import run_claimed
 
 
 @shared_task(name="hcl.datasets.profile", ignore_result=True)
 def profile_dataset(dataset_id: str) -> None:
     """Read the stored file with ml_pipeline and record its profile, or the reason it is unusable."""
-    dataset = claimed(Dataset, dataset_id, "dataset")
-    if dataset is not None:
-        record_outcome(
-            dataset,
-            lambda: datasets.profile_dataset(dataset),
-            what="dataset",
-            internal_error="internal error while reading the file",
-        )
+    run_claimed(
+        Dataset,
+        dataset_id,
+        datasets.profile_dataset,
+        what="dataset",
+        internal_error="internal error while reading the file",
+    )

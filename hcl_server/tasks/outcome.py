@@ -4,24 +4,40 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import TypeVar
 
 from hcl_server.db import Dataset, Job
-from hcl_server.services.jobs import claim_and_load, fail
+from hcl_server.services.jobs import claim_and_load, fail, running_job
 from ml_pipeline.errors import PipelineError
 
 logger = logging.getLogger(__name__)
+Row = TypeVar("Row", Job, Dataset)
 
 
-def claimed(model: type[Job] | type[Dataset], row_id: str, what: str) -> Job | Dataset | None:
-    """The row this delivery claimed, or None (logged) when another delivery has it."""
+def run_claimed(
+    model: type[Row], row_id: str, step: Callable[[Row], None], *, what: str, internal_error: str
+) -> None:
+    """Claim the row for this delivery and run ``step`` on it (see ``record_outcome``); skip it,
+    logged, when another delivery has it."""
     row = claim_and_load(model, row_id)
     if row is None:
         logger.info("%s %s already claimed; skipping this delivery", what, row_id)
-    return row
+        return
+    record_outcome(row, step, what=what, internal_error=internal_error)
+
+
+def run_while_running(
+    job_id: str, step: Callable[[Job], None], *, what: str, internal_error: str, prefix: str = ""
+) -> None:
+    """Run ``step`` on a job that is still running (see ``record_outcome``); a job cancelled or
+    failed meanwhile is left alone."""
+    job = running_job(job_id)
+    if job is not None:
+        record_outcome(job, step, what=what, internal_error=internal_error, prefix=prefix)
 
 
 def record_outcome(
-    row: Job | Dataset, step: Callable[[], None], *, what: str, internal_error: str, prefix: str = ""
+    row: Row, step: Callable[[Row], None], *, what: str, internal_error: str, prefix: str = ""
 ) -> None:
     """Run a service step on a running row; if it raises, record the failure on the row.
 
@@ -31,7 +47,7 @@ def record_outcome(
     """
     ctx = {f"{row.__tablename__[:-1]}_id": row.id, "org_id": row.organization_id}
     try:
-        step()
+        step(row)
     except PipelineError as exc:
         logger.info("%s %s (org %s): %s%s", what, *ctx.values(), prefix, exc, extra=ctx)
         fail(row, prefix + str(exc))

@@ -6,17 +6,16 @@ from celery import shared_task
 
 from hcl_server.db import Job
 from hcl_server.services import training
-from hcl_server.tasks.outcome import claimed, record_outcome
+from hcl_server.tasks.outcome import run_claimed
 
 
 @shared_task(name="hcl.training.run", ignore_result=True)
 def run_training(job_id: str) -> None:
     """Train on the job's dataset, store the bundle, register the version; never leave the job running."""
-    job = claimed(Job, job_id, "training job")
-    if job is not None:
-        record_outcome(
-            job,
-            lambda: training.run_training(job),
-            what="training job",
-            internal_error="internal error while training; the team has the details in the worker log",
-        )
+    run_claimed(
+        Job,
+        job_id,
+        training.run_training,
+        what="training job",
+        internal_error="internal error while training; the team has the details in the worker log",
+    )
