@@ -7,6 +7,7 @@ before these classes existed, and ``from_dict`` reads every row written since.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
+from typing import ClassVar
 
 
 @dataclass
@@ -48,7 +49,7 @@ class BulkParams:
     columns: dict[str, str] | None = None
     formats: dict[str, str] | None = None
 
-    SPLIT_FIELDS = ("partitions", "partition_shards", "columns", "formats")
+    SPLIT_FIELDS: ClassVar[tuple[str, ...]] = ("partitions", "partition_shards", "columns", "formats")
 
     def to_dict(self) -> dict:
         """The JSON column's dict; the split's fields only once the split has set them."""
