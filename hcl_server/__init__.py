@@ -59,7 +59,7 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from hcl_server.api import bulk, customers, datasets, health, predict, training
+    from hcl_server.api import bulk, customers, datasets, health, predict, templates, training
 
     app.register_blueprint(health.bp)
     for blp in (
@@ -68,8 +68,8 @@ def register_blueprints(app: Flask) -> None:
         training.models,
         predict.blp,
         bulk.blp,
-        customers.customers,
-        customers.templates,
+        customers.blp,
+        templates.blp,
     ):
         ext.openapi.register_blueprint(blp)
 

@@ -1,4 +1,9 @@
-"""Celery wired to the Flask app: tasks run inside an app context."""
+"""Celery wired to the Flask app: tasks run inside an app context; enqueue after commit.
+
+The task modules are named in ``include`` and imported by the worker (and by whoever imports them),
+not here: they call services, and services call ``enqueue``, so importing them here would close a
+circle.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,9 @@ from pathlib import Path
 
 from celery import Celery, Task
 from celery.signals import worker_process_init
-from flask import Flask
+from flask import Flask, current_app
+
+TASK_MODULES = ["hcl_server.tasks.bulk", "hcl_server.tasks.datasets", "hcl_server.tasks.training"]
 
 
 def init_celery(app: Flask) -> Celery:
@@ -18,7 +25,7 @@ def init_celery(app: Flask) -> Celery:
                 return self.run(*args, **kwargs)
 
     broker = app.config["REDIS_URL"] or "filesystem://"
-    celery = Celery(app.name, task_cls=FlaskTask, broker=broker)
+    celery = Celery(app.name, task_cls=FlaskTask, broker=broker, include=TASK_MODULES)
     if broker == "filesystem://":
         # The embedded broker: messages are files in a folder, so no server is needed.
         folder = Path(app.config["STORAGE_DIR"]) / "broker"
@@ -54,10 +61,6 @@ def init_celery(app: Flask) -> Celery:
     celery.set_default()
     app.extensions["celery"] = celery
 
-    import hcl_server.tasks.bulk  # noqa: F401  (registers the tasks with this app)
-    import hcl_server.tasks.datasets  # noqa: F401
-    import hcl_server.tasks.training  # noqa: F401
-
     @worker_process_init.connect(weak=False)
     def _fresh_connections(**_):
         # A forked worker must not share the parent's database connections.
@@ -67,3 +70,11 @@ def init_celery(app: Flask) -> Celery:
             db.engine.dispose()
 
     return celery
+
+
+def enqueue(task_name: str, *args) -> None:
+    """Send a task by name through the current app's Celery (its broker, not a global one).
+
+    Call only after the rows the task reads are committed (microblog's bug #220 is the opposite).
+    """
+    current_app.extensions["celery"].send_task(task_name, args=list(args))

@@ -7,10 +7,7 @@ from flask_smorest import Blueprint
 
 from hcl_server.api.auth import require_api_key
 from hcl_server.api.schemas import Accepted, DatasetForm, DatasetList, DatasetOut, DatasetUpload
-from hcl_server.db import Dataset
-from hcl_server.extensions import db
-from hcl_server.repositories import get_scoped, scoped
-from hcl_server.services.datasets import create_dataset
+from hcl_server.services import datasets
 
 blp = Blueprint("datasets", __name__, url_prefix="/api/v1/datasets", description="Event logs")
 blp.before_request(require_api_key)
@@ -22,7 +19,9 @@ blp.before_request(require_api_key)
 @blp.response(202, Accepted)
 def upload(files, form):
     """Upload an event log; it is read and profiled in the background."""
-    dataset = create_dataset(g.org_id, files.get("file"), form.get("name"), form.get("column_mapping"))
+    dataset = datasets.create_dataset(
+        g.org_id, files.get("file"), form.get("name"), form.get("column_mapping")
+    )
     return dataset, 202, {"Location": url_for("datasets.get_one", dataset_id=dataset.id)}
 
 
@@ -30,12 +29,11 @@ def upload(files, form):
 @blp.response(200, DatasetList)
 def list_all():
     """The organization's datasets, newest first."""
-    rows = db.session.scalars(scoped(Dataset, g.org_id).order_by(Dataset.created_at.desc())).all()
-    return {"datasets": rows}
+    return {"datasets": datasets.list_datasets(g.org_id)}
 
 
 @blp.route("/<dataset_id>", methods=["GET"])
 @blp.response(200, DatasetOut)
 def get_one(dataset_id: str):
     """A dataset with its profile, warnings and errors."""
-    return get_scoped(Dataset, g.org_id, dataset_id, "dataset")
+    return datasets.get_dataset(g.org_id, dataset_id)

@@ -7,6 +7,16 @@ import logging
 from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
 
+from hcl_server.errors import (
+    Conflict,
+    DomainError,
+    Invalid,
+    NotFound,
+    OutputFailed,
+    Unprocessable,
+    UnsupportedFile,
+)
+
 logger = logging.getLogger(__name__)
 
 
@@ -27,8 +37,20 @@ def _code(status: int) -> str:
         return "error"
 
 
+# The one place where a domain error becomes an HTTP status.
+STATUS_OF: dict[type[DomainError], int] = {
+    DomainError: 400,
+    Invalid: 400,
+    NotFound: 404,
+    Conflict: 409,
+    UnsupportedFile: 415,
+    Unprocessable: 422,
+    OutputFailed: 500,
+}
+
+
 class ApiError(Exception):
-    """Raised by services for a client error with a clear message."""
+    """Raised by views and the API's hooks for an HTTP-level client error (401, a body check)."""
 
     def __init__(self, status: int, message: str, details: dict | None = None):
         super().__init__(message)
@@ -41,6 +63,11 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def api_error(exc: ApiError):
         return error_response(exc.status, exc.message, exc.details)
+
+    @app.errorhandler(DomainError)
+    def domain_error(exc: DomainError):
+        status = next(STATUS_OF[c] for c in type(exc).__mro__ if c in STATUS_OF)
+        return error_response(status, exc.message, exc.details)
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):

@@ -195,11 +195,8 @@ class BulkJobOut(JobState):
     model_version = fields.Method("_version")
 
     def _version(self, job) -> int | None:
-        from hcl_server.db import ModelVersion
-        from hcl_server.extensions import db
-
-        mv = db.session.get(ModelVersion, job.model_version_id) if job.model_version_id else None
-        return mv.version if mv else None
+        # Loaded with the job (repositories.jobs): no query per row here.
+        return job.model_version.version if job.model_version else None
 
 
 class PageArgs(Schema):

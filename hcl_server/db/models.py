@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime
 
 from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hcl_server.extensions import db
 
@@ -84,6 +84,9 @@ class Job(TimestampMixin, db.Model):
     model_version_id: Mapped[str | None] = mapped_column(ForeignKey("model_versions.id"))
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Loaded with the job by the repository (a joined load) where a response shows it; never by
+    # a query of its own, so serializing a page of jobs runs no query per row.
+    model_version: Mapped[ModelVersion | None] = relationship(lazy="raise")
 
 
 class ModelVersion(TimestampMixin, db.Model):

@@ -1,10 +1,13 @@
-"""Queries, always scoped by organization; they never commit."""
+"""Every query, in one room per table; scoped by organization where a client asks; never commits.
+
+Services own the transaction: they call these functions, then commit or roll back.
+"""
 
 from __future__ import annotations
 
 from typing import TypeVar
 
-from hcl_server.api.errors import ApiError
+from hcl_server.errors import NotFound
 from hcl_server.extensions import db
 
 T = TypeVar("T")
@@ -15,9 +18,23 @@ def scoped(model: type[T], org_id: str):
     return db.select(model).where(model.organization_id == org_id)
 
 
-def get_scoped(model: type[T], org_id: str, row_id: str, what: str) -> T:
-    """The organization's row with this id, or a 404 that does not reveal other organizations' ids."""
-    row = db.session.scalar(scoped(model, org_id).where(model.id == row_id))
+def get_scoped(model: type[T], org_id: str, row_id: str, what: str, query=None) -> T:
+    """The organization's row with this id (``query`` narrows or eager-loads the SELECT).
+
+    Raises NotFound, whose message does not reveal whether another organization has that id.
+    """
+    query = scoped(model, org_id) if query is None else query
+    row = db.session.scalar(query.where(model.id == row_id))
     if row is None:
-        raise ApiError(404, f"{what} {row_id} not found")
+        raise NotFound(f"{what} {row_id} not found")
     return row
+
+
+def count(query) -> int:
+    """Rows a SELECT would return."""
+    return db.session.scalar(db.select(db.func.count()).select_from(query.subquery()))
+
+
+def ping() -> None:
+    """Raise if the database does not answer."""
+    db.session.execute(db.text("SELECT 1"))

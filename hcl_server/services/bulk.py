@@ -1,37 +1,48 @@
-"""Bulk scoring jobs: accept a file, split it by customer, score partitions, merge the results."""
+"""Bulk scoring jobs as clients see them: accept a file, list, show, cancel, download.
+
+The worker's side (split, score, merge) is services/bulk_scoring.py.
+"""
 
 from __future__ import annotations
 
-from flask import current_app
-from sqlalchemy import update
+import tempfile
+from pathlib import Path
 
-from hcl_server.api.errors import ApiError
+from flask import current_app
+
+from hcl_server.celery_app import enqueue
 from hcl_server.db import Job
-from hcl_server.db.models import new_id, utcnow
+from hcl_server.db.models import new_id
+from hcl_server.db.params import BulkParams
+from hcl_server.errors import Conflict, OutputFailed, Unprocessable
 from hcl_server.extensions import db
-from hcl_server.repositories import get_scoped
+from hcl_server.repositories import jobs
 from hcl_server.services.datasets import save_upload
 from hcl_server.services.scoring import production_model
-from hcl_server.tasks.queue import enqueue
+from hcl_server.storage import storage
 
 
 def result_prefix(job: Job) -> str:
+    """The storage folder of a bulk job's shards and result files."""
     return f"orgs/{job.organization_id}/bulk/{job.id}"
 
 
 def create_bulk_job(org_id: str, upload, name: str | None, as_of: str | None) -> Job:
-    """Store the upload, commit a queued job pinned to the current production model, enqueue it."""
+    """Store the upload, commit a queued job pinned to the current production model, enqueue it.
+
+    Raises Conflict without a production model, Invalid or UnsupportedFile for the upload.
+    """
     mv = production_model(org_id)
     job = Job(id=new_id(), organization_id=org_id, kind="bulk", model_version_id=mv.id)
     filename, key, size = save_upload(upload, org_id, "bulk", job.id)
-    job.params = {
-        "name": name or filename,
-        "filename": filename,
-        "storage_key": key,
-        "size_bytes": size,
-        "as_of": as_of,
-        "partition_customers": current_app.config["BULK_PARTITION_CUSTOMERS"],
-    }
+    job.params = BulkParams(
+        name=name or filename,
+        filename=filename,
+        storage_key=key,
+        size_bytes=size,
+        as_of=as_of,
+        partition_customers=current_app.config["BULK_PARTITION_CUSTOMERS"],
+    ).to_dict()
     db.session.add(job)
     db.session.commit()
     enqueue("hcl.bulk.split", job.id)
@@ -39,23 +50,43 @@ def create_bulk_job(org_id: str, upload, name: str | None, as_of: str | None) ->
 
 
 def get_bulk_job(org_id: str, job_id: str) -> Job:
-    job = get_scoped(Job, org_id, job_id, "bulk job")
-    if job.kind != "bulk":
-        raise ApiError(404, f"bulk job {job_id} not found")
-    return job
+    """The organization's bulk job with its model version; NotFound otherwise."""
+    return jobs.get_for_org(org_id, job_id, "bulk", "bulk job")
+
+
+def list_bulk_jobs(org_id: str, limit: int, offset: int) -> tuple[list[Job], int]:
+    """The organization's bulk jobs, newest first: (one page, total)."""
+    return jobs.page_for_org(org_id, "bulk", limit, offset)
 
 
 def cancel_bulk_job(org_id: str, job_id: str) -> Job:
-    """Cancel a queued or running job; its tasks see the status and stop."""
+    """Cancel a queued or running job; its tasks see the status and stop. Conflict if finished."""
     job = get_bulk_job(org_id, job_id)
-    result = db.session.execute(
-        update(Job)
-        .where(Job.id == job.id, Job.status.in_(("queued", "running")))
-        .values(status="cancelled", finished_at=utcnow(), stage="cancelled")
-    )
+    cancelled = jobs.cancel(job.id)
     db.session.commit()
-    if result.rowcount == 0:
-        db.session.refresh(job)
-        raise ApiError(409, f"bulk job {job.id} is already {job.status}")
-    db.session.refresh(job)
+    job = get_bulk_job(org_id, job_id)  # the commit expired it: read it again with its version
+    if not cancelled:
+        raise Conflict(f"bulk job {job.id} is already {job.status}")
     return job
+
+
+def download(org_id: str, job_id: str, file_format: str) -> Path:
+    """The job's predictions file ("csv" or "xlsx"), copied from storage into a temporary folder.
+
+    Raises Conflict before success or while the Excel file is written, Unprocessable when the
+    job has too many rows for Excel, OutputFailed when the Excel file could not be written.
+    """
+    job = get_bulk_job(org_id, job_id)
+    if job.status != "succeeded":
+        raise Conflict(f"bulk job {job.id} is {job.status}; results are ready when it has succeeded")
+    key = (job.result or {}).get("files", {}).get(file_format)
+    if key is None:
+        state = (job.result or {}).get("xlsx")
+        if state == "pending":
+            raise Conflict("the Excel file is still being prepared; retry shortly, or download format=csv")
+        if state == "too_many_rows":
+            raise Unprocessable("too many rows for an Excel sheet; download format=csv")
+        raise OutputFailed("the Excel file could not be written; download format=csv")
+    path = Path(tempfile.mkdtemp(prefix="hcl-download-")) / f"predictions.{file_format}"
+    storage().get_file(key, path)
+    return path

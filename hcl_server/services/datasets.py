@@ -1,4 +1,4 @@
-"""Uploading event logs: store the file, record the dataset, profile it in a worker."""
+"""Event logs: store an upload, record the dataset, profile it in a worker; list and show them."""
 
 from __future__ import annotations
 
@@ -8,42 +8,50 @@ from pathlib import Path
 
 from werkzeug.datastructures import FileStorage
 
-from hcl_server.api.errors import ApiError
+from hcl_server.celery_app import enqueue
 from hcl_server.db import Dataset
 from hcl_server.db.models import new_id
+from hcl_server.errors import Invalid, UnsupportedFile
 from hcl_server.extensions import db
+from hcl_server.repositories import datasets
 from hcl_server.storage import storage
-from hcl_server.tasks.queue import enqueue
+from ml_pipeline.data.eventlog import EventLog, load_events
+from ml_pipeline.data.profiling import profile
 
 ALLOWED_SUFFIXES = (".csv", ".tsv", ".txt", ".gz", ".xlsx", ".xlsm", ".parquet", ".pq")
 
 
 def parse_mapping(raw: str | None) -> dict | None:
-    """The optional column_mapping form field: a JSON object {field: header}."""
+    """The optional column_mapping form field: a JSON object {field: header}; Invalid otherwise."""
     if not raw:
         return None
     try:
         mapping = json.loads(raw)
     except json.JSONDecodeError as exc:
-        raise ApiError(400, f"column_mapping is not valid JSON: {exc}") from exc
+        raise Invalid(f"column_mapping is not valid JSON: {exc}") from exc
     if not isinstance(mapping, dict) or not all(isinstance(v, str) for v in mapping.values()):
-        raise ApiError(400, 'column_mapping must be a JSON object like {"customer_id": "Kunde"}')
+        raise Invalid('column_mapping must be a JSON object like {"customer_id": "Kunde"}')
     return mapping
 
 
 def save_upload(upload: FileStorage | None, org_id: str, kind: str, row_id: str) -> tuple[str, str, int]:
-    """Check and store an uploaded file; returns (filename, storage key, size)."""
+    """Check and store an uploaded file; returns (filename, storage key, size in bytes).
+
+    Raises Invalid for a missing or empty file, UnsupportedFile for a type ml_pipeline cannot read.
+    """
     if upload is None or not upload.filename:
-        raise ApiError(400, "no file: send the event log as multipart form field 'file'")
+        raise Invalid("no file: send the event log as multipart form field 'file'")
     filename = Path(upload.filename).name
     if not filename.lower().endswith(ALLOWED_SUFFIXES):
-        raise ApiError(415, f"{filename}: unsupported file type; send CSV (optionally .gz), .xlsx or Parquet")
+        raise UnsupportedFile(
+            f"{filename}: unsupported file type; send CSV (optionally .gz), .xlsx or Parquet"
+        )
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / filename
         upload.save(path)
         size = path.stat().st_size
         if size == 0:
-            raise ApiError(400, f"{filename}: the file is empty")
+            raise Invalid(f"{filename}: the file is empty")
         key = f"orgs/{org_id}/{kind}/{row_id}/{filename}"
         storage().put_file(key, path)
     return filename, key, size
@@ -67,3 +75,33 @@ def create_dataset(
     db.session.commit()
     enqueue("hcl.datasets.profile", dataset.id)
     return dataset
+
+
+def list_datasets(org_id: str) -> list[Dataset]:
+    """The organization's datasets, newest first."""
+    return datasets.list_for_org(org_id)
+
+
+def get_dataset(org_id: str, dataset_id: str) -> Dataset:
+    """The organization's dataset; NotFound otherwise."""
+    return datasets.get_for_org(org_id, dataset_id)
+
+
+def read_events(dataset: Dataset, folder: Path) -> EventLog:
+    """The dataset's stored file, downloaded into ``folder`` and read with its column mapping.
+
+    Raises ml_pipeline's PipelineError when the file cannot be read as an event log.
+    """
+    path = folder / dataset.filename
+    storage().get_file(dataset.storage_key, path)
+    return load_events(path, column_mapping=dataset.column_mapping)
+
+
+def profile_dataset(dataset: Dataset) -> None:
+    """Read a claimed dataset's file and record its profile and warnings; commits."""
+    with tempfile.TemporaryDirectory() as tmp:
+        log = read_events(dataset, Path(tmp))
+    dataset.profile = profile(log)
+    dataset.warnings = dataset.profile.pop("warnings")
+    dataset.status = "succeeded"
+    db.session.commit()

@@ -1,21 +1,17 @@
-"""Job state transitions shared by every task: claim, progress, finish."""
+"""Job state transitions shared by every task: claim, progress, finish, fail (each commits)."""
 
 from __future__ import annotations
 
 import logging
 import time
-from datetime import timedelta
-
-from sqlalchemy import and_, or_, update
 
 from hcl_server.db import Dataset, Job
 from hcl_server.db.models import utcnow
 from hcl_server.extensions import db
+from hcl_server.repositories import jobs
 
 logger = logging.getLogger(__name__)
 PROGRESS_EVERY_S = 2.0
-
-
 STALE_AFTER_S = 120
 MAX_ATTEMPTS = 3  # deliveries of one job, dataset or partition before a worker death fails it
 
@@ -38,31 +34,28 @@ def claim(model: type[Job] | type[Dataset], row_id: str, stale_after_s: float = 
     instead, with the reason: a job that kills every worker that runs it (a native crash, memory
     beyond the machine's) must end, not come back forever.
     """
-    now = utcnow()
-    stale = and_(model.status == "running", model.updated_at < now - timedelta(seconds=stale_after_s))
-    row = db.session.get(model, row_id)
+    row = jobs.get(model, row_id)
     if row is not None and row.attempts >= MAX_ATTEMPTS:
-        values = {"status": "failed", "updated_at": now}
-        values["error"] = died_message(row.attempts, stage=getattr(row, "stage", None))
-        if model is Job:
-            values["finished_at"] = now
-        gave_up = db.session.execute(
-            update(model).where(model.id == row_id, stale).values(**values),
-            execution_options={"synchronize_session": False},
-        )
+        error = died_message(row.attempts, stage=getattr(row, "stage", None))
+        gave_up = jobs.give_up(model, row_id, error, stale_after_s)
         db.session.commit()
-        if gave_up.rowcount:
-            logger.error("%s %s failed: %s", model.__tablename__, row_id, values["error"])
+        if gave_up:
+            logger.error("%s %s failed: %s", model.__tablename__, row_id, error)
         return False
-    values = {"status": "running", "updated_at": now, "attempts": model.attempts + 1}
-    if model is Job:
-        values["started_at"] = now
-    result = db.session.execute(
-        update(model).where(model.id == row_id, or_(model.status == "queued", stale)).values(**values),
-        execution_options={"synchronize_session": False},  # a pure SQL claim; the commit expires the session
-    )
+    claimed = jobs.claim(model, row_id, stale_after_s)
     db.session.commit()
-    return result.rowcount == 1
+    return claimed
+
+
+def claim_and_load(model: type[Job] | type[Dataset], row_id: str) -> Job | Dataset | None:
+    """The row, claimed for this delivery (see ``claim``), or None when this delivery must skip it."""
+    return jobs.get(model, row_id) if claim(model, row_id) else None
+
+
+def running_job(job_id: str) -> Job | None:
+    """The job while it runs; None once it is cancelled, failed or gone (its tasks then stop)."""
+    job = jobs.get(Job, job_id)
+    return job if job is not None and job.status == "running" else None
 
 
 class ProgressWriter:
@@ -78,11 +71,7 @@ class ProgressWriter:
         if stage == self.stage and now - self.last < PROGRESS_EVERY_S:
             return
         self.stage, self.last = stage, now
-        db.session.execute(
-            update(Job)
-            .where(Job.id == self.job_id, Job.status == "running")
-            .values(stage=stage, progress=round(min(max(fraction, 0.0), 1.0), 4))
-        )
+        jobs.set_progress(self.job_id, stage, round(min(max(fraction, 0.0), 1.0), 4))
         db.session.commit()
 
 
@@ -96,3 +85,17 @@ def finish(job: Job, status: str, *, error: str | None = None, result: dict | No
     if status == "succeeded":
         job.progress, job.stage = 1.0, "done"
     db.session.commit()
+
+
+def fail(row: Job | Dataset, error: str) -> None:
+    """Undo the failed step's writes and record ``error`` on a row still running (a job cancelled
+    meanwhile stays cancelled)."""
+    db.session.rollback()
+    db.session.refresh(row)
+    if row.status != "running":
+        return
+    if isinstance(row, Job):
+        finish(row, "failed", error=error)
+    else:
+        row.status, row.error = "failed", error
+        db.session.commit()

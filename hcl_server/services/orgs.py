@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 import secrets
 
-from hcl_server.db import ApiKey, Organization
+from hcl_server.db import Organization
 from hcl_server.extensions import db
+from hcl_server.repositories import organizations
 
 
 def hash_key(key: str) -> str:
@@ -16,11 +17,8 @@ def hash_key(key: str) -> str:
 
 def create_organization(name: str) -> tuple[Organization, str]:
     """Create an organization with one API key; returns (organization, plaintext key)."""
-    org = Organization(name=name)
     key = f"hcl_{secrets.token_urlsafe(32)}"
-    db.session.add(org)
-    db.session.flush()
-    db.session.add(ApiKey(organization_id=org.id, key_hash=hash_key(key), prefix=key[:12]))
+    org = organizations.add_with_key(name, hash_key(key), key[:12])
     db.session.commit()
     return org, key
 
@@ -29,6 +27,4 @@ def organization_for_key(key: str | None) -> str | None:
     """The organization id an API key belongs to, or None."""
     if not key:
         return None
-    return db.session.scalar(
-        db.select(ApiKey.organization_id).where(ApiKey.key_hash == hash_key(key), ApiKey.revoked_at.is_(None))
-    )
+    return organizations.organization_for_key_hash(hash_key(key))

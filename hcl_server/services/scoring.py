@@ -11,10 +11,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from hcl_server.api.errors import ApiError
-from hcl_server.db import ModelVersion, Organization
-from hcl_server.extensions import db
-from hcl_server.repositories import scoped
+from hcl_server.db import ModelVersion
+from hcl_server.errors import Conflict, Unprocessable
+from hcl_server.repositories import model_versions, organizations
 from hcl_server.storage import get_dir
 from ml_pipeline.data.days import date_to_day
 from ml_pipeline.data.eventlog import from_records
@@ -30,21 +29,10 @@ _LOCK = threading.Lock()
 
 def production_model(org_id: str):
     """The organization's production model (id, version, storage_prefix) with the organization's
-    risk_thresholds, or 409 when it has none yet.
-
-    One query on the columns scoring needs: loading the ORM objects would decode their JSON
-    columns (metrics, metadata) on every prediction request.
-    """
-    mv = db.session.execute(
-        scoped(ModelVersion, org_id)
-        .with_only_columns(
-            ModelVersion.id, ModelVersion.version, ModelVersion.storage_prefix, Organization.risk_thresholds
-        )
-        .join(Organization, Organization.id == ModelVersion.organization_id)
-        .where(ModelVersion.is_production.is_(True))
-    ).first()
+    risk_thresholds, in one query; Conflict when it has none yet."""
+    mv = model_versions.production_for_scoring(org_id)
     if mv is None:
-        raise ApiError(409, "no production model yet: train one with POST /api/v1/training-jobs")
+        raise Conflict("no production model yet: train one with POST /api/v1/training-jobs")
     return mv
 
 
@@ -64,12 +52,9 @@ def bundle_for(mv: ModelVersion) -> Bundle:
     return bundle
 
 
-def thresholds(org_id: str, bundle: Bundle) -> dict:
+def risk_thresholds(org_id: str, bundle: Bundle) -> dict:
     """Risk thresholds: the organization's own, else the model's."""
-    org = db.session.get(Organization, org_id)
-    return (org.risk_thresholds if org and org.risk_thresholds else None) or bundle.metadata[
-        "risk_thresholds"
-    ]
+    return organizations.risk_thresholds(org_id) or bundle.metadata["risk_thresholds"]
 
 
 def spend_columns(bundle: Bundle) -> dict[str, str]:
@@ -82,7 +67,10 @@ def spend_columns(bundle: Bundle) -> dict[str, str]:
 
 
 def predict_inline(org_id: str, customers: list[dict]) -> list[dict]:
-    """Predictions for customers sent with their transactions (the single and batch endpoints)."""
+    """Predictions for customers sent with their transactions (the single and batch endpoints).
+
+    Raises Conflict without a production model, Unprocessable for transactions that do not score.
+    """
     mv = production_model(org_id)
     bundle = bundle_for(mv)
     limits = mv.risk_thresholds or bundle.metadata["risk_thresholds"]
@@ -107,7 +95,7 @@ def predict_inline(org_id: str, customers: list[dict]) -> list[dict]:
             log = from_records(rows)
             frame = predict(bundle, log, as_of=date_to_day(as_of), risk_thresholds=limits)
         except PipelineError as exc:
-            raise ApiError(422, f"transactions cannot be scored: {exc}") from exc
+            raise Unprocessable(f"transactions cannot be scored: {exc}") from exc
         out.update(_as_dicts(frame, bundle, mv.version))
     return [out[c["customer_id"]] for c in customers]
 

@@ -1,65 +1,111 @@
-"""Training jobs: validate the request, commit the job, enqueue; the worker trains and registers."""
+"""Training jobs and model versions: validate, commit the job, enqueue; the worker trains and registers."""
 
 from __future__ import annotations
 
+import json
 import logging
+import tempfile
 from pathlib import Path
 
-from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 
-from hcl_server.api.errors import ApiError
-from hcl_server.db import Dataset, Job, ModelVersion
+from hcl_server.celery_app import enqueue
+from hcl_server.db import Job, ModelVersion
 from hcl_server.db.models import utcnow
+from hcl_server.db.params import TrainingParams
+from hcl_server.errors import Conflict
 from hcl_server.extensions import db
-from hcl_server.repositories import get_scoped
+from hcl_server.repositories import datasets, jobs, model_versions
+from hcl_server.services.datasets import read_events
+from hcl_server.services.jobs import ProgressWriter, finish
 from hcl_server.storage import put_dir
-from hcl_server.tasks.queue import enqueue
+from ml_pipeline.data.days import date_to_day
+from ml_pipeline.models.registry import parse_models
+from ml_pipeline.serving.bundle import save_bundle
+from ml_pipeline.training.trainer import TrainConfig, train
 
 logger = logging.getLogger(__name__)
 
 
-def create_training_job(org_id: str, params: dict) -> Job:
-    """Check the dataset is usable, commit a queued job, then enqueue it."""
-    dataset = get_scoped(Dataset, org_id, params["dataset_id"], "dataset")
+def create_training_job(org_id: str, request: dict) -> Job:
+    """Check the dataset is usable, commit a queued job, then enqueue it.
+
+    ``request`` holds dataset_id and the TrainingParams fields (None: the default). Raises
+    NotFound for another organization's dataset, Conflict while it is unread or unreadable.
+    """
+    params = TrainingParams.from_dict(request)
+    dataset = datasets.get_for_org(org_id, request["dataset_id"])
     if dataset.status == "failed":
-        raise ApiError(409, f"dataset {dataset.id} could not be read: {dataset.error}")
+        raise Conflict(f"dataset {dataset.id} could not be read: {dataset.error}")
     if dataset.status != "succeeded":
-        raise ApiError(
-            409, f"dataset {dataset.id} is still being read (status {dataset.status}); retry shortly"
-        )
-    job = Job(
-        organization_id=org_id,
-        kind="training",
-        dataset_id=dataset.id,
-        params={k: v for k, v in params.items() if v is not None and k != "dataset_id"},
-    )
+        raise Conflict(f"dataset {dataset.id} is still being read (status {dataset.status}); retry shortly")
+    job = Job(organization_id=org_id, kind="training", dataset_id=dataset.id, params=params.to_dict())
     db.session.add(job)
     db.session.commit()
     enqueue("hcl.training.run", job.id)
     return job
 
 
+def get_training_job(org_id: str, job_id: str) -> Job:
+    """The organization's training job; NotFound otherwise."""
+    return jobs.get_for_org(org_id, job_id, "training", "training job")
+
+
+def list_models(org_id: str) -> list[ModelVersion]:
+    """The organization's model versions, newest first."""
+    return model_versions.list_for_org(org_id)
+
+
+def get_model(org_id: str, version: int) -> ModelVersion:
+    """The organization's model version by number; NotFound otherwise."""
+    return model_versions.get_for_org(org_id, version)
+
+
+def run_training(job: Job) -> None:
+    """Train a claimed job on its dataset, store the bundle, register the version; commits.
+
+    Raises ml_pipeline's PipelineError for data that cannot be trained on.
+    """
+    params = TrainingParams.from_dict(job.params)
+    config = TrainConfig(
+        horizon_days=params.horizon_days or 30,
+        churn_horizon_days=params.churn_horizon_days or 30,
+        models=parse_models(params.models),
+    )
+    progress = ProgressWriter(job.id)
+    with tempfile.TemporaryDirectory() as tmp:
+        progress("loading", 0.0)
+        log = read_events(datasets.get(job.dataset_id), Path(tmp))
+        as_of = date_to_day(params.as_of) if params.as_of else None
+        trained = train(log, config, as_of=as_of, on_progress=progress)
+        progress("saving", 0.98)
+        bundle = save_bundle(trained, log, Path(tmp) / "bundle")
+        metadata = json.loads((bundle / "metadata.json").read_text())
+        mv = register_model(job, bundle, metadata)
+    job.model_version_id = mv.id
+    job.warnings = list(log.warnings) + list(trained.warnings)
+    result = {"metrics": metadata["metrics"], "selection": metadata["selection"], "model_version": mv.version}
+    finish(job, "succeeded", result=result)
+    logger.info(
+        "training job %s (org %s) succeeded: version %s",
+        job.id,
+        job.organization_id,
+        mv.version,
+        extra={"job_id": job.id, "org_id": job.organization_id},
+    )
+
+
 def register_model(job: Job, bundle_dir: Path, metadata: dict) -> ModelVersion:
-    """Upload a bundle and record its version; an organization's first model becomes production."""
+    """Upload a bundle and record its version (flushed, not committed); an organization's first
+    model becomes production. Raises RuntimeError if three tries lose the race for a number."""
+    org_id = job.organization_id
     for _ in range(3):  # two jobs finishing at once may race for a version number
-        version = (
-            db.session.scalar(
-                db.select(func.max(ModelVersion.version)).where(
-                    ModelVersion.organization_id == job.organization_id
-                )
-            )
-            or 0
-        ) + 1
-        prefix = f"orgs/{job.organization_id}/models/v{version}-{job.id}"
+        version = model_versions.next_version(org_id)
+        prefix = f"orgs/{org_id}/models/v{version}-{job.id}"
         put_dir(prefix, bundle_dir)
-        has_production = db.session.scalar(
-            db.select(func.count()).where(
-                ModelVersion.organization_id == job.organization_id, ModelVersion.is_production.is_(True)
-            )
-        )
+        has_production = model_versions.has_production(org_id)
         mv = ModelVersion(
-            organization_id=job.organization_id,
+            organization_id=org_id,
             version=version,
             storage_prefix=prefix,
             training_job_id=job.id,
@@ -79,14 +125,8 @@ def register_model(job: Job, bundle_dir: Path, metadata: dict) -> ModelVersion:
 
 def promote(org_id: str, version: int) -> ModelVersion:
     """Make a version the organization's production model (the previous one stays, demoted)."""
-    mv = db.session.scalar(
-        db.select(ModelVersion).where(ModelVersion.organization_id == org_id, ModelVersion.version == version)
-    )
-    if mv is None:
-        raise ApiError(404, f"model version {version} not found")
-    db.session.execute(
-        db.update(ModelVersion).where(ModelVersion.organization_id == org_id).values(is_production=False)
-    )
+    mv = model_versions.get_for_org(org_id, version)
+    model_versions.demote_all(org_id)
     mv.is_production, mv.promoted_at = True, utcnow()
     db.session.commit()
     return mv

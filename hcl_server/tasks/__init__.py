@@ -1,1 +1,1 @@
-"""Celery tasks: ids in, claim the row, call ml_pipeline, record the outcome. Safe to run twice."""
+"""Celery tasks: ids in, claim, call one service, record the outcome (tasks/outcome.py)."""

@@ -1,0 +1,126 @@
+"""Jobs and datasets as rows of work: lookups, the claim, progress, cancel and finish UPDATEs.
+
+A claim or a state change is a conditional UPDATE (superset's execution claim): whichever
+delivery or request matches the condition first wins, and the others see ``rowcount == 0``.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import and_, or_, update
+from sqlalchemy.orm import joinedload, load_only
+
+from hcl_server.db import Dataset, Job, ModelVersion
+from hcl_server.db.models import utcnow
+from hcl_server.errors import NotFound
+from hcl_server.extensions import db
+from hcl_server.repositories import count, get_scoped, scoped
+
+WorkRow = type[Job] | type[Dataset]
+# A pure SQL change: the service's commit expires the session's copy of the row.
+_SQL_ONLY = {"synchronize_session": False}
+
+
+def get(model: WorkRow, row_id: str) -> Job | Dataset | None:
+    """A job or dataset by id, for the worker (which is handed ids, not organizations)."""
+    return db.session.get(model, row_id)
+
+
+def _with_version():
+    """SELECT of jobs with their model version's number loaded in the same query."""
+    return db.select(Job).options(
+        joinedload(Job.model_version).options(load_only(ModelVersion.id, ModelVersion.version))
+    )
+
+
+def get_for_org(org_id: str, job_id: str, kind: str, what: str) -> Job:
+    """The organization's job of this kind, its model version loaded; NotFound otherwise."""
+    query = _with_version().where(Job.organization_id == org_id)
+    job = get_scoped(Job, org_id, job_id, what, query)
+    if job.kind != kind:
+        raise NotFound(f"{what} {job_id} not found")
+    return job
+
+
+def page_for_org(org_id: str, kind: str, limit: int, offset: int) -> tuple[list[Job], int]:
+    """The organization's jobs of a kind, newest first: (one page, total)."""
+    query = _with_version().where(Job.organization_id == org_id, Job.kind == kind)
+    total = count(scoped(Job, org_id).where(Job.kind == kind))
+    rows = db.session.scalars(query.order_by(Job.created_at.desc()).limit(limit).offset(offset))
+    return rows.all(), total
+
+
+def _stale(model: WorkRow, now, stale_after_s: float):
+    """Running, but not updated for ``stale_after_s``: its worker died."""
+    return and_(model.status == "running", model.updated_at < now - timedelta(seconds=stale_after_s))
+
+
+def claim(model: WorkRow, row_id: str, stale_after_s: float) -> bool:
+    """Queued (or running without an update for ``stale_after_s``) -> running, counting an attempt."""
+    now = utcnow()
+    values = {"status": "running", "updated_at": now, "attempts": model.attempts + 1}
+    if model is Job:
+        values["started_at"] = now
+    result = db.session.execute(
+        update(model)
+        .where(model.id == row_id, or_(model.status == "queued", _stale(model, now, stale_after_s)))
+        .values(**values),
+        execution_options=_SQL_ONLY,
+    )
+    return result.rowcount == 1
+
+
+def give_up(model: WorkRow, row_id: str, error: str, stale_after_s: float) -> bool:
+    """A stale running row -> failed with ``error``; False if it is not stale."""
+    now = utcnow()
+    values = {"status": "failed", "updated_at": now, "error": error}
+    if model is Job:
+        values["finished_at"] = now
+    result = db.session.execute(
+        update(model).where(model.id == row_id, _stale(model, now, stale_after_s)).values(**values),
+        execution_options=_SQL_ONLY,
+    )
+    return result.rowcount == 1
+
+
+def set_progress(job_id: str, stage: str, fraction: float) -> None:
+    """A running job's stage and progress (0 to 1)."""
+    db.session.execute(
+        update(Job).where(Job.id == job_id, Job.status == "running").values(stage=stage, progress=fraction)
+    )
+
+
+def cancel(job_id: str) -> bool:
+    """A queued or running job -> cancelled; False if it had already finished."""
+    result = db.session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status.in_(("queued", "running")))
+        .values(status="cancelled", finished_at=utcnow(), stage="cancelled")
+    )
+    return result.rowcount == 1
+
+
+def move_stage(job_id: str, stage: str, to: str) -> bool:
+    """A running job at ``stage`` -> ``to``; False if another delivery moved it first."""
+    result = db.session.execute(
+        update(Job).where(Job.id == job_id, Job.status == "running", Job.stage == stage).values(stage=to)
+    )
+    return result.rowcount == 1
+
+
+def succeed(job_id: str, result: dict, warnings: list[str]) -> bool:
+    """A running job -> succeeded with its result; False if it was cancelled meanwhile."""
+    done = db.session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status == "running")
+        .values(
+            status="succeeded",
+            stage="done",
+            progress=1.0,
+            result=result,
+            warnings=warnings,
+            finished_at=utcnow(),
+        )
+    )
+    return done.rowcount == 1

@@ -1,0 +1,258 @@
+"""Bulk scoring in the worker: split a file into customer partitions, score each in any worker,
+merge at the end, then write the Excel file.
+
+Every step is safe to run twice: the split is claimed with a conditional UPDATE, a partition
+replaces its own stored predictions and result file (fixed keys), and the merge is triggered
+once, by whichever partition finishes last, through another conditional UPDATE.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from hcl_server.celery_app import enqueue
+from hcl_server.db import BulkPartition, Job
+from hcl_server.db.models import utcnow
+from hcl_server.db.params import BulkParams
+from hcl_server.extensions import db
+from hcl_server.repositories import jobs, model_versions, partitions, predictions
+from hcl_server.services.bulk import result_prefix
+from hcl_server.services.bulk_results import (
+    concat_csv,
+    job_summary,
+    job_warnings,
+    partition_summary,
+    prediction_records,
+)
+from hcl_server.services.exports import EXCEL_MAX_ROWS, escape_frame, write_xlsx
+from hcl_server.services.jobs import MAX_ATTEMPTS, ProgressWriter, died_message, fail
+from hcl_server.services.scoring import bundle_for, risk_thresholds
+from hcl_server.storage import storage
+from ml_pipeline.data.days import as_of_after, date_to_day, day_to_date
+from ml_pipeline.data.eventlog import EventLog
+from ml_pipeline.data.sharding import Shards, load_shards, shard_file
+from ml_pipeline.errors import PipelineError
+from ml_pipeline.serving.scoring import predict
+
+logger = logging.getLogger(__name__)
+
+
+def split(job: Job) -> None:
+    """Stream a claimed job's upload into customer shards, group them into partitions, commit,
+    then enqueue one task per partition.
+
+    The file is read in batches (ml_pipeline.data.sharding), so this step's memory is bounded by a
+    batch; the formats are decided for the whole file here, before any partition is scored.
+    Raises PipelineError for a file that cannot be read.
+    """
+    params = BulkParams.from_dict(job.params)
+    started = time.perf_counter()
+    ProgressWriter(job.id)("splitting", 0.01)
+    with tempfile.TemporaryDirectory() as tmp:
+        shards, as_of = _shard_upload(job, params, Path(tmp))
+    groups = shards.groups(params.partition_customers)
+    partitions.replace(job.id, [sum(shards.customers[s] for s in group) for group in groups])
+    params.as_of = day_to_date(as_of)
+    params.partitions, params.partition_shards = len(groups), groups
+    params.columns, params.formats = shards.columns, shards.formats
+    job.params = params.to_dict()
+    job.result = {"total_customers": sum(shards.customers)}
+    job.warnings = list(shards.warnings)
+    job.stage, job.progress = "scoring", 0.1
+    db.session.commit()
+    logger.info(
+        "bulk job %s (org %s): split %s rows of %s customers into %s shards, %s partitions in %.1f s",
+        job.id,
+        job.organization_id,
+        shards.rows,
+        sum(shards.customers),
+        len(shards.paths),
+        len(groups),
+        time.perf_counter() - started,
+    )
+    for i in range(len(groups)):
+        enqueue("hcl.bulk.partition", job.id, i)
+
+
+def _shard_upload(job: Job, params: BulkParams, folder: Path) -> tuple[Shards, int]:
+    """Download the upload into ``folder``, shard it by customer and store the shards:
+    (the shards, the as-of day). A file without a readable date fails before any upload."""
+    path = folder / params.filename
+    storage().get_file(params.storage_key, path)
+    (folder / "shards").mkdir()
+    shards = shard_file(path, folder / "shards")
+    path.unlink()
+    as_of = _as_of(params, shards.last_day)
+    for i, shard_path in enumerate(shards.paths):
+        storage().put_file(f"{result_prefix(job)}/shards/{i:05d}.arrow", shard_path)
+    return shards, as_of
+
+
+def _as_of(params: BulkParams, last_day: int | None) -> int:
+    """The job's as-of day: the one asked for, else the day after the file's last event."""
+    if last_day is None:
+        raise PipelineError("no event in the file has a readable date")
+    as_of = date_to_day(params.as_of) if params.as_of else None
+    return as_of_after(last_day, as_of, option="as_of")
+
+
+def score_partition(job: Job, index: int, redelivered: bool) -> None:
+    """Score one partition of a running job, store its predictions and result file, commit; the
+    last partition to finish enqueues the merge.
+
+    Only a redelivery (the broker's sign that a worker died with it) writes before scoring: the
+    count of dead workers. On SQLite a write at the start of every partition waited for the other
+    worker's store of 100,000 predictions. Raises PipelineError for shards that do not score.
+    """
+    part = partitions.get(job.id, index)
+    if part.status != "done":
+        if redelivered and not _count_dead_worker(job, part):
+            return
+        _score(job, part)
+    _merge_when_all_done(job.id)
+
+
+def _count_dead_worker(job: Job, part: BulkPartition) -> bool:
+    """Count the worker that died scoring this partition; fail the job (and return False) at the
+    MAX_ATTEMPTS-th death."""
+    died = part.attempts + 1  # the first delivery's worker and every redelivery's since
+    if died >= MAX_ATTEMPTS:
+        fail(job, f"partition {part.index}: " + died_message(died, "the worker scoring it"))
+        return False
+    part.attempts = died
+    db.session.commit()
+    return True
+
+
+def _score(job: Job, part: BulkPartition) -> None:
+    started = time.perf_counter()
+    params = BulkParams.from_dict(job.params)
+    bundle = bundle_for(model_versions.get(job.model_version_id))
+    with tempfile.TemporaryDirectory() as tmp:
+        log = _load_partition(job, params, part.index, Path(tmp))
+        frame = predict(
+            bundle,
+            log,
+            as_of=date_to_day(params.as_of),
+            risk_thresholds=risk_thresholds(job.organization_id, bundle),
+        )
+        out = Path(tmp) / "result.csv"
+        escape_frame(frame).to_csv(out, index=False)
+        storage().put_file(f"{result_prefix(job)}/results/part-{part.index:05d}.csv", out)
+    records = prediction_records(
+        frame, bundle, org_id=job.organization_id, job_id=job.id, partition=part.index, now=utcnow()
+    )
+    predictions.replace_partition(job.id, part.index, records)
+    part.summary = partition_summary(frame, log.warnings)
+    part.status = "done"
+    db.session.commit()
+    logger.info(
+        "bulk job %s (org %s): partition %s, %s customers scored and stored in %.1f s",
+        job.id,
+        job.organization_id,
+        part.index,
+        len(frame),
+        time.perf_counter() - started,
+    )
+    done = partitions.count_done(job.id)
+    ProgressWriter(job.id)("scoring", 0.1 + 0.8 * done / params.partitions)
+
+
+def _load_partition(job: Job, params: BulkParams, index: int, folder: Path) -> EventLog:
+    """The events of partition ``index``: its shards, downloaded and read with the file's formats."""
+    paths = []
+    for s in params.partition_shards[index]:
+        paths.append(folder / f"shard-{s:05d}.arrow")
+        storage().get_file(f"{result_prefix(job)}/shards/{s:05d}.arrow", paths[-1])
+    return load_shards(paths, columns=params.columns, formats=params.formats, source=params.filename)
+
+
+def _merge_when_all_done(job_id: str) -> None:
+    """Enqueue the merge once every partition is done (once: a conditional UPDATE moves the stage)."""
+    if partitions.count_pending(job_id):
+        return
+    moved = jobs.move_stage(job_id, "scoring", "merging")
+    db.session.commit()
+    if moved:
+        enqueue("hcl.bulk.merge", job_id)
+
+
+def merge(job: Job) -> None:
+    """Concatenate a running job's partition results into the downloadable CSV, record the
+    summary and succeed the job (unless it was cancelled); then enqueue the Excel file."""
+    started = time.perf_counter()
+    parts = partitions.in_order(job.id)
+    prefix = result_prefix(job)
+    with tempfile.TemporaryDirectory() as tmp:
+        merged = Path(tmp) / "predictions.csv"
+        concat_csv(_fetched(f"{prefix}/results/part-{p.index:05d}.csv" for p in parts), merged)
+        storage().put_file(f"{prefix}/results/predictions.csv", merged)
+    total = sum(p.summary["n"] for p in parts)
+    result = {
+        **(job.result or {}),
+        "total_customers": total,
+        "summary": job_summary(parts),
+        "files": {"csv": f"{prefix}/results/predictions.csv", "xlsx": None},
+        "xlsx": "pending" if total <= EXCEL_MAX_ROWS else "too_many_rows",
+    }
+    done = jobs.succeed(job.id, result, job_warnings(job.warnings or [], parts))
+    db.session.commit()
+    logger.info(
+        "bulk job %s (org %s): merged %s customers in %.1f s (%s)",
+        job.id,
+        job.organization_id,
+        total,
+        time.perf_counter() - started,
+        "done" if done else "cancelled",
+    )
+    if done and total <= EXCEL_MAX_ROWS:
+        enqueue("hcl.bulk.xlsx", job.id)
+
+
+def _fetched(keys: Iterator[str]) -> Iterator[Path]:
+    """Each stored file in turn, downloaded to the same temporary path (one on disk at a time)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        piece = Path(tmp) / "piece.csv"
+        for key in keys:
+            storage().get_file(key, piece)
+            yield piece
+
+
+def excel_pending(job_id: str) -> Job | None:
+    """The succeeded job whose Excel file is still to be written, or None."""
+    job = jobs.get(Job, job_id)
+    if job is None or job.status != "succeeded" or (job.result or {}).get("xlsx") != "pending":
+        return None
+    return job
+
+
+def write_excel(job: Job) -> None:
+    """Build the Excel download of a succeeded job (the CSV is downloadable meanwhile); commits.
+
+    A failure is recorded as ``result["xlsx"] = "failed"``, not raised: the job has succeeded.
+    """
+    started = time.perf_counter()
+    prefix = result_prefix(job)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            csv_path, xlsx_path = Path(tmp) / "predictions.csv", Path(tmp) / "predictions.xlsx"
+            storage().get_file(f"{prefix}/results/predictions.csv", csv_path)
+            write_xlsx(csv_path, xlsx_path)
+            storage().put_file(f"{prefix}/results/predictions.xlsx", xlsx_path)
+        files = {**job.result["files"], "xlsx": f"{prefix}/results/predictions.xlsx"}
+        job.result = {**job.result, "files": files, "xlsx": "ready"}
+    except Exception:
+        logger.exception("bulk job %s (org %s): Excel file failed", job.id, job.organization_id)
+        db.session.rollback()
+        job.result = {**job.result, "xlsx": "failed"}
+    db.session.commit()
+    logger.info(
+        "bulk job %s (org %s): Excel file in %.1f s",
+        job.id,
+        job.organization_id,
+        time.perf_counter() - started,
+    )

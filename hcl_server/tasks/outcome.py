@@ -1,0 +1,62 @@
+"""What every task shares: claiming its row, running one service step and recording its outcome."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TypeVar
+
+from hcl_server.db import Dataset, Job
+from hcl_server.services.jobs import claim_and_load, fail, running_job
+from ml_pipeline.errors import PipelineError
+
+logger = logging.getLogger(__name__)
+Row = TypeVar("Row", Job, Dataset)
+
+
+def run_claimed(
+    model: type[Row], row_id: str, step: Callable[[Row], None], *, what: str, internal_error: str
+) -> None:
+    """Claim the row for this delivery and run ``step`` on it (see ``record_outcome``); skip it,
+    logged, when another delivery has it."""
+    row = claim_and_load(model, row_id)
+    if row is None:
+        logger.info("%s %s already claimed; skipping this delivery", what, row_id)
+        return
+    record_outcome(row, step, what=what, internal_error=internal_error)
+
+
+def run_while_running(
+    job_id: str, step: Callable[[Job], None], *, what: str, internal_error: str, prefix: str = ""
+) -> None:
+    """Run ``step`` on a job that is still running (see ``record_outcome``); a job cancelled or
+    failed meanwhile is left alone."""
+    job = running_job(job_id)
+    if job is not None:
+        record_outcome(job, step, what=what, internal_error=internal_error, prefix=prefix)
+
+
+def record_outcome(
+    row: Row, step: Callable[[Row], None], *, what: str, internal_error: str, prefix: str = ""
+) -> None:
+    """Run a service step on a running row; if it raises, record the failure on the row.
+
+    A PipelineError is the data's fault: its message goes to the client (after ``prefix``). Any
+    other exception is ours: it is logged with its traceback and the client reads
+    ``internal_error``. A row cancelled meanwhile stays cancelled (services.jobs.fail).
+    """
+    ctx = {f"{row.__tablename__[:-1]}_id": row.id, "org_id": row.organization_id}
+    try:
+        step(row)
+    except PipelineError as exc:
+        logger.info("%s %s (org %s): %s%s", what, *ctx.values(), prefix, exc, extra=ctx)
+        fail(row, prefix + str(exc))
+    except Exception:
+        logger.exception("%s %s (org %s): %sunexpected error", what, *ctx.values(), prefix, extra=ctx)
+        fail(row, internal_error)
+
+
+def redelivered(task) -> bool:
+    """Whether the broker hands this task out again because the worker that had it died (Redis
+    restores an unacknowledged task after the visibility timeout and marks it redelivered)."""
+    return bool((task.request.delivery_info or {}).get("redelivered"))
