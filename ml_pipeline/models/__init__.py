@@ -1,33 +1,34 @@
-"""The model zoo: one module per library, the naive baselines, and the registry of model types."""
+"""The predictors: one interface (baselines too), one module per library, and the registry of model types."""
 
-from ml_pipeline.models.base import LinkedModel
-from ml_pipeline.models.baselines import LastWindowSpendBaseline, RecencyRateBaseline, baseline_from_params
-from ml_pipeline.models.lgbm import LightGBMModel
+from ml_pipeline.models.base import LinkedModel, Predictor, TrainingRows
+from ml_pipeline.models.baselines import Baseline, LastWindowSpendBaseline, RecencyRateBaseline
+from ml_pipeline.models.lgbm import LightGBMModel, RandomForestModel
 from ml_pipeline.models.linear import LinearModel
 from ml_pipeline.models.registry import (
     DEFAULT_MODELS,
     MODEL_KINDS,
-    load_model,
+    PREDICTORS,
+    load_predictor,
     make_model,
-    model_file,
     parse_models,
 )
-from ml_pipeline.models.rows import TrainingRows
 from ml_pipeline.models.xgb import XGBoostModel
 
 __all__ = [
     "DEFAULT_MODELS",
     "MODEL_KINDS",
+    "PREDICTORS",
+    "Baseline",
     "LastWindowSpendBaseline",
     "LightGBMModel",
     "LinearModel",
     "LinkedModel",
+    "Predictor",
+    "RandomForestModel",
     "RecencyRateBaseline",
     "TrainingRows",
     "XGBoostModel",
-    "baseline_from_params",
-    "load_model",
+    "load_predictor",
     "make_model",
-    "model_file",
     "parse_models",
 ]

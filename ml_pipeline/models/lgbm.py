@@ -7,11 +7,10 @@ from pathlib import Path
 
 import lightgbm as lgb
 import numpy as np
-import pandas as pd
 import scipy.sparse as sp
 
 from ml_pipeline.models import tree_shap
-from ml_pipeline.models.base import CHURN_TREE_DEPTH, LinkedModel
+from ml_pipeline.models.base import CHURN_TREE_DEPTH, LinkedModel, TrainingRows, as_values, feature_names
 from ml_pipeline.models.tree_shap import (
     TreeSplits,
     cached,
@@ -37,11 +36,11 @@ def predict_threads(n_rows: int) -> int:
 class BinnedRows:
     """All stacked training rows, binned once by LightGBM; every target trains on subsets of it."""
 
-    def __init__(self, X: pd.DataFrame):
-        self.columns = list(X.columns)
+    def __init__(self, X):
+        names = feature_names(X)
         self.full = lgb.Dataset(
-            X.to_numpy(dtype=np.float32),
-            feature_name=self.columns,
+            as_values(X),
+            feature_name="auto" if names is None else list(names),
             params=_DATASET_PARAMS,
             free_raw_data=False,
         ).construct()
@@ -54,12 +53,12 @@ class BinnedRows:
 
 
 class LightGBMModel(LinkedModel):
-    """LightGBM for one target: binary for churn, Tweedie for spend (zero-inflated, heavy-tailed).
-
-    ``boosting="rf"`` makes it a random forest (bagged, fully grown trees averaged), LightGBM's own.
-    """
+    """LightGBM for one target: binary for churn, Tweedie for spend (zero-inflated, heavy-tailed),
+    stopped early on a later cutoff. Saved in LightGBM's text format."""
 
     kind = "lightgbm"
+    suffix = ".lgb.txt"
+    boosting = "gbdt"
 
     def __init__(
         self,
@@ -69,19 +68,17 @@ class LightGBMModel(LinkedModel):
         early_stopping_rounds: int = 30,
         random_state: int = 0,
         num_threads: int = 0,
-        boosting: str = "gbdt",
     ):
         self.objective = objective
-        self.boosting = boosting
-        self.kind = "random_forest" if boosting == "rf" else "lightgbm"
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
         self.early_stopping_rounds = early_stopping_rounds
         self.random_state = random_state
         self.num_threads = num_threads
-        self.description = (
-            f"random forest (LightGBM rf, {objective})" if boosting == "rf" else f"LightGBM ({objective})"
-        )
+
+    @property
+    def description(self) -> str:
+        return f"LightGBM ({self.objective})"
 
     def params(self, n_rows: int) -> dict:
         p = {
@@ -111,21 +108,14 @@ class LightGBMModel(LinkedModel):
             p.update(boosting="rf", bagging_fraction=0.632, feature_fraction=0.5, num_leaves=127)
         return p
 
-    def fit_on(self, rows, index: np.ndarray, y: np.ndarray, eval_set=None, n_rounds=None):
-        """Fit on the training rows at ``index`` (the zoo's common entry point)."""
+    def fit_rows(self, rows: TrainingRows, index: np.ndarray, y: np.ndarray, eval_set, n_rounds) -> None:
+        """Fit on the LightGBM-binned rows at ``index`` (binned once per :class:`TrainingRows`)."""
         if self.boosting == "rf":  # a forest does not stop early: a fixed number of trees
             eval_set, n_rounds = None, n_rounds or RF_TREES
-        return self.fit_rows(rows.binned.rows(index, y), eval_set, n_rounds)
+        binned = rows.form("lightgbm", lambda: BinnedRows(rows.X))
+        self._train(binned.rows(index, y), eval_set, n_rounds)
 
-    def fit(
-        self, X: pd.DataFrame, y: np.ndarray, eval_set: tuple | None = None, n_rounds: int | None = None
-    ) -> LightGBMModel:
-        """Fit on a frame; see :meth:`fit_rows`."""
-        return self.fit_rows(BinnedRows(X).rows(np.arange(len(X)), y), eval_set, n_rounds)
-
-    def fit_rows(
-        self, train: lgb.Dataset, eval_set: tuple | None = None, n_rounds: int | None = None
-    ) -> LightGBMModel:
+    def _train(self, train: lgb.Dataset, eval_set: tuple | None, n_rounds: int | None) -> None:
         """Fit on binned rows; with ``eval_set`` (X, y) stop early on it, keeping the best round."""
         callbacks, valid = [], []
         if eval_set is not None:
@@ -141,29 +131,40 @@ class LightGBMModel(LinkedModel):
             callbacks=callbacks,
         )
         self.best_rounds_ = int(self.booster_.best_iteration or self.booster_.current_iteration())
-        return self
 
     def raw(self, X) -> np.ndarray:
         """The booster's raw score (log-odds for churn, log of the mean for spend)."""
-        data = X.to_numpy(dtype=np.float32) if hasattr(X, "to_numpy") else X
+        data = as_values(X)
         raw = self.booster_.predict(
             data, num_iteration=self.best_rounds_, raw_score=True, num_threads=predict_threads(len(data))
         )
         # A forest's raw score is the sum over its trees; its prediction is their average.
         return raw / self.best_rounds_ if self.boosting == "rf" else raw
 
-    def contributions(self, values: np.ndarray, method: str = "exact", project: np.ndarray | None = None):
-        return lightgbm_contributions(self, values, method, project)
+    def contributions(self, X, method: str = "exact", project: np.ndarray | None = None) -> np.ndarray:
+        """Tree SHAP (``exact``) or the path attribution (``path``) to :meth:`raw`; see
+        :func:`lightgbm_contributions`."""
+        return lightgbm_contributions(self, as_values(X), method, project)
 
-    def save(self, path: Path) -> None:
+    def save_file(self, path: Path) -> None:
         self.booster_.save_model(str(path), num_iteration=self.best_rounds_)
 
-    @classmethod
-    def load(cls, path: Path, objective: str, boosting: str = "gbdt") -> LightGBMModel:
-        m = cls(objective, boosting=boosting)
-        m.booster_ = lgb.Booster(model_file=str(path))
-        m.best_rounds_ = m.booster_.current_iteration()
-        return m
+    def load_file(self, path: Path) -> None:
+        self.booster_ = lgb.Booster(model_file=str(path))
+        self.best_rounds_ = self.booster_.current_iteration()
+
+
+class RandomForestModel(LightGBMModel):
+    """LightGBM's random forest mode: ``RF_TREES`` bagged, fully grown trees, averaged; never
+    stopped early."""
+
+    kind = "random_forest"
+    suffix = ".rf.lgb.txt"
+    boosting = "rf"
+
+    @property
+    def description(self) -> str:
+        return f"random forest (LightGBM rf, {self.objective})"
 
 
 def _lightgbm_leaf_table(booster, n_iter: int) -> tuple[sp.csr_matrix, np.ndarray]:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ml_pipeline.models.base import LinkedModel, as_values
+from ml_pipeline.models.base import LinkedModel, TrainingRows, as_values
 
 
 class LinearModel(LinkedModel):
@@ -20,18 +20,23 @@ class LinearModel(LinkedModel):
     """
 
     kind = "linear"
+    suffix = ".linear.json"
 
-    def __init__(self, objective: str, alpha: float = 1e-3, **_ignored):
+    def __init__(self, objective: str, alpha: float = 1e-3):
         self.objective = objective
         self.alpha = alpha
-        self.description = "logistic regression" if objective == "binary" else "Tweedie GLM (log link)"
+
+    @property
+    def description(self) -> str:
+        return "logistic regression" if self.objective == "binary" else "Tweedie GLM (log link)"
 
     def _design(self, values: np.ndarray) -> np.ndarray:
         z = np.sign(values) * np.log1p(np.abs(values))
         z = (z - self.mean_) / self.scale_
         return np.nan_to_num(z, nan=0.0, posinf=0.0, neginf=0.0)
 
-    def fit_on(self, rows, index: np.ndarray, y: np.ndarray, eval_set=None, n_rounds=None):
+    def fit_rows(self, rows: TrainingRows, index: np.ndarray, y: np.ndarray, eval_set, n_rounds) -> None:
+        """Newton steps to the penalized optimum; ``eval_set`` and ``n_rounds`` do not apply."""
         from sklearn.linear_model import LogisticRegression, TweedieRegressor
 
         values = rows.values[index].astype(np.float64)
@@ -55,31 +60,26 @@ class LinearModel(LinkedModel):
         self.coef_ = np.ravel(model.coef_).astype(float)
         self.intercept_ = float(np.ravel([model.intercept_])[0])
         self.best_rounds_ = None
-        return self
 
     def raw(self, X) -> np.ndarray:
         return self._design(as_values(X).astype(np.float64)) @ self.coef_ + self.intercept_
 
-    def contributions(self, values: np.ndarray, method: str = "exact", project: np.ndarray | None = None):
+    def contributions(self, X, method: str = "exact", project: np.ndarray | None = None) -> np.ndarray:
         """Coefficient × standardized value: exact for a linear score, whichever the method."""
-        contrib = self._design(np.asarray(values, dtype=np.float64)) * self.coef_
+        contrib = self._design(as_values(X).astype(np.float64)) * self.coef_
         return contrib if project is None else contrib @ project
 
-    def save(self, path: Path) -> None:
+    def save_file(self, path: Path) -> None:
+        state = {"mean": self.mean_, "scale": self.scale_, "coef": self.coef_}
         path.write_text(
-            json.dumps(
-                {
-                    "mean": self.mean_.tolist(),
-                    "scale": self.scale_.tolist(),
-                    "coef": self.coef_.tolist(),
-                    "intercept": self.intercept_,
-                }
-            )
+            json.dumps({**{k: v.tolist() for k, v in state.items()}, "intercept": self.intercept_})
         )
 
-    @classmethod
-    def load(cls, path: Path, objective: str) -> LinearModel:
-        m, state = cls(objective), json.loads(path.read_text())
-        m.mean_, m.scale_ = np.asarray(state["mean"]), np.asarray(state["scale"])
-        m.coef_, m.intercept_, m.best_rounds_ = np.asarray(state["coef"]), float(state["intercept"]), None
-        return m
+    def load_file(self, path: Path) -> None:
+        state = json.loads(path.read_text())
+        self.mean_, self.scale_ = np.asarray(state["mean"]), np.asarray(state["scale"])
+        self.coef_, self.intercept_, self.best_rounds_ = (
+            np.asarray(state["coef"]),
+            float(state["intercept"]),
+            None,
+        )

@@ -7,40 +7,47 @@
   on signed-log, standardized features.
 
 Each saves to its library's own format (LightGBM text, XGBoost JSON) or plain JSON (linear),
-never a pickle, and shares :class:`~ml_pipeline.models.base.LinkedModel`'s calibration.
+never a pickle, and shares :class:`~ml_pipeline.models.base.LinkedModel`'s calibration. Every type,
+and the baselines, load by name through :func:`load_predictor`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from ml_pipeline.errors import PipelineError
-from ml_pipeline.models.base import LinkedModel
-from ml_pipeline.models.lgbm import LightGBMModel
+from ml_pipeline.models.base import LinkedModel, Predictor
+from ml_pipeline.models.baselines import Baseline
+from ml_pipeline.models.lgbm import LightGBMModel, RandomForestModel
 from ml_pipeline.models.linear import LinearModel
 from ml_pipeline.models.xgb import XGBoostModel
 
-MODEL_KINDS = ("lightgbm", "xgboost", "random_forest", "linear")
+# Each type built with its own parameters: (objective, random_state, num_threads) -> unfitted model.
+_BUILD: dict[str, Callable[[str, int, int], LinkedModel]] = {
+    "lightgbm": lambda objective, seed, threads: LightGBMModel(
+        objective, random_state=seed, num_threads=threads
+    ),
+    "xgboost": lambda objective, seed, threads: XGBoostModel(
+        objective, random_state=seed, num_threads=threads
+    ),
+    "random_forest": lambda objective, seed, threads: RandomForestModel(
+        objective, random_state=seed, num_threads=threads
+    ),
+    "linear": lambda objective, seed, threads: LinearModel(objective),  # deterministic, one thread
+}
+MODEL_KINDS = tuple(_BUILD)
 DEFAULT_MODELS = MODEL_KINDS
-_SUFFIX = {
-    "lightgbm": ".lgb.txt",
-    "random_forest": ".rf.lgb.txt",
-    "xgboost": ".xgb.json",
-    "linear": ".linear.json",
+PREDICTORS: dict[str, type[Predictor]] = {
+    cls.kind: cls for cls in (LightGBMModel, XGBoostModel, RandomForestModel, LinearModel, Baseline)
 }
 
 
 def make_model(kind: str, objective: str, random_state: int = 0, num_threads: int = 0) -> LinkedModel:
-    """A fresh, unfitted model of the zoo."""
-    if kind == "lightgbm":
-        return LightGBMModel(objective, random_state=random_state, num_threads=num_threads)
-    if kind == "random_forest":
-        return LightGBMModel(objective, random_state=random_state, num_threads=num_threads, boosting="rf")
-    if kind == "xgboost":
-        return XGBoostModel(objective, random_state=random_state, num_threads=num_threads)
-    if kind == "linear":
-        return LinearModel(objective)
-    raise PipelineError(f"unknown model type '{kind}'; choose from {', '.join(MODEL_KINDS)}")
+    """A fresh, unfitted model of the zoo. Raises PipelineError for an unknown type."""
+    if kind not in _BUILD:
+        raise PipelineError(f"unknown model type '{kind}'; choose from {', '.join(MODEL_KINDS)}")
+    return _BUILD[kind](objective, random_state, num_threads)
 
 
 def parse_models(text: str | list[str] | None) -> tuple[str, ...]:
@@ -57,15 +64,9 @@ def parse_models(text: str | list[str] | None) -> tuple[str, ...]:
     return kinds
 
 
-def model_file(kind: str, stem: str) -> str:
-    return stem + _SUFFIX[kind]
-
-
-def load_model(kind: str, path: Path, objective: str) -> LinkedModel:
-    if kind in ("lightgbm", "random_forest"):
-        return LightGBMModel.load(path, objective, boosting="rf" if kind == "random_forest" else "gbdt")
-    if kind == "xgboost":
-        return XGBoostModel.load(path, objective)
-    if kind == "linear":
-        return LinearModel.load(path, objective)
-    raise PipelineError(f"{path}: unknown model type '{kind}' in the bundle")
+def load_predictor(kind: str, entry: dict, folder: Path) -> Predictor:
+    """The fitted predictor of type ``kind`` ("baseline" or a model type) from its saved entry
+    (see :meth:`Predictor.save`). Raises PipelineError for an unknown type or a missing file."""
+    if kind not in PREDICTORS:
+        raise PipelineError(f"{folder}: unknown model type '{kind}' in the bundle")
+    return PREDICTORS[kind].load(entry, folder)

@@ -9,14 +9,15 @@ from pathlib import Path
 import numpy as np
 
 from ml_pipeline.models import tree_shap
-from ml_pipeline.models.base import CHURN_TREE_DEPTH, LinkedModel, as_values
+from ml_pipeline.models.base import CHURN_TREE_DEPTH, LinkedModel, TrainingRows, as_values
 from ml_pipeline.models.tree_shap import TreeSplits, cached, shared_tree_shap
 
 
 class XGBoostModel(LinkedModel):
-    """XGBoost (hist trees) for one target, early-stopped on a later cutoff."""
+    """XGBoost (hist trees) for one target, early-stopped on a later cutoff; saved as XGBoost JSON."""
 
     kind = "xgboost"
+    suffix = ".xgb.json"
 
     def __init__(
         self, objective: str, random_state: int = 0, num_threads: int = 0, learning_rate: float = 0.1
@@ -25,7 +26,10 @@ class XGBoostModel(LinkedModel):
         self.random_state = random_state
         self.num_threads = num_threads
         self.learning_rate = learning_rate
-        self.description = f"XGBoost ({objective})"
+
+    @property
+    def description(self) -> str:
+        return f"XGBoost ({self.objective})"
 
     def params(self) -> dict:
         p = {
@@ -47,7 +51,7 @@ class XGBoostModel(LinkedModel):
             p["max_depth"] = CHURN_TREE_DEPTH
         return {k: v for k, v in p.items() if v is not None}
 
-    def fit_on(self, rows, index: np.ndarray, y: np.ndarray, eval_set=None, n_rounds=None):
+    def fit_rows(self, rows: TrainingRows, index: np.ndarray, y: np.ndarray, eval_set, n_rounds) -> None:
         import xgboost as xgb
 
         train = xgb.DMatrix(rows.values[index], label=y)  # index ascending, y aligned with it
@@ -64,7 +68,6 @@ class XGBoostModel(LinkedModel):
             if eval_set is not None and best is not None
             else int(self.booster_.num_boosted_rounds())
         )
-        return self
 
     def raw(self, X) -> np.ndarray:
         import xgboost as xgb
@@ -73,21 +76,20 @@ class XGBoostModel(LinkedModel):
             xgb.DMatrix(as_values(X)), output_margin=True, iteration_range=(0, self.best_rounds_)
         ).astype(np.float64)
 
-    def contributions(self, values: np.ndarray, method: str = "exact", project: np.ndarray | None = None):
-        return xgboost_contributions(self, values, method, project)
+    def contributions(self, X, method: str = "exact", project: np.ndarray | None = None) -> np.ndarray:
+        """Tree SHAP (``exact``) or the path attribution (``path``) to :meth:`raw`; see
+        :func:`xgboost_contributions`."""
+        return xgboost_contributions(self, as_values(X), method, project)
 
-    def save(self, path: Path) -> None:
+    def save_file(self, path: Path) -> None:
         self.booster_.save_model(str(path))
 
-    @classmethod
-    def load(cls, path: Path, objective: str) -> XGBoostModel:
+    def load_file(self, path: Path) -> None:
         import xgboost as xgb
 
-        m = cls(objective)
-        m.booster_ = xgb.Booster()
-        m.booster_.load_model(str(path))
-        m.best_rounds_ = int(m.booster_.num_boosted_rounds())
-        return m
+        self.booster_ = xgb.Booster()
+        self.booster_.load_model(str(path))
+        self.best_rounds_ = int(self.booster_.num_boosted_rounds())
 
 
 def _xgboost_splits(booster, n_iter: int) -> list[TreeSplits] | None:

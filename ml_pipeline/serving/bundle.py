@@ -1,4 +1,5 @@
-"""Model bundles: a directory of native LightGBM model files plus metadata.json.
+"""Model bundles: a directory of native model files (LightGBM text, XGBoost JSON, linear JSON)
+plus metadata.json.
 
 metadata.json holds everything needed to rebuild features and predictors (feature list,
 categories, horizons, risk thresholds, baseline parameters), the validation metrics, a hash of
@@ -28,8 +29,9 @@ from ml_pipeline.data.eventlog import EventLog
 from ml_pipeline.errors import PipelineError
 from ml_pipeline.explain.reasons import Reasons
 from ml_pipeline.features import FeatureBuilder
-from ml_pipeline.models.baselines import baseline_from_params
-from ml_pipeline.models.registry import load_model, model_file
+from ml_pipeline.models.base import Predictor
+from ml_pipeline.models.registry import load_predictor
+from ml_pipeline.training.selection import TargetResult
 from ml_pipeline.training.trainer import TrainResult
 
 FORMAT_VERSION = 2  # 2: RFM scores against a stored reference distribution
@@ -56,6 +58,32 @@ def _target_slugs(builder: FeatureBuilder) -> dict[str, str]:
     return slugs
 
 
+# Format 2 keeps a production baseline's entry under its own key, and a model's entry (file,
+# objective, shift) in the target's entry itself.
+_NESTED = {"baseline": "production_baseline"}
+
+
+def _target_entry(r: TargetResult, folder: Path, stem: str) -> dict:
+    """A target's entry in metadata.json; its predictors' native files go into ``folder``."""
+    entry = {
+        "selected": r.selected,
+        "baseline": r.baseline.save(folder, stem),
+        "note": r.note,
+        "description": r.estimator.description,
+    }
+    saved = r.estimator.save(folder, stem)
+    entry.update({_NESTED[r.selected]: saved} if r.selected in _NESTED else saved)
+    return entry
+
+
+def _load_target(entry: dict, folder: Path, features: list[str]) -> Predictor:
+    """A target's production predictor from its entry; it reads matrices in ``features``' order."""
+    kind = entry["selected"]
+    predictor = load_predictor(kind, entry[_NESTED[kind]] if kind in _NESTED else entry, folder)
+    predictor.feature_names_in_ = np.asarray(features, dtype=object)
+    return predictor
+
+
 def save_bundle(
     result: TrainResult, log: EventLog, out_dir: str | Path, risk_thresholds: dict | None = None
 ) -> Path:
@@ -67,22 +95,7 @@ def save_bundle(
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
         slugs = _target_slugs(result.builder)
-        targets = {}
-        for name, r in result.targets.items():
-            entry = {
-                "selected": r.selected,
-                "baseline": r.baseline.to_params(),
-                "note": r.note,
-                "description": r.estimator.description,
-            }
-            if r.selected != "baseline":
-                entry["file"] = model_file(r.selected, slugs[name])
-                entry["objective"] = r.estimator.objective
-                entry["shift"] = r.estimator.shift_
-                r.estimator.save(tmp / entry["file"])
-            else:
-                entry["production_baseline"] = r.estimator.to_params()
-            targets[name] = entry
+        targets = {name: _target_entry(r, tmp, slugs[name]) for name, r in result.targets.items()}
         meta = {
             "format_version": FORMAT_VERSION,
             "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -172,14 +185,7 @@ def load_bundle(path: str | Path) -> Bundle:
             f"{path}: bundle format {meta.get('format_version')} is not supported "
             f"(this version reads {FORMAT_VERSION})"
         )
-    predictors = {}
-    for name, entry in meta["targets"].items():
-        if entry["selected"] != "baseline":
-            file = path / entry["file"]
-            if not file.exists():
-                raise PipelineError(f"{path}: model file {entry['file']} is missing")
-            predictors[name] = load_model(entry["selected"], file, entry["objective"])
-            predictors[name].shift_ = float(entry.get("shift", 0.0))
-        else:
-            predictors[name] = baseline_from_params(entry["production_baseline"])
+    predictors = {
+        name: _load_target(entry, path, meta["features"]) for name, entry in meta["targets"].items()
+    }
     return Bundle(path, meta, FeatureBuilder.load(meta["feature_builder"], path), predictors)

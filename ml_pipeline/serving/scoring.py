@@ -25,7 +25,7 @@ def risk_segments(p: np.ndarray, thresholds: dict) -> np.ndarray:
 REASON_CHUNK = 200_000  # rows per contributions call: customers share tree-SHAP work within one
 
 
-def churn_reasons(bundle: Bundle, X: pd.DataFrame, values: np.ndarray, method: str = "exact") -> list[str]:
+def churn_reasons(bundle: Bundle, values: np.ndarray, method: str = "exact") -> list[str]:
     """The reasons behind each customer's churn risk (see ml_pipeline.explain.reasons), from the churn
     model's own per-prediction contributions.
 
@@ -35,10 +35,7 @@ def churn_reasons(bundle: Bundle, X: pd.DataFrame, values: np.ndarray, method: s
     predictor, reasons = bundle.predictors["churn"], bundle.reasons
 
     def grouped(start: int) -> np.ndarray:
-        block = slice(start, start + REASON_CHUNK)
-        if predictor.kind == "baseline":
-            return predictor.contributions(X.iloc[block]) @ reasons.weights
-        return predictor.contributions(values[block], method, reasons.weights)
+        return predictor.contributions(values[start : start + REASON_CHUNK], method, reasons.weights)
 
     if len(values) <= REASON_CHUNK:  # one block, as for every API request: no second thread
         return reasons.texts(values, grouped(0)) if len(values) else []
@@ -79,13 +76,9 @@ def predict(
         )
     if list(X.columns) != bundle.metadata["features"]:
         X = X[bundle.metadata["features"]]  # the models read columns by position
-    values = X.to_numpy(dtype=np.float32)  # converted once for every model of the zoo
+    values = X.to_numpy(dtype=np.float32)  # converted once for every predictor
 
-    def run(name: str) -> np.ndarray:
-        predictor = bundle.predictors[name]
-        return predictor.predict(X if predictor.kind == "baseline" else values)
-
-    churn = np.clip(run("churn"), 0.0, 1.0)
+    churn = np.clip(bundle.predictors["churn"].predict(values), 0.0, 1.0)
     out = {
         "customer_id": log.customer_ids[X.index.to_numpy()],
         "churn_probability": churn,
@@ -93,7 +86,7 @@ def predict(
     }
     for name in bundle.target_names:
         if name != "churn":
-            out[name] = np.maximum(run(name), 0.0)
+            out[name] = np.maximum(bundle.predictors[name].predict(values), 0.0)
     if reasons:  # last: the contract's columns keep their places
-        out["reasons"] = churn_reasons(bundle, X, values, reasons)
+        out["reasons"] = churn_reasons(bundle, values, reasons)
     return pd.DataFrame(out)
