@@ -81,8 +81,8 @@ class FeatureBuilder:
         present = np.flatnonzero(~np.isnan(f["tenure_days"]))
         cols = {k: v[present].astype(np.float32) for k, v in f.items()}
         cols.update(score_features(cols, self.reference_))
-        # One 2-D block: a frame built column by column costs tens of microseconds per column,
-        # which dominates scoring a single customer.
+        # One 2-D block: a frame built column by column pays pandas' cost per column, which
+        # dominated scoring a single customer (docs/benchmarks.md).
         values = np.empty((len(present), len(cols)), dtype=np.float32)
         for j, v in enumerate(cols.values()):
             values[:, j] = v

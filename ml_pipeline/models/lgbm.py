@@ -28,8 +28,8 @@ SMALL_BATCH = 10_000
 
 def predict_threads(n_rows: int) -> int:
     """LightGBM threads for scoring ``n_rows``: one for small batches. Waking LightGBM's OpenMP
-    threads while XGBoost's are still spinning made one customer's 8 predictions take 8 ms
-    instead of 0.4 ms on 2 cores."""
+    threads while XGBoost's are still spinning made one customer's predictions many times slower
+    on 2 cores (docs/benchmarks.md)."""
     return 1 if n_rows < SMALL_BATCH else 0
 
 
@@ -95,8 +95,8 @@ class LightGBMModel(LinkedModel):
             "num_threads": self.num_threads,
             # Row-wise histograms: LightGBM 4.7's column-wise ones abort the process (heap
             # corruption) on some subsets of a Dataset with bundled sparse features, e.g. the
-            # buying rows of CDNOW's training rows; row-wise is also the faster here (4.2 vs
-            # 5.0 s per 100 rounds on 1.2M rows).
+            # buying rows of CDNOW's training rows; row-wise was also the faster on the
+            # benchmark's training rows (docs/benchmarks.md).
             "force_row_wise": True,
             **_DATASET_PARAMS,
         }

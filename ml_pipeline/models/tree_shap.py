@@ -3,18 +3,17 @@
 Two ways for trees:
 
 - ``exact``: path-dependent tree SHAP, computed by the library itself (LightGBM ``pred_contrib``,
-  XGBoost ``pred_contribs``). Called on every customer it costs leaves × depth² per tree: 126 s
-  for a million customers with the 65-tree churn model of the benchmark. Customers who take the
-  same side at every split of a tree share that tree's values, so for large inputs the library
-  is called once per distinct pattern of each tree (:func:`shared_tree_shap`): the same numbers
-  (tested to 1e-5 of the library's) in about 11 s per million.
+  XGBoost ``pred_contribs``). Called on every customer it costs leaves × depth² per tree.
+  Customers who take the same side at every split of a tree share that tree's values, so for
+  large inputs the library is called once per distinct pattern of each tree
+  (:func:`shared_tree_shap`): the same numbers (tested to 1e-5 of the library's) at a fraction of
+  the cost (measured in docs/benchmarks.md).
 - ``path``: the path attribution of each tree (Saabas; XGBoost's ``approx_contribs``): the change
   of the node value at every split on the customer's path is credited to that split's feature.
-  Cheaper still, but on the shared logs its first reason is tree SHAP's for only 61-89% of the
-  customers.
+  Cheaper still, but on the shared logs its first reason often differs from tree SHAP's.
 
 A random-forest churn model (127-leaf trees, too many splits to pack a pattern into 64 bits)
-gets the library's tree SHAP on every customer: about 0.5 ms each.
+gets the library's tree SHAP on every customer.
 
 Both sum, with the tree's base value, to the raw score. Linear models have one exact answer,
 coefficient × standardized value, which is what both methods return for them.
