@@ -1,8 +1,9 @@
 """Reading event logs: files of any supported kind in, a normalized EventLog out.
 
 readers (sniffing, CSV/Excel/Parquet), columns (header aliases), parsing (dates, amounts), days
-(the date unit), eventlog (the normalized arrays), sharding (a file split by customer),
-profiling, synthetic (generated logs).
+(the date unit), arrow_columns (distinct values of a raw column), normalize (a raw table's columns
+checked and coded, one step per kind; the event-type vocabulary), eventlog (the normalized arrays
+and their builders), sharding (a file split by customer), profiling, synthetic (generated logs).
 """
 
 from ml_pipeline.data.columns import parse_mapping_args, resolve_columns
