@@ -165,3 +165,29 @@ def test_candidates_fit_on_a_sample_when_rows_are_many(small_log_frame):
     churn = result.targets["churn"]
     assert set(churn.metrics["candidates"]) == {"lightgbm", "linear"}
     assert churn.selected in ("lightgbm", "linear", "baseline")
+
+
+def test_baselines_take_the_models_matrix_and_save_like_them(tmp_path):
+    """A baseline reads the float32 matrix by the feature names recorded at fit (or set at load),
+    and its entry rebuilds it: same predictions and contributions as from the frame."""
+    from ml_pipeline.errors import PipelineError
+    from ml_pipeline.models import PREDICTORS, LastWindowSpendBaseline, RecencyRateBaseline
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(
+        {"monetary_30d": rng.gamma(2, 50, 500), "recency_days": rng.integers(1, 300, 500)}
+    ).astype(np.float32)
+    y = (X["recency_days"].to_numpy() > 100).astype(float)
+    values = X.to_numpy(dtype=np.float32)
+    for baseline in (RecencyRateBaseline(), LastWindowSpendBaseline("monetary_30d", 0.5)):
+        baseline.fit(X, y)
+        assert list(baseline.feature_names_in_) == list(X.columns)
+        entry = baseline.save(tmp_path, "target")
+        assert json.loads(json.dumps(entry)) == entry and not any(tmp_path.iterdir())
+        loaded = PREDICTORS[baseline.kind].load(entry, tmp_path)
+        with pytest.raises(PipelineError, match="not among"):
+            loaded.predict(values)  # a matrix needs the names
+        loaded.feature_names_in_ = np.asarray(X.columns, dtype=object)
+        np.testing.assert_array_equal(loaded.predict(values), baseline.predict(X))
+        np.testing.assert_array_equal(loaded.contributions(values), baseline.contributions(X))
+        assert loaded.contributions(values, "path", np.ones((2, 1))).shape == (500, 1)
