@@ -14,9 +14,10 @@ import numpy as np
 import pandas as pd
 
 from ml_pipeline.data.eventlog import PURCHASE, REFUND, EventLog
-from ml_pipeline.features.behaviour import Slice, behaviour_features
+from ml_pipeline.features.behaviour import behaviour_features
 from ml_pipeline.features.mix import category_features, event_type_features
 from ml_pipeline.features.scores import SCORED, reference, score_features
+from ml_pipeline.features.slices import Slice
 
 
 def slugify(names: list[str]) -> list[str]:

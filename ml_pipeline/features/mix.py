@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ml_pipeline.features.behaviour import Slice, _ratio
 from ml_pipeline.features.declare import CATEGORY, Block, Feature
+from ml_pipeline.features.slices import Slice, ratio
 from ml_pipeline.features.visits import category_firsts_of
 
 
@@ -59,7 +59,7 @@ def category_features(s: Slice, top: list[str], slugs: list[str]) -> dict[str, n
     positive = np.maximum(total, 0.0)
     denom = positive.sum(axis=1)
     for j, slug in enumerate(slugs):
-        f[f"cat_{slug}_share"] = np.nan_to_num(_ratio(positive[:, j], denom))
+        f[f"cat_{slug}_share"] = np.nan_to_num(ratio(positive[:, j], denom))
     p = positive / np.where(denom > 0, denom, 1.0)[:, None]
     with np.errstate(divide="ignore", invalid="ignore"):
         f["category_entropy"] = -np.where(p > 0, p * np.log(p), 0.0).sum(axis=1)
