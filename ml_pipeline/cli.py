@@ -14,7 +14,14 @@ from pathlib import Path
 
 from ml_pipeline.data.columns import parse_mapping_args
 from ml_pipeline.data.days import date_to_day
-from ml_pipeline.data.eventlog import DUPLICATE_POLICIES, load_events
+from ml_pipeline.data.eventlog import load_events
+from ml_pipeline.data.options import (
+    AMOUNT_KINDS,
+    DECIMAL_STYLES,
+    DUPLICATE_POLICIES,
+    ReadOptions,
+    parse_pairs,
+)
 from ml_pipeline.errors import PipelineError
 from ml_pipeline.explain.reasons import METHODS
 from ml_pipeline.training.tables import fmt_metric, reliability_text, text_table
@@ -40,8 +47,35 @@ def _add_input_options(p: argparse.ArgumentParser) -> None:
         metavar="FIELD=HEADER",
         help="map a field to a header, e.g. --column customer_id=Kunde (repeatable)",
     )
+    p.add_argument(
+        "--event-type",
+        action="append",
+        metavar="VALUE=ROLE",
+        help="what a value of the event-type column means: purchase, refund, other (kept as a "
+        "non-spend event) or ignore (rows left out), e.g. --event-type charge=purchase (repeatable; "
+        "default: common shop, payment and status words are understood)",
+    )
     p.add_argument("--sheet", help="Excel sheet to read (default: the first)")
     p.add_argument("--date-format", metavar="FMT", help="strptime format of event_date, e.g. %%d/%%m/%%Y")
+    p.add_argument(
+        "--decimal",
+        choices=DECIMAL_STYLES,
+        help="decimal separator of amounts: dot (1,234.56) or comma (1.234,56; a dot then groups "
+        "thousands, as in $1.250.000) (default: decided from the file)",
+    )
+    p.add_argument(
+        "--amount-is",
+        choices=AMOUNT_KINDS,
+        help="the amount column is the row's total, or a unit price to multiply by the quantity "
+        "(default: unit_price when the column is named like a unit price, e.g. Price or UnitPrice, "
+        "and the file has a quantity)",
+    )
+    p.add_argument(
+        "--encoding",
+        metavar="CODEC",
+        help="text encoding, e.g. cp1252 (default: decided from the whole file: a byte-order mark, "
+        "else UTF-8, else Windows-1252)",
+    )
     p.add_argument(
         "--max-bad-rows",
         type=float,
@@ -142,15 +176,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _load(args):
-    return load_events(
-        args.events,
-        column_mapping=parse_mapping_args(args.column),
+def read_options(args) -> ReadOptions:
+    """The reading options given on the command line."""
+    return ReadOptions(
+        column_mapping=parse_mapping_args(args.column) or None,
+        event_types=parse_pairs(args.event_type, "--event-type", "charge=purchase") or None,
         sheet=args.sheet,
         date_format=args.date_format,
+        decimal=args.decimal,
+        amount_is=args.amount_is,
+        encoding=args.encoding,
         max_bad_share=args.max_bad_rows,
         duplicates=args.duplicates,
     )
+
+
+def _load(args):
+    return load_events(args.events, read_options(args))
 
 
 def metrics_table(metrics: dict, selection: dict) -> str:

@@ -36,12 +36,13 @@ from ml_pipeline.data.normalize import (
     read_event_types,
     read_quantities,
 )
+from ml_pipeline.data.options import DUPLICATE_POLICIES, ReadOptions
 from ml_pipeline.data.readers import read_raw
 from ml_pipeline.errors import EventLogError
 
 logger = logging.getLogger(__name__)
 
-DUPLICATE_POLICIES = ("warn", "keep", "drop", "error")
+__all__ = ["DUPLICATE_POLICIES", "PURCHASE", "REFUND", "EventLog", "ReadOptions"]
 # The per-event arrays of an EventLog and their dtypes.
 _ROW_DTYPES = {
     "customer": np.int32,
@@ -121,13 +122,20 @@ class EventLog:
         )
 
 
-def from_frame(frame: pd.DataFrame, **kwargs) -> EventLog:
+def from_frame(frame: pd.DataFrame, options: ReadOptions | None = None, **kwargs) -> EventLog:
     """Build an EventLog from an in-memory frame with event-log columns (used by the API and tests).
 
-    Every cell is read as text, as from a CSV file; ``kwargs`` as for :func:`from_table`.
+    Every cell is read as text, as from a CSV file; ``options`` (or its fields as ``kwargs``) as
+    for :func:`load_events`.
     """
     table = pa.Table.from_pandas(frame.astype("string").fillna(""), preserve_index=False)
-    return from_table(table, source="frame", **kwargs)
+    return from_table(table, source="frame", options=_options(options, kwargs))
+
+
+def _options(options: ReadOptions | None, kwargs: dict) -> ReadOptions:
+    if options is not None and kwargs:
+        raise TypeError("pass either options or its fields, not both")
+    return options if options is not None else ReadOptions(**kwargs)
 
 
 def from_records(records: list[tuple[str, str, float, str | None, str | None]]) -> EventLog:
@@ -180,28 +188,15 @@ def _encode_records(
     return names, codes[np.fromiter((index[v] for v in values), np.int64, len(values))]
 
 
-def load_events(
-    path: str | Path,
-    *,
-    column_mapping: dict[str, str] | None = None,
-    sheet: str | None = None,
-    date_format: str | None = None,
-    max_bad_share: float = 0.01,
-    duplicates: str = "warn",
-) -> EventLog:
+def load_events(path: str | Path, options: ReadOptions | None = None, **kwargs) -> EventLog:
     """Read and normalize an event-log file; raises EventLogError with a one-line reason.
 
-    Arguments as for :func:`from_table`; ``sheet`` picks an Excel sheet.
+    ``options`` says how to read it (:class:`~ml_pipeline.data.options.ReadOptions`; its fields
+    may be given as keyword arguments instead, e.g. ``duplicates="drop"``).
     """
-    raw = read_raw(path, sheet=sheet)
-    log = from_table(
-        raw.table,
-        source=Path(path).name,
-        column_mapping=column_mapping,
-        date_format=date_format,
-        max_bad_share=max_bad_share,
-        duplicates=duplicates,
-    )
+    options = _options(options, kwargs)
+    raw = read_raw(path, sheet=options.sheet, encoding=options.encoding)
+    log = from_table(raw.table, source=Path(path).name, options=options)
     log.warnings[:0] = raw.warnings
     log.info["format"] = raw.source_format
     return log
@@ -211,12 +206,9 @@ def from_table(
     table: pa.Table,
     *,
     source: str,
-    column_mapping: dict[str, str] | None = None,
-    date_format: str | None = None,
+    options: ReadOptions | None = None,
     formats: dict[str, str] | None = None,
     row_numbers: np.ndarray | None = None,
-    max_bad_share: float = 0.01,
-    duplicates: str = "warn",
 ) -> EventLog:
     """Build an EventLog from a raw table of one file's columns: parse, check and encode them.
 
@@ -224,23 +216,27 @@ def from_table(
     when ``table`` is only part of it (``{"date": ..., "amount": ...}``, from
     :mod:`ml_pipeline.data.sharding`); ``row_numbers`` are then the rows' numbers in that file,
     used in messages. Bad rows (empty id, unreadable date, amount not a number) are dropped with
-    a warning up to ``max_bad_share``; exact duplicates follow ``duplicates`` (one of
-    DUPLICATE_POLICIES). Raises EventLogError for a missing column, an empty table, too many bad
+    a warning up to ``options.max_bad_share``; exact duplicates follow ``options.duplicates``. Raises EventLogError for a missing column, an empty table, too many bad
     rows, an ambiguous or mixed format, or duplicates refused by the policy.
     """
     formats = formats or {}
-    if duplicates not in DUPLICATE_POLICIES:
-        raise EventLogError(f"duplicates policy must be one of {', '.join(DUPLICATE_POLICIES)}")
-    cols, warnings = resolve_columns(table.column_names, column_mapping)
+    options = options or ReadOptions()
+    max_bad_share, duplicates = options.max_bad_share, options.duplicates
+    cols, warnings = resolve_columns(table.column_names, options.column_mapping)
     n = table.num_rows
     if n == 0:
         raise EventLogError(f"{source}: the file has a header but no data rows")
     bad = BadRows(n, row_numbers)
     ids, id_codes = read_customer_ids(table, cols, bad)
     day, date_fmt = read_days(
-        table, cols, bad, date_format=date_format, decided=formats.get("date"), max_bad_share=max_bad_share
+        table,
+        cols,
+        bad,
+        date_format=options.date_format,
+        decided=formats.get("date"),
+        max_bad_share=max_bad_share,
     )
-    amount = read_amounts(table, cols, bad, style=formats.get("amount"), warnings=warnings)
+    amount = read_amounts(table, cols, bad, style=options.decimal or formats.get("amount"), warnings=warnings)
     event_types, etype = read_event_types(table, cols)
     categories, category = read_categories(table, cols)
     quantity = read_quantities(table, cols)

@@ -139,6 +139,8 @@ def parse_dates(
     :func:`decide_date_format` for the whole file (when the values are one part of it).
     """
     s = values.astype("string").str.strip()
+    if decided and "%" in decided:  # the user's format, recorded as the file's
+        date_format = decided
     if date_format:
         parsed = pd.to_datetime(s, format=date_format, errors="coerce")
         return ParsedDates(_to_days(parsed), date_format)

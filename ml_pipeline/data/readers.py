@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from ml_pipeline.data.encodings import decide_after_utf8_failure
 from ml_pipeline.errors import EventLogError
 
 logger = logging.getLogger(__name__)
@@ -50,6 +51,22 @@ class RawTable:
     source_format: str
     warnings: list[str] = field(default_factory=list)
     skipped_rows: list[int] = field(default_factory=list)  # 1-based file rows dropped by the reader
+    encoding: str | None = None  # of a text file
+
+
+# Byte-order marks, longest first (UTF-32 LE starts with UTF-16 LE's mark).
+BOMS = (
+    (b"\xff\xfe\x00\x00", "utf-32"),
+    (b"\x00\x00\xfe\xff", "utf-32"),
+    (b"\xef\xbb\xbf", "utf-8"),
+    (b"\xff\xfe", "utf-16"),
+    (b"\xfe\xff", "utf-16"),
+)
+
+
+def bom_encoding(head: bytes) -> str | None:
+    """The encoding a byte-order mark at the start of ``head`` announces, or None."""
+    return next((enc for bom, enc in BOMS if head.startswith(bom)), None)
 
 
 def sniff_kind(head: bytes) -> str:
@@ -64,6 +81,8 @@ def sniff_kind(head: bytes) -> str:
         return "parquet"
     if head[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
         return "xls"
+    if bom_encoding(head):  # UTF-16 and UTF-32 text is full of NUL bytes
+        return "text"
     if b"\x00" in head:
         return "binary"
     return "text"
@@ -112,12 +131,15 @@ def _sniff(path: Path) -> tuple[str, bytes]:
     return kind, head
 
 
-def read_raw(path: str | Path, sheet: str | None = None) -> RawTable:
-    """Read a file into a table of columns, refusing files whose content is not what the name says."""
+def read_raw(path: str | Path, sheet: str | None = None, encoding: str | None = None) -> RawTable:
+    """Read a file into a table of columns, refusing files whose content is not what the name says.
+
+    ``encoding`` (a Python codec name) overrides the one decided for a text file.
+    """
     path = Path(path)
     kind, head = _sniff(path)
     if kind in ("text", "gzip"):
-        return _read_csv(path, head, compressed=kind == "gzip")
+        return _read_csv(path, head, compressed=kind == "gzip", encoding=encoding)
     if kind == "xlsx":
         return _read_xlsx(path, sheet)
     try:
@@ -133,9 +155,15 @@ class RawStream:
     Iterate for pyarrow tables with the same columns; ``warnings`` is complete once iteration ends.
     """
 
-    def __init__(self, path: str | Path, sheet: str | None = None, batch_rows: int = 500_000):
+    def __init__(
+        self,
+        path: str | Path,
+        sheet: str | None = None,
+        encoding: str | None = None,
+        batch_rows: int = 500_000,
+    ):
         self.path = Path(path)
-        self.sheet = sheet
+        self.sheet, self.encoding = sheet, encoding
         self.batch_rows = batch_rows
         self.kind, self._head = _sniff(self.path)
         self.warnings: list[str] = []
@@ -150,8 +178,9 @@ class RawStream:
             yield from self._parquet_batches()
 
     def _csv_batches(self):
-        name = self.path.name
-        opts = _CsvOptions(self.path, self._head, compressed=self.kind == "gzip")
+        """Batches of the CSV file; raises EncodingSwitch when a byte that is not UTF-8 turns up
+        after the first batch (the caller starts again with the encoding it names)."""
+        opts = _CsvOptions(self.path, self._head, compressed=self.kind == "gzip", encoding=self.encoding)
         self.warnings, self.source_format = opts.warnings, opts.source_format
         # pyarrow reads blocks of bytes; ~48 bytes per row makes a block about batch_rows rows.
         read = pacsv.ReadOptions(**opts.read_kwargs, block_size=max(4096, self.batch_rows * 48))
@@ -169,9 +198,12 @@ class RawStream:
                 if empty:
                     yield reader.schema.empty_table()
         except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
-            raise EventLogError(f"{name}: cannot be read as CSV ({str(exc).splitlines()[0]})") from exc
+            if opts.utf8_unconfirmed and _is_utf8_failure(exc):
+                opts.switch_encoding()
+                raise EncodingSwitch(opts.encoding, opts.warnings[-1]) from exc
+            raise _csv_error(self.path, exc, opts) from exc
         except (OSError, EOFError) as exc:
-            raise EventLogError(f"{name}: the file is truncated or corrupt ({exc})") from exc
+            raise EventLogError(f"{self.path.name}: the file is truncated or corrupt ({exc})") from exc
         opts.finish()
 
     def _xlsx_batches(self):
@@ -195,19 +227,13 @@ def _is_xlsx(path: Path) -> bool:
         return False
 
 
-def _decode_head(head: bytes, name: str) -> tuple[str, str]:
-    """Decode the first bytes, returning (text, encoding)."""
-    if head.startswith(b"\xef\xbb\xbf"):
-        return head[3:].decode("utf-8", errors="ignore"), "utf-8"
-    try:
-        return head.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError as exc:
-        # A multi-byte character cut at the 64 KiB boundary is not an encoding problem.
-        if exc.start >= len(head) - 4:
-            return head[: exc.start].decode("utf-8"), "utf-8"
-    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise EventLogError(f"{name}: the file is UTF-16 encoded; save it as UTF-8 CSV")
-    return head.decode("cp1252", errors="replace"), "cp1252"
+def _decode_head(head: bytes, encoding: str | None) -> tuple[str, str | None]:
+    """The first bytes as text and the encoding they settle (None: UTF-8 so far, to be confirmed
+    by reading the whole file). A cut multi-byte character at the end is replaced, not an error."""
+    encoding = encoding or bom_encoding(head)
+    if encoding:
+        return head.decode(encoding, errors="replace").lstrip("\ufeff"), encoding
+    return head.decode("utf-8", errors="replace"), None
 
 
 def detect_delimiter(header_line: str) -> str:
@@ -217,35 +243,68 @@ def detect_delimiter(header_line: str) -> str:
     return best if counts[best] > 0 else ","
 
 
+class EncodingSwitch(Exception):
+    """Raised by a streamed read that met a byte that is not UTF-8 after some batches: the caller
+    starts again with ``encoding`` (and adds ``warning``)."""
+
+    def __init__(self, encoding: str, warning: str):
+        super().__init__(warning)
+        self.encoding, self.warning = encoding, warning
+
+
+def _is_utf8_failure(exc: Exception) -> bool:
+    return isinstance(exc, UnicodeDecodeError) or "UTF8" in str(exc) or "UTF-8" in str(exc)
+
+
 class _CsvOptions:
     """pyarrow options for one CSV file (delimiter, encoding, header), shared by whole and batched reads."""
 
-    def __init__(self, path: Path, head: bytes, compressed: bool):
-        text, encoding = _decode_head(head, path.name)
+    def __init__(self, path: Path, head: bytes, compressed: bool, encoding: str | None = None):
+        self.path, self.compressed = path, compressed
+        text, self.encoding = _decode_head(head, encoding)
         lines = text.splitlines()
         header_line = lines[0] if lines else ""
         if not header_line.strip():
             raise EventLogError(f"{path.name}: the first line is blank; the header row must come first")
-        delimiter = detect_delimiter(header_line)
-        header = next(csv.reader([header_line], delimiter=delimiter))
-        names = _dedupe([h.strip() or f"column_{i + 1}" for i, h in enumerate(header)])
+        self.delimiter = detect_delimiter(header_line)
+        header = next(csv.reader([header_line], delimiter=self.delimiter))
+        self.names = _dedupe([h.strip() or f"column_{i + 1}" for i, h in enumerate(header)])
         self.warnings: list[str] = []
-        if encoding != "utf-8":
-            self.warnings.append(f"the file is not UTF-8; read it as {encoding}")
+        if self.encoding is None and "\ufffd" in text[: len(text) - 4]:
+            self.switch_encoding()  # the first bytes are already not UTF-8
         self.skipped: list[int] = []
-        self.read_kwargs = {"encoding": encoding, "column_names": names, "skip_rows": 1}
         self.parse = pacsv.ParseOptions(
-            delimiter=delimiter, invalid_row_handler=self._on_invalid, newlines_in_values=False
+            delimiter=self.delimiter, invalid_row_handler=self._on_invalid, newlines_in_values=False
         )
         self.convert = pacsv.ConvertOptions(
-            column_types={n: pa.string() for n in names},
+            column_types={n: pa.string() for n in self.names},
             strings_can_be_null=False,
             quoted_strings_can_be_null=False,
         )
         fmt = "csv.gz" if compressed else "csv"
-        if delimiter != ",":
-            fmt += " (" + {";": "semicolon", "\t": "tab", "|": "pipe"}[delimiter] + "-separated)"
+        if self.delimiter != ",":
+            fmt += " (" + {";": "semicolon", "\t": "tab", "|": "pipe"}[self.delimiter] + "-separated)"
         self.source_format = fmt
+
+    @property
+    def read_kwargs(self) -> dict:
+        return {"encoding": self.encoding or "utf-8", "column_names": self.names, "skip_rows": 1}
+
+    @property
+    def utf8_unconfirmed(self) -> bool:
+        """Read as UTF-8 on the first bytes' evidence only (a later byte may say otherwise)."""
+        return self.encoding is None
+
+    def switch_encoding(self) -> None:
+        """Decide the encoding from the whole file after a byte that is not UTF-8 (see
+        :mod:`ml_pipeline.data.encodings`); raises EventLogError for a file that mixes encodings."""
+        self.encoding, warning = decide_after_utf8_failure(
+            self.path, self.compressed, self.delimiter, self.names
+        )
+        self.warnings.append(warning)
+
+    def describe_encoding(self) -> str:
+        return self.encoding or "utf-8"
 
     def _on_invalid(self, row: pacsv.InvalidRow) -> str:
         self.skipped.append(row.number if row.number is not None else -1)
@@ -261,24 +320,49 @@ class _CsvOptions:
             )
 
 
-def _read_csv(path: Path, head: bytes, compressed: bool) -> RawTable:
-    opts = _CsvOptions(path, head, compressed)
+def _read_csv(path: Path, head: bytes, compressed: bool, encoding: str | None) -> RawTable:
+    opts = _CsvOptions(path, head, compressed, encoding)
     try:
-        stream = pa.input_stream(str(path), compression="gzip" if compressed else None)
-        table = pacsv.read_csv(
+        table = _read_csv_table(path, opts)
+    except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+        if not (opts.utf8_unconfirmed and _is_utf8_failure(exc)):
+            raise _csv_error(path, exc, opts) from exc
+        opts.switch_encoding()
+        opts.skipped.clear()
+        try:
+            table = _read_csv_table(path, opts)
+        except (pa.ArrowInvalid, UnicodeDecodeError) as exc2:
+            raise _csv_error(path, exc2, opts) from exc2
+    opts.finish()
+    return RawTable(
+        table=table,
+        source_format=opts.source_format,
+        warnings=opts.warnings,
+        skipped_rows=opts.skipped,
+        encoding=opts.describe_encoding(),
+    )
+
+
+def _read_csv_table(path: Path, opts: _CsvOptions) -> pa.Table:
+    try:
+        stream = pa.input_stream(str(path), compression="gzip" if opts.compressed else None)
+        return pacsv.read_csv(
             stream,
             read_options=pacsv.ReadOptions(**opts.read_kwargs),
             parse_options=opts.parse,
             convert_options=opts.convert,
         )
-    except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
-        raise EventLogError(f"{path.name}: cannot be read as CSV ({str(exc).splitlines()[0]})") from exc
     except (OSError, EOFError) as exc:
         raise EventLogError(f"{path.name}: the file is truncated or corrupt ({exc})") from exc
-    opts.finish()
-    return RawTable(
-        table=table, source_format=opts.source_format, warnings=opts.warnings, skipped_rows=opts.skipped
-    )
+
+
+def _csv_error(path: Path, exc: Exception, opts: _CsvOptions) -> EventLogError:
+    if _is_utf8_failure(exc) or isinstance(exc, UnicodeDecodeError):
+        return EventLogError(
+            f"{path.name}: cannot be decoded as {opts.describe_encoding()} ({str(exc).splitlines()[0]}); "
+            "pass --encoding with the file's encoding"
+        )
+    return EventLogError(f"{path.name}: cannot be read as CSV ({str(exc).splitlines()[0]})")
 
 
 def _read_xlsx(path: Path, sheet: str | None) -> RawTable:
@@ -308,7 +392,11 @@ def _xlsx_tables(path: Path, sheet: str | None, warnings: list[str], batch_rows:
             chosen = sheet
         else:
             raise EventLogError(f"{path.name}: no sheet named '{sheet}' (sheets: {', '.join(names)})")
-        rows = wb[chosen].iter_rows(values_only=True)
+        ws = wb[chosen]
+        # Some exporters record a wrong used range (e.g. "A1"); read-only mode would trust it and
+        # stop there, so the range is forgotten and the sheet read to its real end.
+        ws.reset_dimensions()
+        rows = ws.iter_rows(values_only=True)
         header = next(rows, None)
         if header is None or all(v is None for v in header):
             raise EventLogError(f"{path.name}: sheet '{chosen}' is empty")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import operator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 
@@ -31,6 +31,7 @@ from ml_pipeline.data.arrow_columns import (
 )
 from ml_pipeline.data.columns import resolve_columns
 from ml_pipeline.data.eventlog import EventLog, from_table
+from ml_pipeline.data.options import ReadOptions
 from ml_pipeline.data.parsing import (
     AmountEvidence,
     DateEvidence,
@@ -39,7 +40,7 @@ from ml_pipeline.data.parsing import (
     decide_date_format,
     parse_dates,
 )
-from ml_pipeline.data.readers import RawStream
+from ml_pipeline.data.readers import EncodingSwitch, RawStream
 from ml_pipeline.errors import EventLogError
 
 ROW_COLUMN = "__row"  # the row's number in the original file (header = row 1)
@@ -98,19 +99,36 @@ def shard_file(
     path: str | Path,
     out_dir: str | Path,
     *,
-    column_mapping: dict[str, str] | None = None,
-    sheet: str | None = None,
+    options: ReadOptions | None = None,
     n_shards: int | None = None,
     batch_rows: int = 100_000,
-    max_bad_share: float = 0.01,
 ) -> Shards:
     """Split ``path`` into Arrow shards under ``out_dir`` by a stable hash of the customer id.
 
+    ``options`` says how to read the file, as for :func:`~ml_pipeline.data.eventlog.load_events`.
     Memory is bounded by ``batch_rows``, not by the file. Raises EventLogError for a file that
     cannot be read, lacks the required columns, or mixes date or number formats.
     """
     path, out_dir = Path(path), Path(out_dir)
-    stream = RawStream(path, sheet=sheet, batch_rows=batch_rows)
+    options = options or ReadOptions()
+    try:
+        return _shard_stream(path, out_dir, options, n_shards, batch_rows)
+    except EncodingSwitch as switch:
+        # A byte that is not UTF-8 turned up after some batches were written: start again with
+        # the encoding the whole file shows.
+        for p in out_dir.glob("shard-*.arrow"):
+            p.unlink()
+        shards = _shard_stream(
+            path, out_dir, replace(options, encoding=switch.encoding), n_shards, batch_rows
+        )
+        shards.warnings.insert(0, switch.warning)
+        return shards
+
+
+def _shard_stream(
+    path: Path, out_dir: Path, options: ReadOptions, n_shards: int | None, batch_rows: int
+) -> Shards:
+    stream = RawStream(path, sheet=options.sheet, encoding=options.encoding, batch_rows=batch_rows)
     n_shards = n_shards or shard_count(path, stream.kind)
     cols: dict[str, str] = {}
     warnings: list[str] = []
@@ -119,7 +137,7 @@ def shard_file(
     with _ShardWriters(out_dir, n_shards) as writers:
         for table in stream:
             if not cols:
-                cols, warnings = resolve_columns(table.column_names, column_mapping)
+                cols, warnings = resolve_columns(table.column_names, options.column_mapping)
             if table.num_rows == 0:
                 continue
             shard = _shard_of_rows(table.column(cols["customer_id"]), n_shards)
@@ -128,7 +146,7 @@ def shard_file(
             rows += table.num_rows
     if rows == 0:
         raise EventLogError(f"{path.name}: the file has a header but no data rows")
-    formats = evidence.formats(cols, max_bad_share)
+    formats = evidence.formats(cols, options.max_bad_share, options)
     customers, last_day = _customers_and_last_day(writers.paths, cols, formats, evidence)
     return Shards(
         paths=writers.paths,
@@ -233,18 +251,21 @@ class _FormatEvidence:
                 amount_evidence(values[maybe], row_locator(values, codes, row_of))
             )
 
-    def formats(self, cols: dict[str, str], max_bad_share: float) -> dict[str, str]:
+    def formats(self, cols: dict[str, str], max_bad_share: float, options: ReadOptions) -> dict[str, str]:
         """The file-wide {"date": format, "amount": "comma" | "dot"} of its text columns.
 
-        Raises EventLogError for an ambiguous or mixed date column or mixed decimal styles.
+        Formats the user gave in ``options`` win. Raises EventLogError for an ambiguous or mixed
+        date column or mixed decimal styles.
         """
         formats = {}
-        if self.dates.rows:
+        if options.date_format:
+            formats["date"] = options.date_format
+        elif self.dates.rows:
             formats["date"] = decide_date_format(
                 self.dates, column=cols["event_date"], max_bad_share=max_bad_share
             )
         if "amount" in cols:
-            formats["amount"] = self.amounts.decide(cols["amount"])
+            formats["amount"] = options.decimal or self.amounts.decide(cols["amount"])
         return formats
 
     def pooled(self) -> bool:
@@ -301,16 +322,16 @@ def load_shards(
     columns: dict[str, str],
     formats: dict[str, str],
     source: str,
-    duplicates: str = "warn",
+    options: ReadOptions | None = None,
 ) -> EventLog:
-    """The EventLog of a group of shards, parsed with the file-wide ``columns`` and ``formats`` (date format, decimal style)."""
+    """The EventLog of a group of shards, parsed with the file-wide ``columns`` and ``formats``
+    (date format, decimal style) and the rest of the upload's ``options``."""
     table = pa.concat_tables([_read_shard(p) for p in paths])
     rows = table.column(ROW_COLUMN).to_numpy()
     return from_table(
         table.drop_columns([ROW_COLUMN]),
         source=source,
-        column_mapping=columns,
+        options=replace(options or ReadOptions(), column_mapping=columns),
         formats=formats,
         row_numbers=rows,
-        duplicates=duplicates,
     )
