@@ -7,7 +7,24 @@ import re
 from ml_pipeline.errors import EventLogError
 
 REQUIRED = ("customer_id", "event_date")
-OPTIONAL = ("amount", "event_type", "category", "quantity", "churn_label")
+OPTIONAL = ("amount", "event_type", "category", "quantity", "order_id", "churn_label")
+# Headers that name a price per unit rather than a row's total: with a quantity column, the row's
+# amount is quantity x price (line-item exports such as the UCI Online Retail data).
+UNIT_PRICE_HEADERS = frozenset(
+    (
+        "price",
+        "unitprice",
+        "priceeach",
+        "itemprice",
+        "unitcost",
+        "priceperunit",
+        "preis",
+        "einzelpreis",
+        "prix",
+        "precio",
+        "preciounitario",
+    )
+)
 CANONICAL = REQUIRED + OPTIONAL
 
 # Normalized header (lower-case, letters and digits only) -> canonical column, in priority order.
@@ -31,6 +48,17 @@ ALIASES: dict[str, tuple[str, ...]] = {
         "customerno",
         "customernumber",
         "contactid",
+        "customeremail",
+        "email",
+        "emailaddress",
+        "kundennummer",
+        "kundenid",
+        "kunde",
+        "kundennr",
+        "idcliente",
+        "cliente",
+        "klant",
+        "klantnummer",
     ),
     "event_date": (
         "eventdate",
@@ -49,6 +77,17 @@ ALIASES: dict[str, tuple[str, ...]] = {
         "transactiontimestamp",
         "ordertimestamp",
         "day",
+        "created",
+        "createdutc",
+        "createddate",
+        "paidat",
+        "processedat",
+        "datum",
+        "buchungsdatum",
+        "bestelldatum",
+        "fecha",
+        "datecommande",
+        "besteldatum",
     ),
     "amount": (
         "amount",
@@ -69,8 +108,32 @@ ALIASES: dict[str, tuple[str, ...]] = {
         "sale",
         "totalprice",
         "lineamount",
+        "unitprice",
+        "priceeach",
+        "itemprice",
+        "subtotal",
+        "grandtotal",
+        "umsatz",
+        "betrag",
+        "gesamtbetrag",
+        "preis",
+        "montant",
+        "importe",
+        "bedrag",
     ),
-    "event_type": ("eventtype", "type", "event", "action", "transactiontype", "eventname", "kind"),
+    "event_type": (
+        "eventtype",
+        "type",
+        "event",
+        "action",
+        "transactiontype",
+        "eventname",
+        "kind",
+        "status",
+        "orderstatus",
+        "financialstatus",
+        "paymentstatus",
+    ),
     "category": (
         "category",
         "department",
@@ -83,8 +146,38 @@ ALIASES: dict[str, tuple[str, ...]] = {
         "commodity",
         "class",
         "family",
+        "warengruppe",
+        "kategorie",
+        "categorie",
+        "categoria",
     ),
-    "quantity": ("quantity", "qty", "units", "items", "numberofitems", "count", "numitems"),
+    "quantity": (
+        "quantity",
+        "qty",
+        "units",
+        "items",
+        "numberofitems",
+        "count",
+        "numitems",
+        "menge",
+        "anzahl",
+        "quantite",
+        "cantidad",
+    ),
+    "order_id": (
+        "invoice",
+        "invoiceno",
+        "invoicenumber",
+        "invoiceid",
+        "orderid",
+        "ordernumber",
+        "orderno",
+        "order",
+        "transactionid",
+        "receiptid",
+        "rechnungsnummer",
+        "bestellnummer",
+    ),
     "churn_label": ("churnlabel", "churn", "churned", "ischurned", "label"),
 }
 

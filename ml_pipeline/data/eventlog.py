@@ -29,12 +29,15 @@ from ml_pipeline.data.normalize import (
     check_bad_rows,
     encode_categories,
     encode_event_types,
+    line_item_amounts,
     read_amounts,
+    read_cancellations,
     read_categories,
     read_customer_ids,
     read_days,
     read_event_types,
     read_quantities,
+    skip_blank_and_header_rows,
 )
 from ml_pipeline.data.options import DUPLICATE_POLICIES, ReadOptions
 from ml_pipeline.data.readers import read_raw
@@ -199,6 +202,8 @@ def load_events(path: str | Path, options: ReadOptions | None = None, **kwargs) 
     log = from_table(raw.table, source=Path(path).name, options=options)
     log.warnings[:0] = raw.warnings
     log.info["format"] = raw.source_format
+    if raw.encoding:
+        log.info["encoding"] = raw.encoding
     return log
 
 
@@ -221,52 +226,90 @@ def from_table(
     """
     formats = formats or {}
     options = options or ReadOptions()
-    max_bad_share, duplicates = options.max_bad_share, options.duplicates
     cols, warnings = resolve_columns(table.column_names, options.column_mapping)
     n = table.num_rows
     if n == 0:
         raise EventLogError(f"{source}: the file has a header but no data rows")
-    bad = BadRows(n, row_numbers)
-    ids, id_codes = read_customer_ids(table, cols, bad)
+    bad, notes = BadRows(n, row_numbers), {}
+    skip_blank_and_header_rows(table, cols, bad)
+    ids, id_codes = read_customer_ids(table, cols, bad, notes)
     day, date_fmt = read_days(
         table,
         cols,
         bad,
         date_format=options.date_format,
         decided=formats.get("date"),
-        max_bad_share=max_bad_share,
+        max_bad_share=options.max_bad_share,
+        warnings=warnings,
     )
-    amount = read_amounts(table, cols, bad, style=options.decimal or formats.get("amount"), warnings=warnings)
-    event_types, etype = read_event_types(table, cols)
-    categories, category = read_categories(table, cols)
+    amount = read_amounts(
+        table, cols, bad, style=options.decimal or formats.get("amount"), warnings=warnings, notes=notes
+    )
     quantity = read_quantities(table, cols)
-    check_bad_rows(bad, max_bad_share, source, warnings)
-    etype, event_types, amount = apply_refund_sign(etype, event_types, amount)
+    amount = line_item_amounts(amount, quantity, cols, bad, options.amount_is, notes)
+    event_types, etype = read_event_types(
+        table, cols, bad, mapping=options.event_types, statuses=_decided(formats, "statuses"), notes=notes
+    )
+    cancelled = read_cancellations(table, cols, _decided(formats, "cancellations"))
+    categories, category = read_categories(table, cols)
+    check_bad_rows(bad, options.max_bad_share, source, warnings)
+    etype, event_types, amount = apply_refund_sign(etype, event_types, amount, cancelled)
+    if cancelled is not None:
+        notes["cancellations"] = f"{cols['order_id']} starting with C: a cancellation, read as a refund"
 
-    keep = ~bad.mask
-    used_ids, customer = np.unique(id_codes[keep], return_inverse=True)
+    rows = np.flatnonzero(~bad.dropped)
+    columns = {
+        "customer": id_codes[rows],
+        "day": day[rows],
+        "amount": amount[rows],
+        "etype": etype[rows],
+        "category": category[rows],
+        "quantity": quantity[rows],
+    }
+    dup = _duplicates(table, rows, columns)
+    duplicates = _duplicate_policy(dup, options, lambda i: ids.iloc[int(columns["customer"][i])])
+    if duplicates["drop"]:
+        columns = {k: v[~dup] for k, v in columns.items()}
+    used_ids, columns["customer"] = np.unique(columns["customer"], return_inverse=True)
     log = _in_day_order(
         EventLog(
             customer_ids=ids.to_numpy(dtype=object)[used_ids].astype(str).astype(object),
-            customer=customer,
-            day=day[keep].astype(np.int32),
-            amount=amount[keep],
-            etype=etype[keep],
             event_types=event_types,
-            category=category[keep],
             categories=categories,
-            quantity=quantity[keep],
             warnings=warnings,
             info={
                 "rows_read": n,
-                "rows_dropped": int(bad.mask.sum()),
+                "rows_dropped": int(bad.dropped.sum()),
                 "date_format": date_fmt,
                 "columns": cols,
+                "duplicate_rows": duplicates["count"],
+                "reading": notes,
             },
+            **columns,
         )
     )
-    _handle_duplicates(log, duplicates, max_bad_share)
+    if duplicates["warning"]:
+        log.warnings.append(duplicates["warning"])
+    _warn_without_purchases(log)
     return log
+
+
+def _decided(formats: dict, key: str) -> bool | None:
+    """A yes/no decision made for the whole file (sharding), or None to decide from this table."""
+    return None if key not in formats else formats[key] == "yes"
+
+
+def _warn_without_purchases(log: EventLog) -> None:
+    """A log with no purchase cannot be scored: say which event types it holds and the way out."""
+    if log.type_code(PURCHASE) >= 0 and (log.etype == log.type_code(PURCHASE)).any():
+        return
+    counts = np.bincount(log.etype, minlength=len(log.event_types))
+    seen = ", ".join(f"{t} ({c})" for t, c in zip(log.event_types, counts) if c > 0) or "none"
+    example = next((t for t, c in zip(log.event_types, counts) if c > 0 and t != REFUND), "VALUE")
+    log.warnings.append(
+        f"no purchase events: the event types are {seen}; say which mean a purchase with "
+        f"--event-type {example}=purchase"
+    )
 
 
 def _in_day_order(log: EventLog) -> EventLog:
@@ -277,35 +320,42 @@ def _in_day_order(log: EventLog) -> EventLog:
     return log
 
 
-def _handle_duplicates(log: EventLog, policy: str, max_share: float) -> None:
-    """Keep, drop or refuse exact duplicate events by ``policy``; counts them in ``log.info``."""
-    frame = pd.DataFrame(
-        {
-            "c": log.customer,
-            "d": log.day,
-            "a": log.amount,
-            "t": log.etype,
-            "k": log.category,
-            "q": log.quantity,
-        }
-    )
-    dup = frame.duplicated().to_numpy()
+def _duplicates(table: pa.Table, rows: np.ndarray, columns: dict[str, np.ndarray]) -> np.ndarray:
+    """Exact duplicate rows among ``rows`` of ``table`` (bool per kept row; the first of each
+    group is not a duplicate).
+
+    Rows equal in every normalized column are only candidates: they are duplicates when the raw
+    rows are equal in every column of the file too, so the lines of one invoice that differ in a
+    column the product does not use (a stock code, a time of day) are not counted.
+    """
+    frame = pd.DataFrame(columns)
+    if not frame.duplicated().any():
+        return np.zeros(len(rows), dtype=bool)
+    candidates = np.flatnonzero(frame.duplicated(keep=False).to_numpy())
+    raw = table.take(pa.array(rows[candidates])).to_pandas()
+    dup = np.zeros(len(rows), dtype=bool)
+    dup[candidates] = raw.duplicated().to_numpy()
+    return dup
+
+
+def _duplicate_policy(dup: np.ndarray, options: ReadOptions, customer_of: Callable[[int], str]) -> dict:
+    """What the duplicates policy does with ``dup`` rows: {"count", "drop", "warning"}; raises
+    EventLogError when the policy (or too large a share under "warn") refuses them."""
     k = int(dup.sum())
-    log.info["duplicate_rows"] = k
     if k == 0:
-        return
+        return {"count": 0, "drop": False, "warning": None}
     share = k / len(dup)
-    example = log.customer_ids[log.customer[np.argmax(dup)]]
-    what = f"{k} exact duplicate row(s) ({share:.1%}; e.g. customer {example})"
-    if policy == "error" or (policy == "warn" and share > max(max_share, 0.05)):
+    what = f"{k} exact duplicate row(s) ({share:.1%}; e.g. customer {customer_of(int(np.argmax(dup)))})"
+    policy = options.duplicates
+    if policy == "error" or (policy == "warn" and share > max(options.max_bad_share, 0.05)):
         raise EventLogError(
             f"{what}: the file may hold the same rows twice; pass --duplicates drop, "
             "or --duplicates keep when repeated identical purchases are real"
         )
     if policy == "drop":
-        keep = ~dup
-        for name in _ROW_DTYPES:
-            setattr(log, name, getattr(log, name)[keep])
-        log.warnings.append(f"dropped {what}")
-    else:
-        log.warnings.append(f"kept {what}: identical purchases on one day are counted as separate events")
+        return {"count": k, "drop": True, "warning": f"dropped {what}"}
+    return {
+        "count": k,
+        "drop": False,
+        "warning": f"kept {what}: identical purchases on one day are counted as separate events",
+    }

@@ -9,7 +9,7 @@ whose format is ambiguous or mixed raises, since guessing would silently corrupt
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 import pandas as pd
@@ -17,21 +17,28 @@ import pandas as pd
 from ml_pipeline.data.days import EPOCH
 from ml_pipeline.errors import EventLogError
 
+SERIAL = "spreadsheet serial days"
 _TIME = r"(?:[T ,]+\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:[AaPp][Mm])?\s*(?:Z|[+-]\d{2}:?\d{2}|UTC)?)?"
 _DATE_FAMILIES = {
     "YYYY-MM-DD": re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})" + _TIME + "$"),
     "YYYY/MM/DD": re.compile(r"^(\d{4})[/.](\d{1,2})[/.](\d{1,2})" + _TIME + "$"),
     "YYYYMMDD": re.compile(r"^(\d{4})(\d{2})(\d{2})$"),
     "NN/NN/YYYY": re.compile(r"^(\d{1,2})([/.-])(\d{1,2})[/.-](\d{4}|\d{2})" + _TIME + "$"),
+    # A spreadsheet's serial day number (days since 1899-12-30; 20000-79999 is 1954-2119), as a
+    # date cell turns into when a sheet is saved as CSV or the cell lost its date format.
+    SERIAL: re.compile(r"^([2-7]\d{4})(?:\.\d+)?$"),
 }
+_SERIAL_EPOCH = -25569  # 1899-12-30 in days since 1970-01-01
 
 
 @dataclass
 class ParsedDates:
-    """Days since 1970-01-01 per distinct value (NaN where unparseable) and the format used."""
+    """Days since 1970-01-01 per distinct value (NaN where unparseable), the format used, and
+    notes on what was read in another way (spreadsheet serial day numbers)."""
 
     days: np.ndarray
     format: str
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -94,6 +101,8 @@ def decide_date_format(ev: DateEvidence, *, column: str, max_bad_share: float = 
     """The date format for a whole column, or EventLogError for mixed or ambiguous formats."""
     total = max(ev.rows, 1)
     present = sorted(ev.family_rows, key=lambda f: -ev.family_rows[f])
+    if len(present) > 1 and SERIAL in present:
+        present.remove(SERIAL)  # serial day numbers are read beside any other format
     if not present:
         return "free text" if ev.unmatched else "empty"
     main = present[0]
@@ -153,7 +162,9 @@ def parse_dates(
         return _parse_free_text(s, column, example_row)
     family = "NN/NN/YYYY" if decided in ("DD/MM/YYYY", "MM/DD/YYYY") else decided
     days = np.full(len(s), np.nan)
-    sel = (_families(s) == family).to_numpy()
+    families = _families(s)
+    notes = _read_serials(s, families, days, counts, example_row) if family != SERIAL else []
+    sel = (families == family).to_numpy()
     parts = s[sel].str.extract(_DATE_FAMILIES[family])
     if family == "NN/NN/YYYY":
         first, second = parts[0].astype(int), parts[2].astype(int)
@@ -161,9 +172,28 @@ def parse_dates(
         year = year.where(year >= 100, year + np.where(year < 70, 2000, 1900))
         d, m = (first, second) if decided == "DD/MM/YYYY" else (second, first)
         days[sel] = _ymd_to_days(year, m, d)
+    elif family == SERIAL:
+        _read_serials(s, families, days, counts, example_row)
     else:
         days[sel] = _ymd_to_days(parts[0].astype(int), parts[1].astype(int), parts[2].astype(int))
-    return ParsedDates(days, decided)
+    return ParsedDates(days, decided, notes)
+
+
+def _read_serials(
+    s: pd.Series, families: pd.Series, days: np.ndarray, counts: np.ndarray, example_row
+) -> list[str]:
+    """Fill ``days`` for the values that are spreadsheet serial day numbers; a note when any are."""
+    sel = (families == SERIAL).to_numpy()
+    if not sel.any():
+        return []
+    serial = s[sel].str.extract(_DATE_FAMILIES[SERIAL])[0].astype(int).to_numpy()
+    days[sel] = serial + _SERIAL_EPOCH
+    a = s[sel].iloc[0]
+    date = (np.datetime64("1970-01-01") + np.timedelta64(int(serial[0]) + _SERIAL_EPOCH, "D")).astype(str)
+    return [
+        f"{int(counts[sel].sum())} date(s) written as spreadsheet serial day numbers read as dates "
+        f"(e.g. {a} in row {example_row(a)} is {date})"
+    ]
 
 
 def _families(s: pd.Series) -> pd.Series:
@@ -215,47 +245,91 @@ def _to_days(parsed: pd.Series) -> np.ndarray:
     return out
 
 
-_CURRENCY = re.compile(r"[$€£¥₹]|\b(?:USD|EUR|GBP|CHF|JPY|CAD|AUD|INR)\b|\s|'|\u00a0", re.IGNORECASE)
+_CURRENCY = re.compile(
+    r"[$€£¥₹]|\b(?:USD|EUR|GBP|CHF|JPY|CAD|AUD|INR|CLP|MXN|COP|ARS|BRL)\b|\s|'|\u00a0", re.IGNORECASE
+)
 _DECIMAL_COMMA = re.compile(r"^[+-]?\d*,\d{1,2}$|^[+-]?\d{1,3}(?:\.\d{3})+,\d+$|^[+-]?\d+,\d{4,}$")
 _DECIMAL_DOT = re.compile(r"^[+-]?\d*\.\d{1,2}$|^[+-]?\d{1,3}(?:,\d{3})+\.\d+$|^[+-]?\d+\.\d{4,}$")
+# Two or more groups of three digits after a separator: it can only be grouping thousands.
+_GROUPED_DOT = re.compile(r"^[+-]?\d{1,3}(?:\.\d{3}){2,}$")
+_GROUPED_COMMA = re.compile(r"^[+-]?\d{1,3}(?:,\d{3}){2,}$")
+# One separator followed by exactly three digits: a thousands separator or three decimals.
+_AMBIGUOUS = re.compile(r"^[+-]?\d{1,3}[.,]\d{3}$")
+_ACCOUNTING_ZERO = ("-", "–", "—")  # an accounting format's zero, e.g. "$ -"
 
 
 @dataclass
 class AmountEvidence:
-    """Examples (value, row) of each decimal style seen in a money column; merged across batches."""
+    """Examples (value, row) of what a money column shows about its separators; merged across
+    batches. ``comma``/``dot``: a decimal comma or point; ``grouped_dot``/``grouped_comma``: a
+    dot or comma that can only group thousands (1.250.000); ``ambiguous``: 26.560 or 1,250."""
 
     comma: tuple[str, object] | None = None
     dot: tuple[str, object] | None = None
+    grouped_dot: tuple[str, object] | None = None
+    grouped_comma: tuple[str, object] | None = None
+    ambiguous: tuple[str, object] | None = None
 
     def merge(self, other: AmountEvidence) -> AmountEvidence:
-        return AmountEvidence(self.comma or other.comma, self.dot or other.dot)
+        return AmountEvidence(
+            *(getattr(self, f.name) or getattr(other, f.name) for f in fields(AmountEvidence))
+        )
+
+    def _decimal_comma(self) -> tuple[str, object] | None:
+        return self.comma or self.grouped_dot
+
+    def _decimal_dot(self) -> tuple[str, object] | None:
+        return self.dot or self.grouped_comma
 
     def both(self) -> bool:
-        return bool(self.comma and self.dot)
+        return bool(self._decimal_comma() and self._decimal_dot())
 
     def decide(self, column: str) -> str:
-        """ "comma" or "dot" (the decimal separator), or EventLogError when both are used."""
-        if self.comma and self.dot:
-            (a, ra), (b, rb) = self.comma, self.dot
+        """ "comma" or "dot" (the decimal separator); EventLogError when both are used, or when
+        a value such as 26.560 could be either and no value settles it."""
+        comma, dot = self._decimal_comma(), self._decimal_dot()
+        if comma and dot:
+            (a, ra), (b, rb) = comma, dot
             raise EventLogError(
                 f"column {column}: mixed number styles: '{a}' (row {ra}) uses a decimal comma, "
-                f"'{b}' (row {rb}) a decimal point"
+                f"'{b}' (row {rb}) a decimal point; pass --decimal comma or --decimal dot"
             )
-        return "comma" if self.comma else "dot"
+        if comma:
+            return "comma"
+        if dot or not self.ambiguous:
+            return "dot"
+        a, ra = self.ambiguous
+        sep = "dot" if "." in a else "comma"
+        grouped, decimal = ("comma", "dot") if sep == "dot" else ("dot", "comma")
+        raise EventLogError(
+            f"column {column}: ambiguous amount '{a}' (row {ra}): the {sep} may group thousands or "
+            f"mark decimals, and no value in the file settles it; pass --decimal {grouped} if the "
+            f"{sep} groups thousands, or --decimal {decimal} if it marks decimals"
+        )
 
 
 def _clean_amounts(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     s = values.astype("string").fillna("").str.strip()
     negative = s.str.match(r"^\(.*\)$") | s.str.endswith("-")
-    cleaned = s.str.replace(_CURRENCY, "", regex=True).str.strip("()").str.rstrip("-")
-    return s, cleaned.where(~negative, "-" + cleaned)
+    cleaned = s.str.replace(_CURRENCY, "", regex=True).str.strip("()")
+    cleaned = cleaned.where(~cleaned.isin(_ACCOUNTING_ZERO), "0").str.rstrip("-")
+    return s, cleaned.where(~negative | (cleaned == "0"), "-" + cleaned)
+
+
+_EVIDENCE_PATTERNS = (
+    ("comma", _DECIMAL_COMMA),
+    ("dot", _DECIMAL_DOT),
+    ("grouped_dot", _GROUPED_DOT),
+    ("grouped_comma", _GROUPED_COMMA),
+    ("ambiguous", _AMBIGUOUS),
+)
 
 
 def amount_evidence(values: pd.Series, example_row=lambda value: None) -> AmountEvidence:
-    """Which decimal styles distinct money strings use."""
+    """What distinct money strings show about their separators (see :class:`AmountEvidence`)."""
     s, cleaned = _clean_amounts(values)
     ev = AmountEvidence()
-    for name, rx in (("comma", _DECIMAL_COMMA), ("dot", _DECIMAL_DOT)):
+    for name, rx in _EVIDENCE_PATTERNS:
         hit = cleaned.str.match(rx).fillna(False).to_numpy(bool)
         if hit.any():
             a = s[hit].iloc[0]
@@ -265,17 +339,21 @@ def amount_evidence(values: pd.Series, example_row=lambda value: None) -> Amount
 
 def parse_amounts(
     values: pd.Series, *, column: str, style: str | None = None, example_row=lambda value: None
-) -> np.ndarray:
-    """Parse distinct money strings ("1,234.50", "$12", "(3.00)", "12,50") to floats.
+) -> tuple[np.ndarray, str]:
+    """Parse distinct money strings ("1,234.50", "$12", "(3.00)", "12,50", "$ -") to floats.
 
-    Empty means 0; anything else that is not a number is NaN (a bad row). The decimal separator is
-    decided for the whole column (or given as ``style`` when these values are one part of a file);
-    a column that uses both styles raises.
+    Returns (float64 per value, the decimal style used: "dot" or "comma"). Empty means 0;
+    anything else that is not a number is NaN (a bad row). The decimal separator is decided for
+    the whole column (or given as ``style`` when these values are one part of a file); a column
+    that uses both styles, or whose values could be read either way (26.560), raises.
     """
     s = values.astype("string").fillna("").str.strip()
     fast = pd.to_numeric(s.where(s != "", "0"), errors="coerce")
     if not fast.isna().any() and style != "comma":
-        return fast.to_numpy(dtype="float64")
+        if style is None and s.str.match(_AMBIGUOUS).any():
+            style = amount_evidence(values, example_row).decide(column)
+        if style != "comma":
+            return fast.to_numpy(dtype="float64"), "dot"
     if style is None:
         style = amount_evidence(values, example_row).decide(column)
     _, cleaned = _clean_amounts(values)
@@ -284,4 +362,4 @@ def parse_amounts(
     else:
         normalized = cleaned.str.replace(",", "", regex=False)
     out = pd.to_numeric(normalized.where(normalized != "", "0"), errors="coerce")
-    return out.to_numpy(dtype="float64")
+    return out.to_numpy(dtype="float64"), style

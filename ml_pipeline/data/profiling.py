@@ -9,7 +9,8 @@ from ml_pipeline.data.eventlog import EventLog
 
 
 def profile(log: EventLog, top: int = 10) -> dict:
-    """Rows, customers, date range, event types, categories by revenue, amounts and warnings."""
+    """Rows, customers, date range, event types, categories by revenue, amounts, what was decided
+    about each column (``reading``) and warnings."""
     per_customer = np.bincount(log.customer, minlength=log.n_customers)
     types = np.bincount(log.etype, minlength=len(log.event_types))
     spend = log.is_spend()
@@ -38,5 +39,23 @@ def profile(log: EventLog, top: int = 10) -> dict:
         ],
         "amount_total": round(float(log.amount[spend].sum()), 2),
         "refund_total": round(float(-log.amount[log.amount < 0].sum()), 2),
+        "reading": reading(log),
         "warnings": list(log.warnings),
     }
+
+
+def reading(log: EventLog) -> dict:
+    """What was decided about each column, so a user can check the reading at a glance: the
+    format and encoding, the date format, the decimal style, how the amount was formed, what each
+    event type was read as, and how ids and cancellations were read."""
+    info = log.info
+    out = {
+        "format": info.get("format"),
+        "encoding": info.get("encoding"),
+        "columns": info.get("columns"),
+        "date_format": info.get("date_format"),
+        "decimal": "dot (1,234.56)",
+        "amount": "as written" if (info.get("columns") or {}).get("amount") else "none (every amount is 0)",
+    }
+    out.update(info.get("reading") or {})
+    return {k: v for k, v in out.items() if v is not None}

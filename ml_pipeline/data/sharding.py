@@ -12,7 +12,6 @@ in its messages.
 from __future__ import annotations
 
 import math
-import operator
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
@@ -31,6 +30,14 @@ from ml_pipeline.data.arrow_columns import (
 )
 from ml_pipeline.data.columns import resolve_columns
 from ml_pipeline.data.eventlog import EventLog, from_table
+from ml_pipeline.data.normalize import (
+    BadRows,
+    canonical_ids,
+    event_type_key,
+    id_text,
+    is_status_vocabulary,
+    skip_blank_and_header_rows,
+)
 from ml_pipeline.data.options import ReadOptions
 from ml_pipeline.data.parsing import (
     AmountEvidence,
@@ -133,6 +140,7 @@ def _shard_stream(
     cols: dict[str, str] = {}
     warnings: list[str] = []
     evidence = _FormatEvidence()
+    left_out = _LeftOut()
     rows = 0
     with _ShardWriters(out_dir, n_shards) as writers:
         for table in stream:
@@ -140,10 +148,14 @@ def _shard_stream(
                 cols, warnings = resolve_columns(table.column_names, options.column_mapping)
             if table.num_rows == 0:
                 continue
-            shard = _shard_of_rows(table.column(cols["customer_id"]), n_shards)
-            evidence.add(table, cols, first_row=rows + 2)
-            writers.write(table, shard, first_row=rows + 2)
+            numbers = np.arange(rows + 2, rows + 2 + table.num_rows)
             rows += table.num_rows
+            table, numbers = left_out.drop(table, cols, numbers)
+            if table.num_rows == 0:
+                continue
+            shard = _shard_of_rows(table.column(cols["customer_id"]), n_shards)
+            evidence.add(table, cols, numbers)
+            writers.write(table, shard, numbers)
     if rows == 0:
         raise EventLogError(f"{path.name}: the file has a header but no data rows")
     formats = evidence.formats(cols, options.max_bad_share, options)
@@ -156,8 +168,31 @@ def _shard_stream(
         columns=cols,
         formats=formats,
         source_format=stream.source_format,
-        warnings=[*stream.warnings, *warnings],
+        warnings=[*stream.warnings, *warnings, *left_out.notes()],
     )
+
+
+class _LeftOut:
+    """Blank rows and repeated headers, taken out before sharding (a shard of nothing but blank
+    rows would be refused), with the same notes as reading the whole file gives."""
+
+    def __init__(self) -> None:
+        self.counts: dict[str, list[int]] = {}  # message -> [rows, first row]
+
+    def drop(self, table: pa.Table, cols: dict[str, str], numbers: np.ndarray) -> tuple[pa.Table, np.ndarray]:
+        """(the table without its left-out rows, their file row numbers)."""
+        bad = BadRows(table.num_rows, numbers)
+        skip_blank_and_header_rows(table, cols, bad)
+        if not bad.skipped.any():
+            return table, numbers
+        for message, first, k in bad.skip_notes:
+            seen = self.counts.setdefault(message, [0, bad.row(first)])
+            seen[0] += k
+        keep = ~bad.skipped
+        return table.filter(pa.array(keep)), numbers[keep]
+
+    def notes(self) -> list[str]:
+        return [f"left out {k} row(s): {m} (first in row {first})" for m, (k, first) in self.counts.items()]
 
 
 def _shard_of_rows(ids: pa.ChunkedArray, n_shards: int) -> np.ndarray:
@@ -166,10 +201,12 @@ def _shard_of_rows(ids: pa.ChunkedArray, n_shards: int) -> np.ndarray:
     Each distinct id is hashed once (pandas' hash_array of the value, the same in every process
     and run), then mapped to its rows.
     """
-    encoded = pc.dictionary_encode(pc.utf8_trim_whitespace(ids.cast(pa.string()))).combine_chunks()
-    hashed = pd.util.hash_array(
-        encoded.dictionary.to_numpy(zero_copy_only=False).astype(object), categorize=False
-    )
+    encoded = pc.dictionary_encode(
+        pc.utf8_trim_whitespace(id_text(ids)), null_encoding="encode"
+    ).combine_chunks()
+    # The id as the normalization will read it (12046.0 is 12046), so both land in one shard.
+    canonical = canonical_ids(encoded.dictionary.to_pandas().astype("string").fillna(""))
+    hashed = pd.util.hash_array(canonical.to_numpy(dtype=object), categorize=False)
     return (hashed % np.uint64(n_shards)).astype(np.int64)[encoded.indices.to_numpy(zero_copy_only=False)]
 
 
@@ -195,12 +232,11 @@ class _ShardWriters:
     def _path(self, shard: int) -> Path:
         return self.out_dir / f"shard-{shard:05d}.arrow"
 
-    def write(self, table: pa.Table, shard: np.ndarray, first_row: int) -> None:
+    def write(self, table: pa.Table, shard: np.ndarray, rows: np.ndarray) -> None:
         """Append each row of ``table`` to the file of its ``shard`` (int per row), in order.
 
-        Each row carries its number in the file (``first_row`` for the first) in ROW_COLUMN.
+        Each row carries its number in the file (``rows``, int per row) in ROW_COLUMN.
         """
-        rows = np.arange(first_row, first_row + table.num_rows)
         table = table.append_column(ROW_COLUMN, pa.array(rows))
         order = np.argsort(shard, kind="stable")
         bounds = np.concatenate([[0], np.cumsum(np.bincount(shard, minlength=self.n_shards))])
@@ -211,23 +247,37 @@ class _ShardWriters:
             self.writers[s].write_table(table.slice(bounds[s], bounds[s + 1] - bounds[s]))
 
 
+def _row_number(numbers: np.ndarray, index: int) -> int:
+    return int(numbers[index])
+
+
 class _FormatEvidence:
     """What the text date and amount columns show about their formats, gathered batch by batch."""
 
     def __init__(self) -> None:
         self.dates, self.amounts = DateEvidence(), AmountEvidence()
+        self.event_keys: set[str] = set()  # distinct event types as keys (a few dozen at most)
+        self.order_ids = {"prefixed": False, "numeric": False}  # C123 and 123 invoice numbers seen
         # Distinct date strings of the whole file, while there are few (dates without a time of
         # day); the last day then comes from them instead of a second pass over the shards.
         self.date_pool: pa.Array | None = pa.array([], pa.string())
 
-    def add(self, table: pa.Table, cols: dict[str, str], first_row: int) -> None:
-        """Merge in one batch whose first row is row ``first_row`` of the file."""
-        row_of = partial(operator.add, first_row)  # table index -> row in the file
+    def add(self, table: pa.Table, cols: dict[str, str], numbers: np.ndarray) -> None:
+        """Merge in one batch whose rows are rows ``numbers`` (int per row) of the file."""
+        row_of = partial(_row_number, numbers)  # table index -> row in the file
         dates = table.column(cols["event_date"])
         if not is_native_date(dates):
             self._add_dates(dates, row_of)
         if "amount" in cols and not is_numeric(table.column(cols["amount"])) and not self.amounts.both():
             self._add_amounts(table.column(cols["amount"]), row_of)
+        if "event_type" in cols and len(self.event_keys) < 10_000:
+            values, _ = distinct_values(table.column(cols["event_type"]))
+            self.event_keys.update(event_type_key(v) for v in values.fillna(""))
+        if "order_id" in cols and not all(self.order_ids.values()):
+            values, _ = distinct_values(table.column(cols["order_id"]))
+            s = values.fillna("").str.strip()
+            self.order_ids["prefixed"] |= bool(s.str.fullmatch(r"[Cc]\d+").any())
+            self.order_ids["numeric"] |= bool(s.str.fullmatch(r"\d+").any())
 
     def _add_dates(self, dates: pa.ChunkedArray, row_of) -> None:
         values, codes = distinct_values(dates)
@@ -240,12 +290,8 @@ class _FormatEvidence:
     def _add_amounts(self, amounts: pa.ChunkedArray, row_of) -> None:
         values, codes = distinct_values(amounts)
         s = values.fillna("").str.strip()
-        # A plain number can only show a decimal point (looked for until one is found);
-        # anything else may show either style.
-        maybe = pd.to_numeric(s.where(s != "", "0"), errors="coerce").isna()
-        if self.amounts.dot is None:
-            maybe |= s.str.contains(".", regex=False)
-        maybe = maybe.to_numpy(bool)
+        # A plain integer shows nothing about separators; anything else may.
+        maybe = ~s.str.fullmatch(r"[+-]?\d*").to_numpy(bool)
         if maybe.any():
             self.amounts = self.amounts.merge(
                 amount_evidence(values[maybe], row_locator(values, codes, row_of))
@@ -266,6 +312,10 @@ class _FormatEvidence:
             )
         if "amount" in cols:
             formats["amount"] = options.decimal or self.amounts.decide(cols["amount"])
+        if "event_type" in cols:
+            formats["statuses"] = "yes" if is_status_vocabulary(sorted(self.event_keys)) else "no"
+        if "order_id" in cols:
+            formats["cancellations"] = "yes" if all(self.order_ids.values()) else "no"
         return formats
 
     def pooled(self) -> bool:
@@ -301,8 +351,8 @@ def _scan_shard(
 ) -> tuple[int, int | None]:
     """Distinct customers and (when ``dates``) the latest readable day of one shard."""
     table = _read_shard(path).select([cols["customer_id"], cols["event_date"]])
-    ids = pc.utf8_trim_whitespace(table.column(0).cast(pa.string()))
-    n = int(pc.count_distinct(pc.if_else(pc.equal(ids, ""), None, ids)).as_py())
+    ids, _ = distinct_values(pc.utf8_trim_whitespace(id_text(table.column(0))))
+    n = int(canonical_ids(ids.dropna()).replace("", pd.NA).nunique())
     if not dates:
         return n, None
     dates = table.column(1)
