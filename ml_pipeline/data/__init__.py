@@ -1,6 +1,7 @@
 """Reading event logs: files of any supported kind in, a normalized EventLog out.
 
-readers (sniffing, CSV/Excel/Parquet), columns (header aliases), parsing (dates, amounts), days
+options (ReadOptions: every reading choice, named as the CLI flag and the API field), readers
+(sniffing, CSV/Excel/Parquet), encodings (decided on the whole file), columns (header aliases), parsing (dates, amounts), days
 (the date unit), arrow_columns (distinct values of a raw column), normalize (a raw table's columns
 checked and coded, one step per kind; the event-type vocabulary), eventlog (the normalized arrays
 and their builders), sharding (a file split by customer), profiling, synthetic (generated logs).
@@ -17,6 +18,7 @@ from ml_pipeline.data.eventlog import (
     from_records,
     load_events,
 )
+from ml_pipeline.data.options import ReadOptions, api_wording
 from ml_pipeline.data.profiling import profile
 from ml_pipeline.data.readers import write_csv_atomic
 from ml_pipeline.data.sharding import Shards, load_shards, shard_file
@@ -26,8 +28,10 @@ __all__ = [
     "DUPLICATE_POLICIES",
     "PURCHASE",
     "REFUND",
+    "ReadOptions",
     "EventLog",
     "Shards",
+    "api_wording",
     "as_of_after",
     "check_as_of",
     "date_to_day",

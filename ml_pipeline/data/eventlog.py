@@ -87,6 +87,11 @@ class EventLog:
         """Code of an event type, or -1 when the log has none of it."""
         return self.event_types.index(name) if name in self.event_types else -1
 
+    def has_purchases(self) -> bool:
+        """Whether any event is a purchase."""
+        code = self.type_code(PURCHASE)
+        return code >= 0 and bool((self.etype == code).any())
+
     def is_spend(self) -> np.ndarray:
         """Rows whose amount counts as spend: purchases and refunds."""
         return np.isin(self.etype, [self.type_code(PURCHASE), self.type_code(REFUND)])
@@ -301,12 +306,17 @@ def _decided(formats: dict, key: str) -> bool | None:
 
 def _warn_without_purchases(log: EventLog) -> None:
     """A log with no purchase cannot be scored: say which event types it holds and the way out."""
-    if log.type_code(PURCHASE) >= 0 and (log.etype == log.type_code(PURCHASE)).any():
-        return
+    if not log.has_purchases():
+        log.warnings.append(no_purchase_message(log))
+
+
+def no_purchase_message(log: EventLog) -> str:
+    """ "no purchase events: the event types are X (n), ...; say which mean a purchase with
+    --event-type X=purchase"."""
     counts = np.bincount(log.etype, minlength=len(log.event_types))
     seen = ", ".join(f"{t} ({c})" for t, c in zip(log.event_types, counts) if c > 0) or "none"
     example = next((t for t, c in zip(log.event_types, counts) if c > 0 and t != REFUND), "VALUE")
-    log.warnings.append(
+    return (
         f"no purchase events: the event types are {seen}; say which mean a purchase with "
         f"--event-type {example}=purchase"
     )

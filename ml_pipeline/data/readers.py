@@ -391,7 +391,9 @@ def _xlsx_tables(path: Path, sheet: str | None, warnings: list[str], batch_rows:
         elif sheet in names:
             chosen = sheet
         else:
-            raise EventLogError(f"{path.name}: no sheet named '{sheet}' (sheets: {', '.join(names)})")
+            raise EventLogError(
+                f"{path.name}: no sheet named '{sheet}' (sheets: {', '.join(names)}); pass --sheet with one of them"
+            )
         ws = wb[chosen]
         # Some exporters record a wrong used range (e.g. "A1"); read-only mode would trust it and
         # stop there, so the range is forgotten and the sheet read to its real end.

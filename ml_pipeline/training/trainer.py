@@ -12,7 +12,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from ml_pipeline.data.days import check_as_of
-from ml_pipeline.data.eventlog import PURCHASE, EventLog
+from ml_pipeline.data.eventlog import EventLog, no_purchase_message
 from ml_pipeline.errors import PipelineError
 from ml_pipeline.features import FeatureBuilder
 from ml_pipeline.training.config import TrainConfig
@@ -44,8 +44,10 @@ def check_trainable(log: EventLog) -> None:
         raise PipelineError(
             f"the log has {log.n_customers} customer(s); training needs at least {MIN_CUSTOMERS}"
         )
-    if log.type_code(PURCHASE) < 0 or not (log.etype == log.type_code(PURCHASE)).any():
-        raise PipelineError("the log has no purchase events; churn and spend are defined by purchases")
+    if not log.has_purchases():
+        raise PipelineError(
+            f"churn and spend are defined by purchases, and the log has {no_purchase_message(log)}"
+        )
     if np.bincount(log.customer, minlength=log.n_customers).max() <= 1:
         raise PipelineError(
             "every customer has exactly one event; there is no repeat behaviour to learn churn or spend from"
