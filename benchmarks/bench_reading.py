@@ -85,7 +85,9 @@ def main() -> None:
                     report[f"rows_{name}"] = rows
         finally:
             if args.ref:
-                subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", f"{tmp}/ref"], check=False)
+                subprocess.run(
+                    ["git", "-C", str(ROOT), "worktree", "remove", "--force", f"{tmp}/ref"], check=False
+                )
     for name, values in runs.items():
         report[f"load_s_{name}"] = round(statistics.median(values), 2)
         report[f"runs_s_{name}"] = [round(v, 2) for v in values]

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from ml_pipeline.data.arrow_columns import distinct_values
 from ml_pipeline.data.columns import resolve_columns
 from ml_pipeline.data.days import EPOCH
 from ml_pipeline.data.normalize import (
@@ -29,6 +30,7 @@ from ml_pipeline.data.normalize import (
     check_bad_rows,
     encode_categories,
     encode_event_types,
+    id_text,
     line_item_amounts,
     read_amounts,
     read_cancellations,
@@ -236,8 +238,9 @@ def from_table(
     if n == 0:
         raise EventLogError(f"{source}: the file has a header but no data rows")
     bad, notes = BadRows(n, row_numbers), {}
-    skip_blank_and_header_rows(table, cols, bad)
-    ids, id_codes = read_customer_ids(table, cols, bad, notes)
+    raw_ids = distinct_values(id_text(table.column(cols["customer_id"])))
+    skip_blank_and_header_rows(table, cols, bad, raw_ids)
+    ids, id_codes = read_customer_ids(raw_ids, cols, bad, notes)
     day, date_fmt = read_days(
         table,
         cols,

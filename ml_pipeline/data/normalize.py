@@ -239,28 +239,29 @@ def _round_up(share: float) -> float:
     return float(np.ceil(share * 10**digits) / 10**digits)
 
 
-def skip_blank_and_header_rows(table: pa.Table, cols: dict[str, str], bad: BadRows) -> None:
+def skip_blank_and_header_rows(
+    table: pa.Table, cols: dict[str, str], bad: BadRows, ids: tuple[pd.Series, np.ndarray] | None = None
+) -> None:
     """Leave out rows whose fields are all empty (spreadsheet leftovers such as ``,,``) and rows
     that repeat the header (exports appended one after another), with a note each.
 
-    Only rows with an empty or header-valued customer id are looked at, so the cost is that of
-    the few such rows, not of the file.
+    Only rows with an empty or header-valued customer id are looked at, found among the distinct
+    ids (``ids``: :func:`distinct_values` of the id column, when already computed), so the cost is
+    that of the few such rows, not of the file.
     """
-    ids = pc.utf8_trim_whitespace(table.column(cols["customer_id"]).cast(pa.string()))
-    header = cols["customer_id"]
-    candidates = pc.indices_nonzero(
-        pc.or_kleene(pc.is_null(ids), pc.or_(pc.equal(ids, ""), pc.equal(pc.utf8_lower(ids), header.lower())))
-    )
-    if len(candidates) == 0:
+    values, codes = ids if ids is not None else distinct_values(id_text(table.column(cols["customer_id"])))
+    text = values.fillna("").str.strip()
+    suspect = ((text == "") | (text.str.lower() == cols["customer_id"].lower())).to_numpy(bool)
+    if not suspect.any():
         return
-    rows = table.take(candidates)
+    index = np.flatnonzero(suspect[codes])
+    rows = table.take(pa.array(index))
     blank = np.ones(len(rows), dtype=bool)
     repeat = np.ones(len(rows), dtype=bool)
     for name in rows.column_names:
-        text = pc.utf8_trim_whitespace(rows.column(name).cast(pa.string())).fill_null("")
-        blank &= pc.equal(text, "").to_numpy(zero_copy_only=False)
-        repeat &= pc.equal(pc.utf8_lower(text), name.lower()).to_numpy(zero_copy_only=False)
-    index = candidates.to_numpy()
+        cells = pc.utf8_trim_whitespace(rows.column(name).cast(pa.string())).fill_null("")
+        blank &= pc.equal(cells, "").to_numpy(zero_copy_only=False)
+        repeat &= pc.equal(pc.utf8_lower(cells), name.lower()).to_numpy(zero_copy_only=False)
     for hit, message in ((blank, "every field is empty"), (repeat, "the row repeats the header")):
         if hit.any():
             mask = np.zeros(table.num_rows, dtype=bool)
@@ -269,15 +270,16 @@ def skip_blank_and_header_rows(table: pa.Table, cols: dict[str, str], bad: BadRo
 
 
 def read_customer_ids(
-    table: pa.Table, cols: dict[str, str], bad: BadRows, notes: dict
+    ids: tuple[pd.Series, np.ndarray], cols: dict[str, str], bad: BadRows, notes: dict
 ) -> tuple[pd.Series, np.ndarray]:
-    """(distinct stripped ids, int64 code per row); empty ids are bad rows.
+    """(distinct stripped ids, int64 code per row) from ``ids`` (the id column's
+    :func:`distinct_values`, of :func:`id_text`); empty ids are bad rows.
 
     An id written as a whole number with a ".0" tail (``12046.0``, as spreadsheets and pandas
     write numeric ids) is the same customer as ``12046``; leading zeros and text ids are kept as
     written. A floating-point column (Parquet) gives its whole numbers without the tail too.
     """
-    ids, codes = distinct_values(id_text(table.column(cols["customer_id"])))
+    ids, codes = ids
     ids = ids.fillna("").str.strip()
     canonical = canonical_ids(ids)
     changed = (canonical != ids).to_numpy(bool)
