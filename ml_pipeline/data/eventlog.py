@@ -267,12 +267,15 @@ def from_table(
 
     rows = np.flatnonzero(~bad.dropped)
     columns = {
-        "customer": id_codes[rows],
-        "day": day[rows],
-        "amount": amount[rows],
-        "etype": etype[rows],
-        "category": category[rows],
-        "quantity": quantity[rows],
+        name: values[rows].astype(_ROW_DTYPES[name], copy=False)
+        for name, values in (
+            ("customer", id_codes),
+            ("day", day),
+            ("amount", amount),
+            ("etype", etype),
+            ("category", category),
+            ("quantity", quantity),
+        )
     }
     dup = _duplicates(table, rows, columns)
     duplicates = _duplicate_policy(dup, options, lambda i: ids.iloc[int(columns["customer"][i])])
@@ -341,10 +344,12 @@ def _duplicates(table: pa.Table, rows: np.ndarray, columns: dict[str, np.ndarray
     rows are equal in every column of the file too, so the lines of one invoice that differ in a
     column the product does not use (a stock code, a time of day) are not counted.
     """
-    frame = pd.DataFrame(columns)
-    if not frame.duplicated().any():
-        return np.zeros(len(rows), dtype=bool)
-    candidates = np.flatnonzero(frame.duplicated(keep=False).to_numpy())
+    normalized = pd.DataFrame(columns).duplicated().to_numpy()
+    if not normalized.any():
+        return normalized
+    # Raw duplicates are normalized duplicates, so they are among the rows of the customers that
+    # have one: a small set, compared on every column of the file.
+    candidates = np.flatnonzero(np.isin(columns["customer"], np.unique(columns["customer"][normalized])))
     raw = table.take(pa.array(rows[candidates])).to_pandas()
     dup = np.zeros(len(rows), dtype=bool)
     dup[candidates] = raw.duplicated().to_numpy()
