@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from flask import g, send_file, url_for
-from flask_smorest import Blueprint
 
 from hcl_server.api.auth import require_api_key
+from hcl_server.api.multipart import Blueprint
 from hcl_server.api.schemas import (
     Accepted,
     BulkForm,
     BulkJobOut,
     BulkList,
-    DatasetUpload,
     DownloadArgs,
     PageArgs,
     PredictionArgs,
@@ -25,13 +24,14 @@ blp.before_request(require_api_key)
 
 
 @blp.route("", methods=["POST"])
-@blp.arguments(DatasetUpload, location="files")
-@blp.arguments(BulkForm, location="form")
+@blp.arguments(BulkForm, location="multipart")
 @blp.response(202, Accepted)
-def start(files, form):
-    """Upload a CSV or Excel event log to score every customer with the production model."""
-    as_of = form["as_of"].isoformat() if form.get("as_of") else None
-    job = bulk.create_bulk_job(g.org_id, files.get("file"), form.get("name"), as_of)
+def start(form):
+    """Upload an event log to score every customer with the production model, read with the
+    reading options given (each left out is decided from the file)."""
+    as_of = form.pop("as_of", None)
+    file, name = form.pop("file"), form.pop("name", None)
+    job = bulk.create_bulk_job(g.org_id, file, name, as_of.isoformat() if as_of else None, form)
     return job, 202, {"Location": url_for("bulk.get_one", job_id=job.id)}
 
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from flask import g, url_for
-from flask_smorest import Blueprint
 
 from hcl_server.api.auth import require_api_key
-from hcl_server.api.schemas import Accepted, DatasetForm, DatasetList, DatasetOut, DatasetUpload
+from hcl_server.api.multipart import Blueprint
+from hcl_server.api.schemas import Accepted, DatasetForm, DatasetList, DatasetOut
 from hcl_server.services import datasets
 
 blp = Blueprint("datasets", __name__, url_prefix="/api/v1/datasets", description="Event logs")
@@ -14,14 +14,12 @@ blp.before_request(require_api_key)
 
 
 @blp.route("", methods=["POST"])
-@blp.arguments(DatasetUpload, location="files")
-@blp.arguments(DatasetForm, location="form")
+@blp.arguments(DatasetForm, location="multipart")
 @blp.response(202, Accepted)
-def upload(files, form):
-    """Upload an event log; it is read and profiled in the background."""
-    dataset = datasets.create_dataset(
-        g.org_id, files.get("file"), form.get("name"), form.get("column_mapping")
-    )
+def upload(form):
+    """Upload an event log; it is read and profiled in the background, with the reading options
+    given (each left out is decided from the file)."""
+    dataset = datasets.create_dataset(g.org_id, form.pop("file"), form.pop("name", None), form)
     return dataset, 202, {"Location": url_for("datasets.get_one", dataset_id=dataset.id)}
 
 

@@ -49,6 +49,28 @@ STATUS_OF: dict[type[DomainError], int] = {
 }
 
 
+def invalid_fields(messages: dict, shown: int = 5) -> str:
+    """webargs' messages ({location: {field: [texts]}}) in one line naming each field, e.g.
+    "decimal: Must be one of: dot, comma."; past ``shown`` fields it points to the details."""
+    parts: list[str] = []
+
+    def walk(node, path: list[str]) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                walk(value, [*path, str(key)])
+        elif isinstance(node, list) and not all(isinstance(x, str) for x in node):
+            for value in node:
+                walk(value, path)
+        else:
+            texts = node if isinstance(node, list) else [str(node)]
+            parts.append(f"{'.'.join(path) or 'body'}: {' '.join(texts)}")
+
+    for fields in messages.values():  # the location (json, form, files, query) is in the details
+        walk(fields, [])
+    more = f"; and {len(parts) - shown} more (see details)" if len(parts) > shown else ""
+    return "; ".join(parts[:shown]) + more
+
+
 class ApiError(Exception):
     """Raised by views and the API's hooks for an HTTP-level client error (401, a body check)."""
 
@@ -75,7 +97,7 @@ def register_error_handlers(app: Flask) -> None:
         data = getattr(exc, "data", None)
         if isinstance(data, dict) and "messages" in data:
             details = data["messages"]
-            message = "the request is not valid: see details"
+            message = f"the request is not valid: {invalid_fields(details)}"
         elif exc.code == 413:
             message = f"the upload is larger than the limit of {app.config['MAX_UPLOAD_MB']} MB"
         else:

@@ -2,23 +2,145 @@
 
 from __future__ import annotations
 
-from flask_smorest.fields import Upload
-from marshmallow import Schema, fields, validate
+import json
 
+from flask_smorest.fields import Upload
+from marshmallow import Schema, ValidationError, fields, pre_load, validate
+
+from hcl_server.services.datasets import dataset_options
+from hcl_server.services.reading import form_fields
+from ml_pipeline.data.columns import CANONICAL
+from ml_pipeline.data.options import (
+    AMOUNT_KINDS,
+    DECIMAL_STYLES,
+    DUPLICATE_POLICIES,
+    EVENT_ROLES,
+    ReadOptions,
+)
+from ml_pipeline.errors import EventLogError
 from ml_pipeline.models.registry import MODEL_KINDS
 
 HORIZON = validate.Range(min=1, max=365)
 
 
-class DatasetUpload(Schema):
+class JsonObject(fields.String):
+    """A form field holding a JSON object as text; it loads as the dict ``inner`` makes of it."""
+
+    def __init__(self, inner: fields.Dict, **kwargs):
+        super().__init__(**kwargs)
+        self.inner = inner
+
+    def _deserialize(self, value, attr, data, **kwargs) -> dict:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            parsed = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValidationError(f"not valid JSON: {exc}") from exc
+        if not isinstance(parsed, dict):
+            raise ValidationError("must be a JSON object")
+        return self.inner.deserialize(parsed)
+
+
+def accepted_as(option: str):
+    """A validator: the value must be one ``ReadOptions`` accepts for ``option`` (its check's
+    message otherwise), so the API refuses exactly what the CLI refuses."""
+
+    def check(value) -> None:
+        try:
+            ReadOptions(**{option: value})
+        except EventLogError as exc:
+            raise ValidationError(str(exc)) from exc
+
+    return check
+
+
+class ReadingForm(Schema):
+    """How to read the uploaded file: the CLI's reading options as form fields (ml_pipeline's
+    ``OPTION_NAMES``); each left out is decided from the file, as the CLI does."""
+
+    column_mapping = JsonObject(
+        fields.Dict(keys=fields.String(validate=validate.OneOf(CANONICAL)), values=fields.String()),
+        metadata={
+            "description": "JSON object {field: the file's header} for headers that are not recognized, "
+            f'e.g. {{"customer_id": "Kunde", "event_date": "Created (UTC)"}}; fields: {", ".join(CANONICAL)} '
+            "(CLI: --column FIELD=HEADER)"
+        },
+    )
+    event_types = JsonObject(
+        fields.Dict(keys=fields.String(), values=fields.String()),
+        validate=accepted_as("event_types"),
+        metadata={
+            "description": "JSON object {value of the event-type column: role}, role one of "
+            f"{', '.join(EVENT_ROLES)} (other: kept as a non-spend event; ignore: rows left out), "
+            'e.g. {"charge": "purchase", "payout": "ignore"}; default: common shop, payment and '
+            "status words are understood (CLI: --event-type VALUE=ROLE)"
+        },
+    )
+    date_format = fields.String(
+        validate=validate.Length(min=1, max=100),
+        metadata={
+            "description": "strptime format of event_date, e.g. %d/%m/%Y; default: decided from the "
+            "file, and an ambiguous file is refused (CLI: --date-format)"
+        },
+    )
+    decimal = fields.String(
+        validate=validate.OneOf(DECIMAL_STYLES),
+        metadata={
+            "description": "decimal separator of amounts: dot (1,234.56) or comma (1.234,56; a dot then "
+            "groups thousands); default: decided from the file (CLI: --decimal)"
+        },
+    )
+    amount_is = fields.String(
+        validate=validate.OneOf(AMOUNT_KINDS),
+        metadata={
+            "description": "the amount column is the row's total, or a unit price to multiply by the "
+            "quantity; default: unit_price when the column is named like a unit price and the file "
+            "has a quantity (CLI: --amount-is)"
+        },
+    )
+    encoding = fields.String(
+        validate=[validate.Length(min=1, max=50), accepted_as("encoding")],
+        metadata={
+            "description": "text encoding of a CSV, e.g. cp1252; default: decided from the whole file "
+            "(a byte-order mark, else UTF-8, else Windows-1252) (CLI: --encoding)"
+        },
+    )
+    sheet = fields.String(
+        validate=validate.Length(min=1, max=300),
+        metadata={"description": "Excel sheet to read; default: the first (CLI: --sheet)"},
+    )
+    max_bad_rows = fields.Float(
+        allow_nan=False,
+        validate=validate.Range(min=0, max=1),
+        metadata={
+            "description": "largest share (0 to 1) of unreadable rows dropped with a warning before "
+            "the file is refused; default 0.01 (CLI: --max-bad-rows)"
+        },
+    )
+    duplicates = fields.String(
+        validate=validate.OneOf(DUPLICATE_POLICIES),
+        metadata={
+            "description": "exact duplicate rows: warn (keep them; refuse the file above 5%), keep, "
+            "drop or error; default warn (CLI: --duplicates)"
+        },
+    )
+
+    @pre_load
+    def _drop_empty(self, data, **kwargs) -> dict:
+        """A field sent empty (as an HTML form sends an unfilled one) counts as not sent."""
+        return {k: v for k, v in data.items() if v != ""}
+
+
+class UploadForm(ReadingForm):
+    """An event-log upload: the file and how to read it (multipart/form-data)."""
+
     file = Upload(
         required=True, metadata={"description": "event log: CSV (optionally .gz), .xlsx or Parquet"}
     )
 
 
-class DatasetForm(Schema):
+class DatasetForm(UploadForm):
     name = fields.String(validate=validate.Length(max=300))
-    column_mapping = fields.String(metadata={"description": 'JSON object, e.g. {"customer_id": "Kunde"}'})
 
 
 class DatasetOut(Schema):
@@ -27,6 +149,9 @@ class DatasetOut(Schema):
     filename = fields.String()
     size_bytes = fields.Integer()
     status = fields.String()
+    read_options = fields.Method(
+        "_read_options", metadata={"description": "the reading options given at upload, by form field"}
+    )
     profile = fields.Dict(allow_none=True)
     warnings = fields.List(fields.String())
     errors = fields.Method("_errors")
@@ -35,6 +160,9 @@ class DatasetOut(Schema):
 
     def _errors(self, row) -> list[str]:
         return [row.error] if row.error else []
+
+    def _read_options(self, row) -> dict:
+        return form_fields(dataset_options(row).to_dict())
 
 
 class Accepted(Schema):
@@ -174,7 +302,7 @@ class BatchOut(Schema):
     predictions = fields.List(fields.Nested(PredictionOut))
 
 
-class BulkForm(Schema):
+class BulkForm(UploadForm):
     name = fields.String(validate=validate.Length(max=300))
     as_of = fields.Date(
         load_default=None, metadata={"description": "YYYY-MM-DD; default: the day after the last event"}
@@ -186,6 +314,10 @@ class BulkJobOut(JobState):
     total_customers = fields.Function(lambda job: (job.result or {}).get("total_customers"))
     summary = fields.Function(lambda job: (job.result or {}).get("summary"))
     as_of = fields.Function(lambda job: job.params.get("as_of"))
+    read_options = fields.Function(
+        lambda job: form_fields(job.params.get("read_options")),
+        metadata={"description": "the reading options given at upload, by form field"},
+    )
     xlsx = fields.Function(
         lambda job: (job.result or {}).get("xlsx"),
         metadata={

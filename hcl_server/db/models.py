@@ -57,7 +57,12 @@ class Dataset(TimestampMixin, db.Model):
     filename: Mapped[str] = mapped_column(String(300), nullable=False)
     storage_key: Mapped[str] = mapped_column(String(500), nullable=False)
     size_bytes: Mapped[int] = mapped_column(Integer, nullable=False)
+    # Written with read_options (which holds it too) for code that predates read_options; a row
+    # stored before read_options has only this (services.datasets.dataset_options reads both).
     column_mapping: Mapped[dict | None] = mapped_column(JSON)
+    # ml_pipeline's ReadOptions.to_dict(): the reading options given at upload ({} when none were;
+    # None on a row stored before this column).
+    read_options: Mapped[dict | None] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(16), nullable=False, default="queued")
     profile: Mapped[dict | None] = mapped_column(JSON)
     warnings: Mapped[list] = mapped_column(JSON, nullable=False, default=list)

@@ -33,6 +33,8 @@ class TrainingParams:
 class BulkParams:
     """A bulk job's upload and options, plus what the split decided for every partition.
 
+    ``read_options`` holds ml_pipeline's ``ReadOptions.to_dict()``: the reading options given at
+    upload, stored only when some were (None otherwise, as on rows stored before it).
     ``partition_shards[i]`` lists the shard numbers of partition i; ``columns`` maps canonical
     fields to the file's headers and ``formats`` holds the date and decimal formats decided for
     the whole file (ml_pipeline.data.sharding.Shards). The last five are None until the split.
@@ -44,6 +46,7 @@ class BulkParams:
     size_bytes: int
     as_of: str | None  # YYYY-MM-DD: asked for at upload, else set by the split
     partition_customers: int
+    read_options: dict | None = None
     partitions: int | None = None
     partition_shards: list[list[int]] | None = None
     columns: dict[str, str] | None = None
@@ -52,8 +55,11 @@ class BulkParams:
     SPLIT_FIELDS: ClassVar[tuple[str, ...]] = ("partitions", "partition_shards", "columns", "formats")
 
     def to_dict(self) -> dict:
-        """The JSON column's dict; the split's fields only once the split has set them."""
+        """The JSON column's dict; the split's fields only once the split has set them, the
+        reading options only when some were given."""
         data = asdict(self)
+        if not data["read_options"]:
+            del data["read_options"]
         return {k: v for k, v in data.items() if k not in self.SPLIT_FIELDS or v is not None}
 
     @classmethod

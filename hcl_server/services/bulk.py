@@ -18,6 +18,7 @@ from hcl_server.errors import Conflict, OutputFailed, Unprocessable
 from hcl_server.extensions import db
 from hcl_server.repositories import jobs
 from hcl_server.services.datasets import save_upload
+from hcl_server.services.reading import options_from_form
 from hcl_server.services.scoring import production_model
 from hcl_server.storage import storage
 
@@ -27,11 +28,14 @@ def result_prefix(job: Job) -> str:
     return f"orgs/{job.organization_id}/bulk/{job.id}"
 
 
-def create_bulk_job(org_id: str, upload, name: str | None, as_of: str | None) -> Job:
-    """Store the upload, commit a queued job pinned to the current production model, enqueue it.
+def create_bulk_job(org_id: str, upload, name: str | None, as_of: str | None, reading: dict) -> Job:
+    """Store the upload, commit a queued job pinned to the current production model, with its
+    reading options (``reading``: the form's fields, see services.reading), enqueue it.
 
-    Raises Conflict without a production model, Invalid or UnsupportedFile for the upload.
+    Raises Conflict without a production model, Invalid or UnsupportedFile for the upload,
+    Unprocessable for a reading option ml_pipeline refuses.
     """
+    options = options_from_form(reading)
     mv = production_model(org_id)
     job = Job(id=new_id(), organization_id=org_id, kind="bulk", model_version_id=mv.id)
     filename, key, size = save_upload(upload, org_id, "bulk", job.id)
@@ -42,6 +46,7 @@ def create_bulk_job(org_id: str, upload, name: str | None, as_of: str | None) ->
         size_bytes=size,
         as_of=as_of,
         partition_customers=current_app.config["BULK_PARTITION_CUSTOMERS"],
+        read_options=options.to_dict(),
     ).to_dict()
     db.session.add(job)
     db.session.commit()

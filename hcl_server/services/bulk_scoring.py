@@ -30,10 +30,12 @@ from hcl_server.services.bulk_results import (
 )
 from hcl_server.services.exports import EXCEL_MAX_ROWS, escape_frame, write_xlsx
 from hcl_server.services.jobs import MAX_ATTEMPTS, ProgressWriter, died_message, fail
+from hcl_server.services.reading import api_messages
 from hcl_server.services.scoring import bundle_for, risk_thresholds
 from hcl_server.storage import storage
 from ml_pipeline.data.days import as_of_after, date_to_day, day_to_date
 from ml_pipeline.data.eventlog import EventLog
+from ml_pipeline.data.options import ReadOptions
 from ml_pipeline.data.sharding import Shards, load_shards, shard_file
 from ml_pipeline.errors import PipelineError
 from ml_pipeline.serving.scoring import predict
@@ -61,7 +63,7 @@ def split(job: Job) -> None:
     params.columns, params.formats = shards.columns, shards.formats
     job.params = params.to_dict()
     job.result = {"total_customers": sum(shards.customers)}
-    job.warnings = list(shards.warnings)
+    job.warnings = api_messages(shards.warnings)
     job.stage, job.progress = "scoring", 0.1
     db.session.commit()
     logger.info(
@@ -79,12 +81,13 @@ def split(job: Job) -> None:
 
 
 def _shard_upload(job: Job, params: BulkParams, folder: Path) -> tuple[Shards, int]:
-    """Download the upload into ``folder``, shard it by customer and store the shards:
-    (the shards, the as-of day). A file without a readable date fails before any upload."""
+    """Download the upload into ``folder``, shard it by customer with the job's reading options
+    and store the shards: (the shards, the as-of day). A file without a readable date fails
+    before any upload."""
     path = folder / params.filename
     storage().get_file(params.storage_key, path)
     (folder / "shards").mkdir()
-    shards = shard_file(path, folder / "shards")
+    shards = shard_file(path, folder / "shards", options=ReadOptions.from_dict(params.read_options))
     path.unlink()
     as_of = _as_of(params, shards.last_day)
     for i, shard_path in enumerate(shards.paths):
@@ -147,7 +150,7 @@ def _score(job: Job, part: BulkPartition) -> None:
         frame, bundle, org_id=job.organization_id, job_id=job.id, partition=part.index, now=utcnow()
     )
     predictions.replace_partition(job.id, part.index, records)
-    part.summary = partition_summary(frame, log.warnings)
+    part.summary = partition_summary(frame, api_messages(log.warnings))
     part.status = "done"
     db.session.commit()
     logger.info(
@@ -163,12 +166,19 @@ def _score(job: Job, part: BulkPartition) -> None:
 
 
 def _load_partition(job: Job, params: BulkParams, index: int, folder: Path) -> EventLog:
-    """The events of partition ``index``: its shards, downloaded and read with the file's formats."""
+    """The events of partition ``index``: its shards, downloaded and read with the file's formats
+    and the job's reading options (bad-row share, duplicates, event types, ...)."""
     paths = []
     for s in params.partition_shards[index]:
         paths.append(folder / f"shard-{s:05d}.arrow")
         storage().get_file(f"{result_prefix(job)}/shards/{s:05d}.arrow", paths[-1])
-    return load_shards(paths, columns=params.columns, formats=params.formats, source=params.filename)
+    return load_shards(
+        paths,
+        columns=params.columns,
+        formats=params.formats,
+        source=params.filename,
+        options=ReadOptions.from_dict(params.read_options),
+    )
 
 
 def _merge_when_all_done(job_id: str) -> None:

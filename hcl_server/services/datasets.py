@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import tempfile
 from pathlib import Path
 
@@ -14,24 +13,13 @@ from hcl_server.db.models import new_id
 from hcl_server.errors import Invalid, UnsupportedFile
 from hcl_server.extensions import db
 from hcl_server.repositories import datasets
+from hcl_server.services.reading import api_messages, api_worded, options_from_form
 from hcl_server.storage import storage
 from ml_pipeline.data.eventlog import EventLog, load_events
+from ml_pipeline.data.options import ReadOptions
 from ml_pipeline.data.profiling import profile
 
 ALLOWED_SUFFIXES = (".csv", ".tsv", ".txt", ".gz", ".xlsx", ".xlsm", ".parquet", ".pq")
-
-
-def parse_mapping(raw: str | None) -> dict | None:
-    """The optional column_mapping form field: a JSON object {field: header}; Invalid otherwise."""
-    if not raw:
-        return None
-    try:
-        mapping = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise Invalid(f"column_mapping is not valid JSON: {exc}") from exc
-    if not isinstance(mapping, dict) or not all(isinstance(v, str) for v in mapping.values()):
-        raise Invalid('column_mapping must be a JSON object like {"customer_id": "Kunde"}')
-    return mapping
 
 
 def save_upload(upload: FileStorage | None, org_id: str, kind: str, row_id: str) -> tuple[str, str, int]:
@@ -57,11 +45,10 @@ def save_upload(upload: FileStorage | None, org_id: str, kind: str, row_id: str)
     return filename, key, size
 
 
-def create_dataset(
-    org_id: str, upload: FileStorage | None, name: str | None, mapping_raw: str | None
-) -> Dataset:
-    """Store the upload, commit the dataset row, then enqueue its profiling."""
-    mapping = parse_mapping(mapping_raw)
+def create_dataset(org_id: str, upload: FileStorage | None, name: str | None, reading: dict) -> Dataset:
+    """Store the upload, commit the dataset row with its reading options (``reading``: the form's
+    fields, see services.reading), then enqueue its profiling."""
+    options = options_from_form(reading)
     dataset = Dataset(id=new_id(), organization_id=org_id, name="", filename="", storage_key="", size_bytes=0)
     filename, key, size = save_upload(upload, org_id, "datasets", dataset.id)
     dataset.name, dataset.filename, dataset.storage_key, dataset.size_bytes = (
@@ -70,7 +57,8 @@ def create_dataset(
         key,
         size,
     )
-    dataset.column_mapping = mapping
+    dataset.read_options = options.to_dict()
+    dataset.column_mapping = options.column_mapping
     db.session.add(dataset)
     db.session.commit()
     enqueue("hcl.datasets.profile", dataset.id)
@@ -87,21 +75,33 @@ def get_dataset(org_id: str, dataset_id: str) -> Dataset:
     return datasets.get_for_org(org_id, dataset_id)
 
 
+def dataset_options(dataset: Dataset) -> ReadOptions:
+    """The reading options given with the dataset's upload (a row stored before ``read_options``
+    had only its column mapping)."""
+    if dataset.read_options is not None:
+        return ReadOptions.from_dict(dataset.read_options)
+    return ReadOptions(column_mapping=dataset.column_mapping)
+
+
 def read_events(dataset: Dataset, folder: Path) -> EventLog:
-    """The dataset's stored file, downloaded into ``folder`` and read with its column mapping.
+    """The dataset's stored file, downloaded into ``folder`` and read with its reading options.
 
     Raises ml_pipeline's PipelineError when the file cannot be read as an event log.
     """
     path = folder / dataset.filename
     storage().get_file(dataset.storage_key, path)
-    return load_events(path, column_mapping=dataset.column_mapping)
+    return load_events(path, dataset_options(dataset))
 
 
 def profile_dataset(dataset: Dataset) -> None:
-    """Read a claimed dataset's file and record its profile and warnings; commits."""
+    """Read a claimed dataset's file and record its profile and warnings, worded for the API
+    (its form fields where ml_pipeline names a CLI flag); commits."""
     with tempfile.TemporaryDirectory() as tmp:
         log = read_events(dataset, Path(tmp))
-    dataset.profile = profile(log)
-    dataset.warnings = dataset.profile.pop("warnings")
+    found = profile(log)
+    dataset.warnings = api_messages(found.pop("warnings"))
+    if "reading" in found:  # what was decided about each column, with the way to change it
+        found["reading"] = api_worded(found["reading"])
+    dataset.profile = found
     dataset.status = "succeeded"
     db.session.commit()

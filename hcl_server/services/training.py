@@ -18,6 +18,7 @@ from hcl_server.extensions import db
 from hcl_server.repositories import datasets, jobs, model_versions
 from hcl_server.services.datasets import read_events
 from hcl_server.services.jobs import ProgressWriter, finish
+from hcl_server.services.reading import api_messages
 from hcl_server.storage import put_dir
 from ml_pipeline.data.days import date_to_day
 from ml_pipeline.models.registry import parse_models
@@ -83,7 +84,7 @@ def run_training(job: Job) -> None:
         metadata = json.loads((bundle / "metadata.json").read_text())
         mv = register_model(job, bundle, metadata)
     job.model_version_id = mv.id
-    job.warnings = list(log.warnings) + list(trained.warnings)
+    job.warnings = api_messages(list(log.warnings) + list(trained.warnings))
     result = {"metrics": metadata["metrics"], "selection": metadata["selection"], "model_version": mv.version}
     finish(job, "succeeded", result=result)
     logger.info(

@@ -8,6 +8,7 @@ from typing import TypeVar
 
 from hcl_server.db import Dataset, Job
 from hcl_server.services.jobs import claim_and_load, fail, running_job
+from ml_pipeline.data.options import api_wording
 from ml_pipeline.errors import PipelineError
 
 logger = logging.getLogger(__name__)
@@ -41,8 +42,9 @@ def record_outcome(
 ) -> None:
     """Run a service step on a running row; if it raises, record the failure on the row.
 
-    A PipelineError is the data's fault: its message goes to the client (after ``prefix``). Any
-    other exception is ours: it is logged with its traceback and the client reads
+    A PipelineError is the data's fault: its message goes to the client (after ``prefix``),
+    worded with the API's form fields where ml_pipeline names a CLI flag (every file here came
+    through the API: "pass --date-format" reads "pass the date_format field"). Any other exception is ours: it is logged with its traceback and the client reads
     ``internal_error``. A row cancelled meanwhile stays cancelled (services.jobs.fail).
     """
     ctx = {f"{row.__tablename__[:-1]}_id": row.id, "org_id": row.organization_id}
@@ -50,7 +52,7 @@ def record_outcome(
         step(row)
     except PipelineError as exc:
         logger.info("%s %s (org %s): %s%s", what, *ctx.values(), prefix, exc, extra=ctx)
-        fail(row, prefix + str(exc))
+        fail(row, prefix + api_wording(str(exc)))
     except Exception:
         logger.exception("%s %s (org %s): %sunexpected error", what, *ctx.values(), prefix, extra=ctx)
         fail(row, internal_error)

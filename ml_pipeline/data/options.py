@@ -128,9 +128,33 @@ def api_wording(message: str) -> str:
         if m.group(1):
             field = by_flag["--" + m.group(1)]
             return f'{field} {{"{m.group(2)}": "{m.group(3)}"}}'
-        field = by_flag.get("--" + m.group(4))
+        field, word = by_flag.get("--" + m.group(4)), m.group(5)
         if field is None:
             return m.group(0)
-        return f"{field}={m.group(5)}" if m.group(5) else f"the {field} field"
+        if word is not None and _is_value_of(field, word):
+            return f"{field}={word}"
+        return f"the {field} field" + (f" {word}" if word else "")
 
     return _FLAG.sub(repl, message)
+
+
+def _is_value_of(field: str, word: str) -> bool:
+    """Whether the word after a flag in a message is a value of it ("--decimal comma") rather than
+    the sentence going on ("pass --encoding if it is another"). A sheet name cannot be told from
+    a word of the sentence, so it never is one."""
+    choices = {"decimal": DECIMAL_STYLES, "amount_is": AMOUNT_KINDS, "duplicates": DUPLICATE_POLICIES}
+    if field in choices:
+        return word in choices[field]
+    if field == "date_format":
+        return "%" in word
+    if field == "max_bad_rows":
+        return re.fullmatch(r"\d*\.?\d+", word) is not None
+    if field == "encoding":
+        import codecs
+
+        try:
+            codecs.lookup(word)
+        except LookupError:
+            return False
+        return True
+    return False

@@ -71,6 +71,27 @@ def test_ready_names_the_failed_part(it_env):
     assert r.status_code == 503 and r.get_json()["error"]["details"]["failed"] == "storage"
 
 
+def test_reading_options_are_stored_in_postgres_and_used(it_app, it_org, worker, poll):
+    """A dataset's reading options in the JSON column of migration b3bbdbe158ec, used by the worker."""
+    client, key = it_app.test_client(), it_org["api_key"]
+    data = b"Kunde;event_date;amount\na;2023-01-05;1.250\nb;2023-01-06;2.500\nc;someday;1\n"
+    form = {"column_mapping": json.dumps({"customer_id": "Kunde"}), "decimal": "comma", "max_bad_rows": "0.5"}
+    r = client.post(
+        "/api/v1/datasets",
+        headers={"X-API-Key": key},
+        content_type="multipart/form-data",
+        data={"file": (io.BytesIO(data), "export.csv"), **form},
+    )
+    body = poll(client, r.headers["Location"], key)
+    assert body["status"] == "succeeded", body
+    assert body["read_options"] == {
+        "column_mapping": {"customer_id": "Kunde"},
+        "decimal": "comma",
+        "max_bad_rows": 0.5,
+    }
+    assert body["profile"]["amount_total"] == 3750 and body["profile"]["rows_dropped"] == 1
+
+
 def test_training_stores_the_bundle_in_s3_and_the_version_in_postgres(it_app, it_org, it_env, trained):
     assert trained["job"]["model_version"] == 1
     s3 = boto3.client("s3", endpoint_url=it_env["S3_ENDPOINT_URL"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import time
 
 import openpyxl
@@ -129,3 +130,57 @@ def test_templates_read_back_as_event_logs(client, org, fmt, tmp_path):
     log = load_events(path)
     assert log.n_customers == 2 and "refund" in log.event_types
     assert client.get(f"/api/v1/templates/events.{fmt}").status_code == 401
+
+
+def german_layout(log_bytes: bytes) -> bytes:
+    """The shared log as a German shop exports it: semicolons, its own headers, decimal commas
+    with three decimals ('12,500' is 12.5 with a comma, 12500 with a dot)."""
+    frame = pd.read_csv(io.BytesIO(log_bytes), dtype=str, keep_default_na=False)
+    amounts = frame["amount"].astype(float).map(lambda x: f"{x:.3f}".replace(".", ","))
+    frame = frame.assign(amount=amounts).rename(
+        columns={"customer_id": "Kunde", "event_date": "Created (UTC)"}
+    )
+    return frame.to_csv(index=False, sep=";").encode()
+
+
+def test_bulk_job_reads_the_file_with_the_options_given(client, org, upload, wait, scored, log_bytes):
+    """The same log in another layout, read with column_mapping and decimal=comma, scores the same."""
+    options = {"column_mapping": {"customer_id": "Kunde", "event_date": "Created (UTC)"}, "decimal": "comma"}
+    form = {"column_mapping": json.dumps(options["column_mapping"]), "decimal": "comma"}
+    r = upload(client, BULK, org["api_key"], german_layout(log_bytes), "export.csv", **form)
+    assert r.status_code == 202, r.get_json()
+    body = wait(r.headers["Location"], org["api_key"])
+    assert body["status"] == "succeeded", body
+    assert body["read_options"] == options and body["total_customers"] == scored["total_customers"]
+    assert body["summary"]["risk_distribution"] == scored["summary"]["risk_distribution"]
+    assert body["summary"]["predicted_spend_total"] == pytest.approx(
+        scored["summary"]["predicted_spend_total"]
+    )
+
+
+def test_bulk_job_drops_bad_rows_up_to_max_bad_rows(client, org, upload, wait, trained):
+    rows = "".join(f"c{i},2023-01-{i + 1:02d},5\n" for i in range(18))
+    data = f"customer_id,event_date,amount\n{rows}x,someday,5\ny,never,5\n".encode()
+    refused = wait(upload(client, BULK, org["api_key"], data).headers["Location"], org["api_key"])
+    assert refused["status"] == "failed" and "2 of 20 rows are bad" in refused["error"], refused
+    form = {"max_bad_rows": "0.2", "event_types": '{"charge": "purchase"}'}
+    body = wait(upload(client, BULK, org["api_key"], data, **form).headers["Location"], org["api_key"])
+    assert body["status"] == "succeeded" and body["total_customers"] == 18, body
+    assert body["read_options"] == {"max_bad_rows": 0.2, "event_types": {"charge": "purchase"}}
+    assert any("dropped 2 row(s)" in w for w in body["warnings"]), body["warnings"]
+
+
+def test_bulk_refusal_names_the_api_field(client, org, upload, wait, trained):
+    data = b"customer_id,event_date,amount\na,01/02/2023,5\nb,01/02/2023,6\n"
+    body = wait(upload(client, BULK, org["api_key"], data).headers["Location"], org["api_key"])
+    assert body["status"] == "failed" and "pass date_format=%d/%m/%Y or %m/%d/%Y" in body["error"], body
+    assert "--" not in body["error"]
+    r = upload(client, BULK, org["api_key"], data, date_format="%d/%m/%Y")
+    assert wait(r.headers["Location"], org["api_key"])["status"] == "succeeded"
+
+
+def test_bulk_upload_refuses_an_invalid_option(client, org, upload, log_bytes, trained):
+    r = upload(client, BULK, org["api_key"], log_bytes, duplicates="maybe")
+    error = r.get_json()["error"]
+    assert r.status_code == 422 and "duplicates" in error["details"]["multipart"], error
+    assert error["message"].startswith("the request is not valid: duplicates: Must be one of"), error

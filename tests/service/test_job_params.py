@@ -41,3 +41,14 @@ def test_bulk_params_read_an_old_rows_decided_as_formats():
            "partition_customers": 1, "partitions": 1, "partition_shards": [[0]], "columns": {},
            "decided": {"date": "%d.%m.%Y", "amount": "comma"}}  # fmt: skip
     assert BulkParams.from_dict(old).formats == {"date": "%d.%m.%Y", "amount": "comma"}
+
+
+def test_bulk_params_keep_the_reading_options_given():
+    upload = {"name": "n", "filename": "f", "storage_key": "k", "size_bytes": 1, "as_of": None,
+              "partition_customers": 1}  # fmt: skip
+    given = {**upload, "read_options": {"decimal": "comma", "max_bad_share": 0.2}}
+    params = BulkParams.from_dict(given)
+    assert params.read_options == {"decimal": "comma", "max_bad_share": 0.2}
+    assert params.to_dict() == given and BulkParams.from_dict(params.to_dict()) == params
+    assert BulkParams.from_dict(upload).read_options is None  # a row stored before: no options
+    assert "read_options" not in BulkParams.from_dict({**upload, "read_options": {}}).to_dict()

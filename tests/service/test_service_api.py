@@ -72,9 +72,9 @@ def test_bad_uploads_answer_4xx(upload_dataset, client, org, filename, data, sta
 
 def test_missing_file_and_bad_mapping(upload_dataset, client, org, log_bytes):
     r = client.post("/api/v1/datasets", headers={"X-API-Key": org["api_key"]}, data={})
-    assert r.status_code == 422 and "file" in r.get_json()["error"]["details"]["files"]
+    assert r.status_code == 422 and "file" in r.get_json()["error"]["details"]["multipart"]
     r = upload_dataset(client, org["api_key"], log_bytes, column_mapping="{not json")
-    assert r.status_code == 400 and "column_mapping" in r.get_json()["error"]["message"]
+    assert r.status_code == 422 and "column_mapping: not valid JSON" in r.get_json()["error"]["message"]
 
 
 @pytest.mark.parametrize(
