@@ -7,19 +7,19 @@ import csv
 import io
 
 LINE_ITEMS = (
-    "Invoice,StockCode,Quantity,InvoiceDate,Price,Customer ID\n"
-    "489434,85048,12,2023-01-05 10:00:00,2.50,13085.0\n"
-    "489434,79323,12,2023-01-05 10:00:00,2.50,13085\n"
-    "489435,22041,3,2023-01-06 09:00:00,1.25,13086.0\n"
-    "C489500,85048,-12,2023-01-07 11:00:00,2.50,13085.0\n"
-).encode()
+    b"Invoice,StockCode,Quantity,InvoiceDate,Price,Customer ID\n"
+    b"489434,85048,12,2023-01-05 10:00:00,2.50,13085.0\n"
+    b"489434,79323,12,2023-01-05 10:00:00,2.50,13085\n"
+    b"489435,22041,3,2023-01-06 09:00:00,1.25,13086.0\n"
+    b"C489500,85048,-12,2023-01-07 11:00:00,2.50,13085.0\n"
+)
 
 PROCESSOR = (
-    "id,Type,Amount,Created (UTC),Customer ID\n"
-    "txn_1,charge,20.00,2023-01-05 10:00,cus_A\n"
-    "txn_2,refund,-5.00,2023-01-06 10:00,cus_A\n"
-    "txn_3,Zahlung,7.00,2023-01-06 10:00,cus_B\n"
-).encode()
+    b"id,Type,Amount,Created (UTC),Customer ID\n"
+    b"txn_1,charge,20.00,2023-01-05 10:00,cus_A\n"
+    b"txn_2,refund,-5.00,2023-01-06 10:00,cus_A\n"
+    b"txn_3,Zahlung,7.00,2023-01-06 10:00,cus_B\n"
+)
 
 
 def _dataset(client, org, upload_dataset, wait, data: bytes, **form) -> dict:
