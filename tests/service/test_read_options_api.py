@@ -9,7 +9,7 @@ import json
 import openpyxl
 import pytest
 
-from hcl_server.services.reading import OPTION_OF
+from hcl_server.services.reading import OPTION_OF, api_worded
 from ml_pipeline.data.eventlog import load_events
 from ml_pipeline.data.options import OPTION_NAMES, ReadOptions
 from ml_pipeline.data.profiling import profile
@@ -61,12 +61,13 @@ def as_form(options: dict) -> dict:
 
 
 def library_reading(tmp_path, data: bytes, filename: str, options: dict) -> tuple[dict, list[str]]:
-    """What ml_pipeline itself (as the CLI) reads with the same options: (profile, warnings)."""
+    """What ml_pipeline itself (as the CLI) reads with the same options, worded for the API as the
+    service words it: (profile, warnings)."""
     path = tmp_path / filename
     path.write_bytes(data)
     found = profile(load_events(path, ReadOptions(**{OPTION_OF[k]: v for k, v in options.items()})))
     warnings = found.pop("warnings")
-    return json.loads(json.dumps(found)), warnings
+    return json.loads(json.dumps(api_worded(found))), api_worded(warnings)
 
 
 def test_every_reading_option_is_a_described_form_field_of_both_uploads(client):
