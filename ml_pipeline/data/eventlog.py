@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from ml_pipeline.data import plausibility
 from ml_pipeline.data.columns import resolve_columns
 from ml_pipeline.data.days import EPOCH
 from ml_pipeline.data.normalize import (
@@ -249,7 +250,8 @@ def from_table(
 
     keep = ~bad.mask
     used_ids, customer = np.unique(id_codes[keep], return_inverse=True)
-    log = _in_day_order(
+    file_rows = row_numbers if row_numbers is not None else np.arange(2, n + 2)
+    log = _screened_in_day_order(
         EventLog(
             customer_ids=ids.to_numpy(dtype=object)[used_ids].astype(str).astype(object),
             customer=customer,
@@ -267,7 +269,9 @@ def from_table(
                 "date_format": date_fmt,
                 "columns": cols,
             },
-        )
+        ),
+        file_rows[keep],
+        formats,
     )
     _handle_duplicates(log, duplicates, max_bad_share)
     return log
@@ -279,6 +283,13 @@ def _in_day_order(log: EventLog) -> EventLog:
     for name, dtype in _ROW_DTYPES.items():
         setattr(log, name, getattr(log, name)[order].astype(dtype, copy=False))
     return log
+
+
+def _screened_in_day_order(log: EventLog, rows: np.ndarray, formats: dict[str, str]) -> EventLog:
+    """The log with implausible dates left out and amounts tamed (``rows``: each event's file row;
+    ``formats``: may hold the file-wide last plausible day), then sorted by day; see
+    :mod:`ml_pipeline.data.plausibility`."""
+    return _in_day_order(plausibility.screen(log, rows, until=formats.get(plausibility.PLAUSIBLE_UNTIL)))
 
 
 def _handle_duplicates(log: EventLog, policy: str, max_share: float) -> None:
