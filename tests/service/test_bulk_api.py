@@ -129,3 +129,25 @@ def test_templates_read_back_as_event_logs(client, org, fmt, tmp_path):
     log = load_events(path)
     assert log.n_customers == 2 and "refund" in log.event_types
     assert client.get(f"/api/v1/templates/events.{fmt}").status_code == 401
+
+
+def test_a_date_typed_years_ahead_is_named_and_left_out(
+    client, org, upload, upload_dataset, wait, trained, log_bytes
+):
+    """The dataset's profile and a bulk job name the row; the job's as-of stays after the real last day."""
+    frame = pd.read_csv(io.BytesIO(log_bytes), dtype=str, keep_default_na=False)
+    last = pd.Timestamp(frame["event_date"].max())
+    typo = frame.iloc[[5]].assign(event_date=(last.replace(year=last.year + 10)).strftime("%Y-%m-%d"))
+    data = pd.concat([frame, typo]).to_csv(index=False).encode()
+    row = f"row {len(frame) + 2} "
+    key = org["api_key"]
+    ds = wait(upload_dataset(client, key, data).headers["Location"], key)
+    assert ds["status"] == "succeeded" and ds["profile"]["last_date"] == last.strftime("%Y-%m-%d")
+    assert (
+        any(row in w for w in ds["warnings"])
+        and ds["profile"]["implausible_rows"][0]["row"] == len(frame) + 2
+    )
+    job = wait(upload(client, BULK, key, data).headers["Location"], key)
+    assert job["status"] == "succeeded", job
+    assert job["as_of"] == (last + pd.Timedelta(days=1)).strftime("%Y-%m-%d")
+    assert sum(row in w for w in job["warnings"]) == 1 and job["total_customers"] == 401
