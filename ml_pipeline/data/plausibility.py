@@ -41,8 +41,8 @@ PLAUSIBLE_UNTIL = "plausible_until"
 # A date is implausible when it lies after today + FUTURE_SLACK_DAYS (an export cannot hold the
 # future; one day of slack for time zones ahead of UTC), or after a gap of at least MIN_GAP_DAYS
 # with no event that is also GAP_FACTOR times the largest gap between the log's earlier days.
-# Real logs have gaps of 1-3 days between distinct days (cdnow, Complete Journey, the cases) and a
-# closed season is weeks; a year with no event, followed by a handful of rows, is a wrong year.
+# Real logs have gaps of days between distinct days (docs/benchmarks.md) and a closed season is
+# weeks; a year with no event, followed by a handful of rows, is a wrong year.
 FUTURE_SLACK_DAYS = 1
 MIN_GAP_DAYS = 365
 GAP_FACTOR = 10
@@ -56,9 +56,9 @@ TAIL_MIN_ROWS = 3
 # A spend row's |amount| is implausible when it is at least CUSTOMER_FACTOR times the customer's
 # usual purchase (the lower median of their purchases, so one outlier cannot be its own usual)
 # AND at least LOG_FACTOR times the log's 99th percentile purchase. Both are needed: a customer
-# who buys once a year a gift 30x their usual is real, and so is the log's top customer. On cdnow
-# and Complete Journey the largest ratios seen are 30x / 122x to a customer's median and 7x / 10x
-# to the log's p99, never both beyond 10x; a misplaced decimal of two places is 100x.
+# who buys once a year a gift 30x their usual is real, and so is the log's top customer. A
+# misplaced decimal of two places is 100x; on the shared real logs no row comes near both
+# thresholds (docs/benchmarks.md, "Figures behind choices in the code").
 CUSTOMER_FACTOR = 100.0
 LOG_FACTOR = 30.0
 # A customer with one purchase has no usual of their own: only the log decides, ten times stricter.
