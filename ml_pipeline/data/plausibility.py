@@ -123,7 +123,10 @@ def screen(
     each event (header = row 1), for messages. ``until``: ISO date of the last plausible day when
     the whole file decided it (a partition of a sharded file); otherwise decided on ``log``.
     ``today``: a day number (tests). Appends a warning per kind found and sets
-    ``log.info["implausible"]`` (see :func:`_record`). Returns ``log``; raises nothing.
+    ``log.info["implausible"]``: ``dates_left_out`` and ``amounts_replaced`` (counts),
+    ``amount_delta`` and ``refund_delta`` (the file's amounts minus those used, summed over all
+    replaced rows and over refunds; money), ``rows`` (at most LISTED dicts: row, column, value as
+    read, value used or None when left out). Returns ``log``; raises nothing.
     """
     listed: list[dict] = []
     info = {"dates_left_out": 0, "amounts_replaced": 0, "amount_delta": 0.0, "refund_delta": 0.0}
