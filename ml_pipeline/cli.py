@@ -39,7 +39,8 @@ def _add_input_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--as-of",
         metavar="YYYY-MM-DD",
-        help="prediction date; events must be dated before it (default: the day after the last event)",
+        help="prediction date; events must be dated before it (default: the day after the last "
+        "plausible event; dates far after the rest are left out with a warning)",
     )
     p.add_argument(
         "--column",

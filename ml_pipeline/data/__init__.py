@@ -4,7 +4,8 @@ options (ReadOptions: every reading choice, named as the CLI flag and the API fi
 (sniffing, CSV/Excel/Parquet), encodings (decided on the whole file), columns (header aliases), parsing (dates, amounts), days
 (the date unit), arrow_columns (distinct values of a raw column), normalize (a raw table's columns
 checked and coded, one step per kind; the event-type vocabulary), eventlog (the normalized arrays
-and their builders), sharding (a file split by customer), profiling, synthetic (generated logs).
+and their builders), plausibility (dates far after the rest left out, amounts orders of magnitude
+above the usual tamed, each named by row), sharding (a file split by customer), profiling, synthetic (generated logs).
 """
 
 from ml_pipeline.data.columns import parse_mapping_args, resolve_columns

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from ml_pipeline.data import plausibility
 from ml_pipeline.data.arrow_columns import distinct_values
 from ml_pipeline.data.columns import resolve_columns
 from ml_pipeline.data.days import EPOCH
@@ -279,10 +280,12 @@ def from_table(
     }
     dup = _duplicates(table, rows, columns)
     duplicates = _duplicate_policy(dup, options, lambda i: ids.iloc[int(columns["customer"][i])])
+    file_rows = (row_numbers if row_numbers is not None else np.arange(2, n + 2))[rows]
     if duplicates["drop"]:
         columns = {k: v[~dup] for k, v in columns.items()}
+        file_rows = file_rows[~dup]
     used_ids, columns["customer"] = np.unique(columns["customer"], return_inverse=True)
-    log = _in_day_order(
+    log = _screened_in_day_order(
         EventLog(
             customer_ids=ids.to_numpy(dtype=object)[used_ids].astype(str).astype(object),
             event_types=event_types,
@@ -297,7 +300,9 @@ def from_table(
                 "reading": notes,
             },
             **columns,
-        )
+        ),
+        file_rows,
+        formats,
     )
     if duplicates["warning"]:
         log.warnings.append(duplicates["warning"])
@@ -334,6 +339,13 @@ def _in_day_order(log: EventLog) -> EventLog:
     for name, dtype in _ROW_DTYPES.items():
         setattr(log, name, getattr(log, name)[order].astype(dtype, copy=False))
     return log
+
+
+def _screened_in_day_order(log: EventLog, rows: np.ndarray, formats: dict[str, str]) -> EventLog:
+    """The log with implausible dates left out and amounts tamed (``rows``: each event's file row;
+    ``formats``: may hold the file-wide last plausible day), then sorted by day; see
+    :mod:`ml_pipeline.data.plausibility`."""
+    return _in_day_order(plausibility.screen(log, rows, until=formats.get(plausibility.PLAUSIBLE_UNTIL)))
 
 
 def _duplicates(table: pa.Table, rows: np.ndarray, columns: dict[str, np.ndarray]) -> np.ndarray:

@@ -10,7 +10,15 @@ from ml_pipeline.data.eventlog import EventLog
 
 def profile(log: EventLog, top: int = 10) -> dict:
     """Rows, customers, date range, event types, categories by revenue, amounts, what was decided
-    about each column (``reading``) and warnings."""
+    about each column (``reading``) and warnings.
+
+    Implausible values (:mod:`ml_pipeline.data.plausibility`) are listed by row in
+    ``implausible_rows`` (at most 20: row, column, value as read, value used or None when the row
+    was left out); the dates are those of the rows kept. ``amount_total`` and ``refund_total``
+    are the file's amounts of those rows; ``amount_total_used`` is what the forecasts count.
+    """
+    implausible = log.info.get("implausible", {})
+    used_total = float(log.amount[log.is_spend()].sum())
     per_customer = np.bincount(log.customer, minlength=log.n_customers)
     types = np.bincount(log.etype, minlength=len(log.event_types))
     spend = log.is_spend()
@@ -37,8 +45,14 @@ def profile(log: EventLog, top: int = 10) -> dict:
             for i in order
             if rows[i] > 0
         ],
-        "amount_total": round(float(log.amount[spend].sum()), 2),
-        "refund_total": round(float(-log.amount[log.amount < 0].sum()), 2),
+        "amount_total": round(used_total + implausible.get("amount_delta", 0.0), 2),
+        "amount_total_used": round(used_total, 2),
+        "refund_total": round(
+            float(-log.amount[log.amount < 0].sum()) - implausible.get("refund_delta", 0.0), 2
+        ),
+        "implausible_dates_left_out": implausible.get("dates_left_out", 0),
+        "implausible_amounts_replaced": implausible.get("amounts_replaced", 0),
+        "implausible_rows": implausible.get("rows", []),
         "reading": reading(log),
         "warnings": list(log.warnings),
     }

@@ -29,6 +29,7 @@ from ml_pipeline.data.arrow_columns import (
     row_locator,
 )
 from ml_pipeline.data.columns import resolve_columns
+from ml_pipeline.data.days import day_to_date
 from ml_pipeline.data.eventlog import EventLog, from_table
 from ml_pipeline.data.normalize import (
     BadRows,
@@ -47,6 +48,7 @@ from ml_pipeline.data.parsing import (
     decide_date_format,
     parse_dates,
 )
+from ml_pipeline.data.plausibility import PLAUSIBLE_UNTIL, last_plausible_day
 from ml_pipeline.data.readers import EncodingSwitch, RawStream
 from ml_pipeline.errors import EventLogError
 
@@ -71,9 +73,11 @@ class Shards:
     paths: list[Path]
     customers: list[int]  # distinct non-empty customer ids per shard
     rows: int
-    last_day: int | None  # the latest readable event day in the file
+    last_day: int | None  # the latest plausible readable event day in the file
     columns: dict[str, str]  # canonical field -> the file's header
-    formats: dict[str, str]  # {"date": format, "amount": "comma" | "dot"} for text columns
+    # {"date": format, "amount": "comma" | "dot"} for text columns, and PLAUSIBLE_UNTIL: the ISO
+    # date of last_day, after which a partition leaves rows out as implausible
+    formats: dict[str, str]
     source_format: str
     warnings: list[str] = field(default_factory=list)
 
@@ -113,8 +117,10 @@ def shard_file(
     """Split ``path`` into Arrow shards under ``out_dir`` by a stable hash of the customer id.
 
     ``options`` says how to read the file, as for :func:`~ml_pipeline.data.eventlog.load_events`.
-    Memory is bounded by ``batch_rows``, not by the file. Raises EventLogError for a file that
-    cannot be read, lacks the required columns, or mixes date or number formats.
+    Memory is bounded by ``batch_rows``, not by the file. ``last_day`` leaves out dates far after
+    the rest, as reading the file whole does (:mod:`ml_pipeline.data.plausibility`). Raises
+    EventLogError for a file that cannot be read, lacks the required columns, or mixes date or
+    number formats.
     """
     path, out_dir = Path(path), Path(out_dir)
     options = options or ReadOptions()
@@ -160,6 +166,8 @@ def _shard_stream(
         raise EventLogError(f"{path.name}: the file has a header but no data rows")
     formats = evidence.formats(cols, options.max_bad_share, options)
     customers, last_day = _customers_and_last_day(writers.paths, cols, formats, evidence)
+    if last_day is not None:
+        formats[PLAUSIBLE_UNTIL] = day_to_date(last_day)
     return Shards(
         paths=writers.paths,
         customers=customers,
@@ -258,9 +266,12 @@ class _FormatEvidence:
         self.dates, self.amounts = DateEvidence(), AmountEvidence()
         self.event_keys: set[str] = set()  # distinct event types as keys (a few dozen at most)
         self.order_ids = {"prefixed": False, "numeric": False}  # C123 and 123 invoice numbers seen
-        # Distinct date strings of the whole file, while there are few (dates without a time of
-        # day); the last day then comes from them instead of a second pass over the shards.
-        self.date_pool: pa.Array | None = pa.array([], pa.string())
+        # Distinct date strings of the whole file with their row counts, while there are few
+        # (dates without a time of day); the last plausible day then comes from them instead of
+        # a second pass over the shards.
+        self.date_pool: pa.Table | None = pa.table(
+            {"v": pa.array([], pa.string()), "n": pa.array([], pa.int64())}
+        )
 
     def add(self, table: pa.Table, cols: dict[str, str], numbers: np.ndarray) -> None:
         """Merge in one batch whose rows are rows ``numbers`` (int per row) of the file."""
@@ -284,8 +295,10 @@ class _FormatEvidence:
         counts = np.bincount(codes, minlength=len(values))
         self.dates = self.dates.merge(date_evidence(values, counts, row_locator(values, codes, row_of)))
         if self.date_pool is not None:
-            pool = pc.unique(pa.concat_arrays([self.date_pool, pa.array(values, pa.string())]))
-            self.date_pool = pool if len(pool) <= _DATE_POOL_MAX else None
+            batch = pa.table({"v": pa.array(values, pa.string()), "n": pa.array(counts, pa.int64())})
+            pool = pa.concat_tables([self.date_pool, batch]).group_by("v").aggregate([("n", "sum")])
+            pool = pool.rename_columns(["v", "n"])
+            self.date_pool = pool if pool.num_rows <= _DATE_POOL_MAX else None
 
     def _add_amounts(self, amounts: pa.ChunkedArray, row_of) -> None:
         values, codes = distinct_values(amounts)
@@ -322,34 +335,55 @@ class _FormatEvidence:
         """Whether every distinct date string of the file was kept (so the last day needs no shard)."""
         return self.date_pool is not None and self.dates.rows > 0
 
-    def pooled_last_day(self, column: str, date_format: str) -> int | None:
-        """The latest readable day among the pooled date strings."""
-        values = self.date_pool.to_pandas().astype("string")
-        days = parse_dates(values, np.ones(len(values), np.int64), column=column, decided=date_format).days
-        days = days[np.isfinite(days)]
-        return int(days.max()) if len(days) else None
+    def pooled_days(self, column: str, date_format: str) -> tuple[np.ndarray, np.ndarray]:
+        """(readable days, rows on each) of the pooled date strings; see :func:`_day_counts`."""
+        values = self.date_pool.column("v").to_pandas().astype("string")
+        counts = self.date_pool.column("n").to_numpy()
+        days = parse_dates(values, counts, column=column, decided=date_format).days
+        return _day_counts(days, counts)
+
+
+def _day_counts(days: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct readable days (int64, ascending) and the summed ``counts`` of each, from a day
+    (float, NaN = unreadable) and a count per value."""
+    ok = np.isfinite(days)
+    out, inverse = np.unique(days[ok].astype(np.int64), return_inverse=True)
+    return out, np.bincount(inverse, weights=counts[ok], minlength=len(out)).astype(np.int64)
+
+
+def _last_day(days: np.ndarray, counts: np.ndarray) -> int | None:
+    """The latest plausible day of distinct ``days`` with ``counts`` rows each (None: no day)."""
+    if len(days) == 0:
+        return None
+    last = last_plausible_day(days, counts)
+    return int(days[-1]) if last is None else last
 
 
 def _customers_and_last_day(
     paths: list[Path], cols: dict[str, str], formats: dict[str, str], evidence: _FormatEvidence
 ) -> tuple[list[int], int | None]:
-    """Distinct customers per shard and the file's latest readable day (None when no date is readable)."""
+    """Distinct customers per shard and the file's latest plausible readable day (None when no
+    date is readable)."""
     pooled = evidence.pooled()
-    customers, last_day = [], None
+    customers, days, counts = [], [], []
     for p in paths:
-        n, last = _scan_shard(p, cols, formats, dates=not pooled)
+        n, shard_days = _scan_shard(p, cols, formats, dates=not pooled)
         customers.append(n)
-        if last is not None:
-            last_day = last if last_day is None else max(last_day, last)
+        if shard_days is not None:
+            days.append(shard_days[0])
+            counts.append(shard_days[1])
     if pooled:
-        last_day = evidence.pooled_last_day(cols["event_date"], formats["date"])
-    return customers, last_day
+        return customers, _last_day(*evidence.pooled_days(cols["event_date"], formats["date"]))
+    if not days:
+        return customers, None
+    # The same day may be in every shard: sum its counts over shards.
+    return customers, _last_day(*_day_counts(np.concatenate(days).astype(float), np.concatenate(counts)))
 
 
 def _scan_shard(
     path: Path, cols: dict[str, str], formats: dict[str, str], dates: bool
-) -> tuple[int, int | None]:
-    """Distinct customers and (when ``dates``) the latest readable day of one shard."""
+) -> tuple[int, tuple[np.ndarray, np.ndarray] | None]:
+    """Distinct customers and (when ``dates``) the shard's readable days with their row counts."""
     table = _read_shard(path).select([cols["customer_id"], cols["event_date"]])
     ids, _ = distinct_values(pc.utf8_trim_whitespace(id_text(table.column(0))))
     n = int(canonical_ids(ids.dropna()).replace("", pd.NA).nunique())
@@ -358,12 +392,12 @@ def _scan_shard(
     dates = table.column(1)
     if is_native_date(dates):
         days = native_days(dates)
+        counts = np.ones(len(days), np.int64)
     else:
         values, codes = distinct_values(dates)
         counts = np.bincount(codes, minlength=len(values))
         days = parse_dates(values, counts, column=cols["event_date"], decided=formats.get("date")).days
-    finite = days[np.isfinite(days)]
-    return n, (int(finite.max()) if len(finite) else None)
+    return n, _day_counts(np.asarray(days, dtype=float), counts)
 
 
 def load_shards(

@@ -63,10 +63,21 @@ def predict(
 
     ``risk_thresholds`` overrides the bundle's (an organization may set its own). ``reasons`` is
     the contribution method (``exact`` tree SHAP or ``path``; see ml_pipeline.models.tree_shap),
-    or None for no reasons column.
+    or None for no reasons column. A log without events and an ``as_of`` gives no rows.
     """
     if reasons is not None and reasons not in METHODS:
         raise PipelineError(f"unknown reasons method '{reasons}'; choose from {', '.join(METHODS)}")
+    if log.n_events == 0 and as_of is not None:
+        # A bulk partition whose every row was left out as an implausible date: nobody to score.
+        names = [n for n in bundle.target_names if n != "churn"]
+        columns = [
+            "customer_id",
+            "churn_probability",
+            "risk_segment",
+            *names,
+            *(["reasons"] if reasons else []),
+        ]
+        return pd.DataFrame(columns=columns)
     as_of = check_as_of(log.day, as_of)
     X = bundle.builder.transform(log, as_of)
     missing = [f for f in bundle.metadata["features"] if f not in X.columns]

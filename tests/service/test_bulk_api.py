@@ -184,3 +184,25 @@ def test_bulk_upload_refuses_an_invalid_option(client, org, upload, log_bytes, t
     error = r.get_json()["error"]
     assert r.status_code == 422 and "duplicates" in error["details"]["multipart"], error
     assert error["message"].startswith("the request is not valid: duplicates: Must be one of"), error
+
+
+def test_a_date_typed_years_ahead_is_named_and_left_out(
+    client, org, upload, upload_dataset, wait, trained, log_bytes
+):
+    """The dataset's profile and a bulk job name the row; the job's as-of stays after the real last day."""
+    frame = pd.read_csv(io.BytesIO(log_bytes), dtype=str, keep_default_na=False)
+    last = pd.Timestamp(frame["event_date"].max())
+    typo = frame.iloc[[5]].assign(event_date=(last.replace(year=last.year + 10)).strftime("%Y-%m-%d"))
+    data = pd.concat([frame, typo]).to_csv(index=False).encode()
+    row = f"row {len(frame) + 2} "
+    key = org["api_key"]
+    ds = wait(upload_dataset(client, key, data).headers["Location"], key)
+    assert ds["status"] == "succeeded" and ds["profile"]["last_date"] == last.strftime("%Y-%m-%d")
+    assert (
+        any(row in w for w in ds["warnings"])
+        and ds["profile"]["implausible_rows"][0]["row"] == len(frame) + 2
+    )
+    job = wait(upload(client, BULK, key, data).headers["Location"], key)
+    assert job["status"] == "succeeded", job
+    assert job["as_of"] == (last + pd.Timedelta(days=1)).strftime("%Y-%m-%d")
+    assert sum(row in w for w in job["warnings"]) == 1 and job["total_customers"] == 401
