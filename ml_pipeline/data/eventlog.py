@@ -133,14 +133,16 @@ class EventLog:
         )
 
 
-def from_frame(frame: pd.DataFrame, options: ReadOptions | None = None, **kwargs) -> EventLog:
+def from_frame(
+    frame: pd.DataFrame, options: ReadOptions | None = None, formats: dict[str, str] | None = None, **kwargs
+) -> EventLog:
     """Build an EventLog from an in-memory frame with event-log columns (used by the API and tests).
 
     Every cell is read as text, as from a CSV file; ``options`` (or its fields as ``kwargs``) as
-    for :func:`load_events`.
+    for :func:`load_events`, ``formats`` as for :func:`from_table`.
     """
     table = pa.Table.from_pandas(frame.astype("string").fillna(""), preserve_index=False)
-    return from_table(table, source="frame", options=_options(options, kwargs))
+    return from_table(table, source="frame", options=_options(options, kwargs), formats=formats)
 
 
 def _options(options: ReadOptions | None, kwargs: dict) -> ReadOptions:
