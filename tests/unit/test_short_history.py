@@ -180,3 +180,22 @@ def test_cli_train_says_which_model_and_why(months_frame, tmp_path, capsys):
     preds = tmp_path / "p.csv"
     assert main(["predict", "--model", str(out), "--events", str(path), "--out", str(preds), "--quiet"]) == 0
     assert pd.read_csv(preds)["spend_total"].ge(0).all()
+
+
+def test_the_bgnbd_formulas_are_lifetimes(fallback):
+    """The numpy formulas the fallback scores with give what lifetimes' BetaGeoFitter gives."""
+    from lifetimes import BetaGeoFitter
+
+    from ml_pipeline.models.bgnbd import bgnbd_quantities
+
+    params = fallback[1].targets["churn"].estimator.bgnbd_
+    rng = np.random.default_rng(0)
+    T = rng.uniform(1, 400, 500)
+    x = np.where(rng.random(500) < 0.3, 0.0, rng.integers(1, 60, 500).astype(float))
+    t_x = np.where(x > 0, rng.uniform(0, 1, 500) * T, 0.0)
+    bg = BetaGeoFitter()
+    bg.params_ = pd.Series(params)
+    alive, purchases, _ = bgnbd_quantities(params, x, t_x, T, 30)
+    np.testing.assert_allclose(alive, bg.conditional_probability_alive(x, t_x, T), rtol=1e-9)
+    expected = bg.conditional_expected_number_of_purchases_up_to_time(30, x, t_x, T)
+    np.testing.assert_allclose(purchases, expected, rtol=1e-9)
