@@ -191,7 +191,8 @@ def fallback_summary(result) -> str:
             f"why: {result.training['why']}",
             "BG/NBD " + ", ".join(f"{k}={v:.4g}" for k, v in m["bgnbd"].items()) + f"; spend: {spend}",
             f"{d['events']:,} events, {d['customers']:,} customers, {m['repeat_customers']:,} of them "
-            f"bought on more than one day; categories split by each customer's own spend shares",
+            "bought on more than one day"
+            + ("; categories split by each customer's own spend shares" if len(result.targets) > 2 else ""),
         ]
     )
 

@@ -59,7 +59,7 @@ def bgnbd_quantities(
 
     Fader, Hardie & Lee (2005), equations (11) and (10); the same formulas as lifetimes'
     ``BetaGeoFitter`` (a test holds them together) in plain numpy, without its per-call pandas
-    cost, which dominated scoring one customer. The expected purchases need a > 1.
+    cost, which dominated scoring one customer.
     P(no purchase in the horizon): see :func:`no_purchase_probability`.
     """
     r, alpha, a, b = (params[k] for k in ("r", "alpha", "a", "b"))
