@@ -22,8 +22,10 @@ Targets, one predictor each (they share the fitted parameters):
   to spend_total.
 
 Contributions (the reasons behind a churn risk) are exact Shapley values of the churn log-odds
-(spend: of the amount) over the model's inputs (frequency_all, recency_days,
-days_since_first_purchase and, for spend, monetary_all), against the median fitted customer.
+(spend: of the amount) over the model's inputs (purchase days, days since the last purchase, the
+span from the first to the last purchase day and, for spend, the spend per day), against the
+median fitted customer; credited to frequency_all, recency_days, days_since_first_purchase and
+monetary_all, whose reason groups phrase them.
 """
 
 from __future__ import annotations
@@ -45,7 +47,9 @@ from ml_pipeline.models.bgnbd import (
     probability_alive,
 )
 
-# The inputs, in the order Shapley values are computed over; T's column when the customer bought.
+# The features the Shapley players are credited to, in order: purchase days, days since the last
+# purchase, the span from the first to the last purchase day (T - recency; the tenure group) and
+# spend (spend targets only).
 INPUTS = ("frequency_all", "recency_days", "days_since_first_purchase", "monetary_all")
 
 
@@ -96,7 +100,7 @@ class BTYDFallback(Predictor):
             self.gamma_gamma_ = None
         spend = np.maximum(avg * n, 0.0)
         self.average_spend_ = float(spend.sum() / max(n.sum(), 1.0))
-        self.reference_ = [float(np.median(v)) for v in (n, recency, T, avg)]
+        self.reference_ = [float(np.median(v)) for v in self._players(n, recency, T, avg)]
         self.population_shares_ = self._population_shares(X, spend)
         return self
 
@@ -117,21 +121,16 @@ class BTYDFallback(Predictor):
         return out * self._shares(X)[:, self.categories.index(self.category)]
 
     def contributions(self, X, method: str = "exact", project: np.ndarray | None = None) -> np.ndarray:
-        """(rows, features) exact Shapley values of the churn log-odds (spend: the amount before
-        the category share) over :data:`INPUTS`, against the median fitted customer; ``method`` is
-        accepted for the interface (there is only one)."""
-        values = self._inputs(X)
+        """(rows, features) exact Shapley values of :meth:`player_score` (the churn log-odds;
+        spend: the amount before the category share) over the players of :meth:`_players`, each
+        credited to its feature of :data:`INPUTS`, against the median fitted customer. ``method``
+        is accepted for the interface (there is only one)."""
+        values = self._players(*self._inputs(X))
         players = 3 if self.target == "churn" else 4
         ref = [np.full_like(values[0], r) for r in self.reference_]
-        logit = self.target == "churn"
 
         def score(subset: tuple[int, ...]) -> np.ndarray:
-            args = [values[i] if i in subset else ref[i] for i in range(4)]
-            s = self._score(*args)
-            if logit:
-                s = np.clip(s, 1e-6, 1 - 1e-6)
-                return np.log(s / (1 - s))
-            return s
+            return self.player_score(*(values[i] if i in subset else ref[i] for i in range(4)))
 
         cache = {s: score(s) for k in range(players + 1) for s in combinations(range(players), k)}
         out = np.zeros((len(values[0]), len(self._names(X))))
@@ -144,6 +143,22 @@ class BTYDFallback(Predictor):
                     phi += w * (cache[tuple(sorted((*s, i)))] - cache[s])
             out[:, self._position(X, INPUTS[i])] = phi
         return out if project is None else out @ project
+
+    def player_score(self, n, recency, span, avg) -> np.ndarray:
+        """What the contributions explain, from the players: the churn log-odds, or spend_total."""
+        s = self._score(n, recency, span + recency, avg)
+        if self.target != "churn":
+            return s
+        s = np.clip(s, 1e-6, 1 - 1e-6)
+        return np.log(s / (1 - s))
+
+    @staticmethod
+    def _players(n, recency, T, avg) -> list[np.ndarray]:
+        """The Shapley players: purchase days, recency, first-to-last purchase span, spend per day.
+
+        Recency and span rather than recency and T: for a customer with one purchase day the
+        model's risk is all in the days since that purchase, and should be said so."""
+        return [n, recency, np.maximum(T - recency, 0.0), avg]
 
     def save(self, folder: Path, name: str) -> dict:
         """The parameters and learned numbers; ``folder`` gets no file."""

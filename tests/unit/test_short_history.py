@@ -147,11 +147,13 @@ def test_shapley_contributions_add_up_to_the_risk_against_the_median_customer(fa
     X = result.builder.transform(log, int(log.day[-1]) + 1)
     contrib = churn.contributions(X)
     p = np.clip(churn.predict(X), 1e-6, 1 - 1e-6)
-    ref = churn._score(*(np.array([v]) for v in churn.reference_))
-    ref = np.clip(ref, 1e-6, 1 - 1e-6)
-    np.testing.assert_allclose(contrib.sum(axis=1), np.log(p / (1 - p)) - np.log(ref / (1 - ref)), atol=1e-8)
+    ref = churn.player_score(*(np.array([v]) for v in churn.reference_))
+    np.testing.assert_allclose(contrib.sum(axis=1), np.log(p / (1 - p)) - ref, atol=1e-8)
     used = np.flatnonzero(np.abs(contrib).sum(axis=0) > 0)
     assert set(X.columns[used]) <= {"frequency_all", "recency_days", "days_since_first_purchase"}
+    # a customer with one purchase day: the risk is in the days since it (unless as many as the median's)
+    once = (X["frequency_all"].to_numpy() == 1) & (X["recency_days"].to_numpy() != churn.reference_[1])
+    assert once.any() and (np.abs(contrib[once][:, list(X.columns).index("recency_days")]) > 0).all()
 
 
 def test_a_single_day_log_is_refused_with_the_reason(tmp_path):
