@@ -15,6 +15,7 @@ from ml_pipeline.data.days import check_as_of, day_to_date
 from ml_pipeline.data.eventlog import PURCHASE, EventLog
 from ml_pipeline.errors import PipelineError
 from ml_pipeline.features import FeatureBuilder
+from ml_pipeline.features.visits import visits_of
 from ml_pipeline.training.config import TrainConfig
 from ml_pipeline.training.fallback import train_fallback
 from ml_pipeline.training.selection import TargetResult, TargetSelection, TimeSplit
@@ -42,25 +43,24 @@ class TrainResult:
 
 
 def check_trainable(log: EventLog) -> None:
-    """Refuse logs no model can learn from, with the reason and the way out."""
-    more = "upload a log with more of them (CLI: --events; API: POST /api/v1/datasets)"
+    """Refuse logs no model can learn from, with the reason."""
     if log.n_customers < MIN_CUSTOMERS:
         raise PipelineError(
-            f"the log has {log.n_customers} customer(s); training needs at least {MIN_CUSTOMERS}: {more}"
+            f"the log has {log.n_customers} customer(s); training needs at least {MIN_CUSTOMERS}"
         )
-    purchase = log.etype == log.type_code(PURCHASE)
-    if log.type_code(PURCHASE) < 0 or not purchase.any():
-        raise PipelineError(
-            "the log has no purchase events; churn and spend are defined by purchases: map the purchase "
-            "events' type (CLI: --column event_type=HEADER; API: column_mapping) or upload a log with them"
-        )
+    if log.type_code(PURCHASE) < 0 or not (log.etype == log.type_code(PURCHASE)).any():
+        raise PipelineError("the log has no purchase events; churn and spend are defined by purchases")
     if np.bincount(log.customer, minlength=log.n_customers).max() <= 1:
         raise PipelineError(
-            "every customer has exactly one event; there is no repeat behaviour to learn churn or spend "
-            f"from: {more}"
+            "every customer has exactly one event; there is no repeat behaviour to learn churn or spend from"
         )
-    days = np.unique(log.day[purchase])
-    if len(days) < 2:
+    check_purchase_days(log)
+
+
+def check_purchase_days(log: EventLog) -> None:
+    """Refuse a log whose purchases all fall on one day: no model learns returns from it."""
+    days = np.unique(visits_of(log).day)
+    if len(days) == 1:
         raise PipelineError(
             f"every purchase is on one day ({day_to_date(int(days[0]))}); no model can learn when "
             "customers come back from a single day: upload a log covering at least 2 days (CLI: --events; "
