@@ -1,4 +1,4 @@
-"""Training for a log too short for rolling windows: BG/NBD + Gamma-Gamma fitted on the whole
+"""Training for a log too short for rolling windows, and the refusals of logs nothing can be fit on: BG/NBD + Gamma-Gamma fitted on the whole
 history (:class:`~ml_pipeline.models.btyd_fallback.BTYDFallback`) for every target.
 
 Nothing is validated: there is no later window to score on. The metrics of every target say so,
@@ -16,6 +16,7 @@ from ml_pipeline.data.days import day_to_date
 from ml_pipeline.data.eventlog import EventLog
 from ml_pipeline.errors import PipelineError
 from ml_pipeline.features import FeatureBuilder
+from ml_pipeline.features.visits import visits_of
 from ml_pipeline.models.btyd_fallback import BTYDFallback
 from ml_pipeline.training.config import TrainConfig
 from ml_pipeline.training.selection import TargetResult
@@ -28,6 +29,17 @@ KIND = BTYDFallback.kind
 # BG/NBD has four parameters and learns them from repeat purchases: with fewer customers who came
 # back on another day, there is nothing to fit.
 MIN_REPEAT_CUSTOMERS = 10
+
+
+def check_purchase_days(log: EventLog) -> None:
+    """Refuse a log whose purchases all fall on one day: no model learns returns from it."""
+    days = np.unique(visits_of(log).day)
+    if len(days) == 1:
+        raise PipelineError(
+            f"every purchase is on one day ({day_to_date(int(days[0]))}); no model can learn when "
+            "customers come back from a single day: upload a log covering at least 2 days (CLI: --events; "
+            "API: POST /api/v1/datasets)"
+        )
 
 
 def check_fallback_fits(X, as_of: int) -> None:

@@ -11,13 +11,12 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from ml_pipeline.data.days import check_as_of, day_to_date
+from ml_pipeline.data.days import check_as_of
 from ml_pipeline.data.eventlog import PURCHASE, EventLog
 from ml_pipeline.errors import PipelineError
 from ml_pipeline.features import FeatureBuilder
-from ml_pipeline.features.visits import visits_of
 from ml_pipeline.training.config import TrainConfig
-from ml_pipeline.training.fallback import train_fallback
+from ml_pipeline.training.fallback import check_purchase_days, train_fallback
 from ml_pipeline.training.selection import TargetResult, TargetSelection, TimeSplit
 from ml_pipeline.training.targets import build_targets, target_names
 from ml_pipeline.training.windows import WindowPlan, choose_plan
@@ -55,17 +54,6 @@ def check_trainable(log: EventLog) -> None:
             "every customer has exactly one event; there is no repeat behaviour to learn churn or spend from"
         )
     check_purchase_days(log)
-
-
-def check_purchase_days(log: EventLog) -> None:
-    """Refuse a log whose purchases all fall on one day: no model learns returns from it."""
-    days = np.unique(visits_of(log).day)
-    if len(days) == 1:
-        raise PipelineError(
-            f"every purchase is on one day ({day_to_date(int(days[0]))}); no model can learn when "
-            "customers come back from a single day: upload a log covering at least 2 days (CLI: --events; "
-            "API: POST /api/v1/datasets)"
-        )
 
 
 def build_dataset(
