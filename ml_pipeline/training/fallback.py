@@ -1,5 +1,6 @@
-"""Training for a log too short for rolling windows, and the refusals of logs nothing can be fit on: BG/NBD + Gamma-Gamma fitted on the whole
-history (:class:`~ml_pipeline.models.btyd_fallback.BTYDFallback`) for every target.
+"""Training for a log too short for rolling windows: BG/NBD + Gamma-Gamma fitted on the whole
+history (:class:`~ml_pipeline.models.btyd_fallback.BTYDFallback`) for every target; and the
+refusals of logs that not even it can be fit on (purchases on a single day, too few returns).
 
 Nothing is validated: there is no later window to score on. The metrics of every target say so,
 which model was used, and why (the window plan that did not fit).
