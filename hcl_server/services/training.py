@@ -84,12 +84,8 @@ def run_training(job: Job) -> None:
         mv = register_model(job, bundle, metadata)
     job.model_version_id = mv.id
     job.warnings = list(log.warnings) + list(trained.warnings)
-    result = {
-        "metrics": metadata["metrics"],
-        "selection": metadata["selection"],
-        "training": metadata["training"],
-        "model_version": mv.version,
-    }
+    result = {"metrics": metadata["metrics"], "selection": metadata["selection"], "model_version": mv.version}
+    result["training"] = metadata["training"]  # which model was trained and why (rolling windows or BG/NBD)
     finish(job, "succeeded", result=result)
     logger.info(
         "training job %s (org %s) succeeded: version %s",
