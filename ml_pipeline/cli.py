@@ -218,6 +218,28 @@ def metrics_table(metrics: dict, selection: dict) -> str:
     return text_table(["target", "selected", "metric", "model", "baseline"], rows)
 
 
+def fallback_summary(result) -> str:
+    """What ``train`` prints for the short-history fallback: the model, why, its parameters."""
+    m = result.targets["churn"].metrics["model"]
+    gg = m["gamma_gamma"]
+    spend = (
+        "Gamma-Gamma " + ", ".join(f"{k}={v:.4g}" for k, v in gg.items())
+        if gg
+        else "each customer's average spend per purchase day (Gamma-Gamma could not be fit)"
+    )
+    d = result.dataset
+    return "\n".join(
+        [
+            "model: btyd_fallback (BG/NBD + Gamma-Gamma fitted on the whole history; not validated)",
+            f"why: {result.training['why']}",
+            "BG/NBD " + ", ".join(f"{k}={v:.4g}" for k, v in m["bgnbd"].items()) + f"; spend: {spend}",
+            f"{d['events']:,} events, {d['customers']:,} customers, {m['repeat_customers']:,} of them "
+            "bought on more than one day"
+            + ("; categories split by each customer's own spend shares" if len(result.targets) > 2 else ""),
+        ]
+    )
+
+
 def cmd_train(args) -> int:
     from ml_pipeline.models.registry import parse_models
     from ml_pipeline.serving.bundle import save_bundle
@@ -238,6 +260,10 @@ def cmd_train(args) -> int:
     as_of = date_to_day(args.as_of) if args.as_of else None
     result = train(log, config, as_of=as_of, progress=not args.quiet)
     path = save_bundle(result, log, args.out)
+    if result.training["model"] == "btyd_fallback":
+        print(fallback_summary(result))
+        print(f"bundle written to {path} in {time.perf_counter() - started:.1f} s")
+        return 0
     metrics = {k: r.metrics for k, r in result.targets.items()}
     print(metrics_table(metrics, {k: r.selected for k, r in result.targets.items()}))
     print("\nvalidation log loss (churn) / RMSE (spend) of each model type:")
@@ -258,7 +284,8 @@ def cmd_train(args) -> int:
     d = result.dataset
     plan = result.plan.describe()
     print(
-        f"\n{d['events']:,} events, {d['customers']:,} customers; {len(plan['cutoffs'])} cutoffs "
+        f"\nmodel: rolling windows ({result.training['why']})\n"
+        f"{d['events']:,} events, {d['customers']:,} customers; {len(plan['cutoffs'])} cutoffs "
         f"({plan['cutoffs'][-1]} .. {plan['cutoffs'][0]}), validation {', '.join(plan['validation'])}; "
         f"{d['training_rows']:,} training and {d['validation_rows']:,} validation rows, "
         f"{d['features']} features"

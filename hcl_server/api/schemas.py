@@ -210,6 +210,13 @@ class JobOut(JobState):
     params = fields.Dict()
     metrics = fields.Method("_metrics")
     selection = fields.Method("_selection")
+    training = fields.Method(
+        "_training",
+        metadata={
+            "description": "which model was trained and why: {model: rolling_windows or btyd_fallback "
+            "(BG/NBD + Gamma-Gamma on the whole history, for a log too short for rolling windows), why}"
+        },
+    )
     model_version = fields.Method("_version")
 
     def _metrics(self, job) -> dict | None:
@@ -217,6 +224,9 @@ class JobOut(JobState):
 
     def _selection(self, job) -> dict | None:
         return (job.result or {}).get("selection")
+
+    def _training(self, job) -> dict | None:
+        return (job.result or {}).get("training")
 
     def _version(self, job) -> int | None:
         return (job.result or {}).get("model_version")
@@ -243,6 +253,7 @@ class ModelDetailOut(ModelOut):
             "features",
             "categories",
             "selection",
+            "training",
             "risk_thresholds",
             "dataset",
             "training_data",
@@ -325,6 +336,9 @@ class BulkJobOut(JobState):
         },
     )
     model_version = fields.Method("_version")
+
+    def _training(self, job) -> dict | None:
+        return (job.result or {}).get("training")
 
     def _version(self, job) -> int | None:
         # Loaded with the job (repositories.jobs): no query per row here.

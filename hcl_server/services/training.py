@@ -86,6 +86,7 @@ def run_training(job: Job) -> None:
     job.model_version_id = mv.id
     job.warnings = api_messages(list(log.warnings) + list(trained.warnings))
     result = {"metrics": metadata["metrics"], "selection": metadata["selection"], "model_version": mv.version}
+    result["training"] = metadata["training"]  # which model was trained and why (rolling windows or BG/NBD)
     finish(job, "succeeded", result=result)
     logger.info(
         "training job %s (org %s) succeeded: version %s",

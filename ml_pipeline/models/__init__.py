@@ -1,7 +1,9 @@
-"""The predictors: one interface (baselines too), one module per library, and the registry of model types."""
+"""The predictors: one interface (baselines and the short-history BG/NBD fallback too), one module per
+library, and the registry of model types."""
 
 from ml_pipeline.models.base import LinkedModel, Predictor, TrainingRows
 from ml_pipeline.models.baselines import Baseline, LastWindowSpendBaseline, RecencyRateBaseline
+from ml_pipeline.models.btyd_fallback import BTYDFallback
 from ml_pipeline.models.lgbm import LightGBMModel, RandomForestModel
 from ml_pipeline.models.linear import LinearModel
 from ml_pipeline.models.registry import (
@@ -18,6 +20,7 @@ __all__ = [
     "DEFAULT_MODELS",
     "MODEL_KINDS",
     "PREDICTORS",
+    "BTYDFallback",
     "Baseline",
     "LastWindowSpendBaseline",
     "LightGBMModel",

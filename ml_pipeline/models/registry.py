@@ -8,7 +8,9 @@
 
 Each saves to its library's own format (LightGBM text, XGBoost JSON) or plain JSON (linear),
 never a pickle, and shares :class:`~ml_pipeline.models.base.LinkedModel`'s calibration. Every type,
-and the baselines, load by name through :func:`load_predictor`.
+the baselines and the short-history fallback (:class:`~ml_pipeline.models.btyd_fallback.BTYDFallback`,
+not a zoo type: training picks it only when no window plan fits) load by name through
+:func:`load_predictor`.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pathlib import Path
 from ml_pipeline.errors import PipelineError
 from ml_pipeline.models.base import LinkedModel, Predictor
 from ml_pipeline.models.baselines import Baseline
+from ml_pipeline.models.btyd_fallback import BTYDFallback
 from ml_pipeline.models.lgbm import LightGBMModel, RandomForestModel
 from ml_pipeline.models.linear import LinearModel
 from ml_pipeline.models.xgb import XGBoostModel
@@ -39,7 +42,8 @@ _BUILD: dict[str, Callable[[str, int, int], LinkedModel]] = {
 MODEL_KINDS = tuple(_BUILD)
 DEFAULT_MODELS = MODEL_KINDS
 PREDICTORS: dict[str, type[Predictor]] = {
-    cls.kind: cls for cls in (LightGBMModel, XGBoostModel, RandomForestModel, LinearModel, Baseline)
+    cls.kind: cls
+    for cls in (LightGBMModel, XGBoostModel, RandomForestModel, LinearModel, Baseline, BTYDFallback)
 }
 
 

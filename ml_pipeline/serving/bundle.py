@@ -2,8 +2,9 @@
 plus metadata.json.
 
 metadata.json holds everything needed to rebuild features and predictors (feature list,
-categories, horizons, risk thresholds, baseline parameters), the validation metrics, a hash of
-the training data and the library versions. A bundle is written to a temporary sibling
+categories, horizons, risk thresholds, baseline parameters), which model was trained and why
+(``training``: rolling windows, or the BG/NBD + Gamma-Gamma fallback for a short log), the
+validation metrics, a hash of the training data and the library versions. A bundle is written to a temporary sibling
 directory and renamed into place, so a failure never leaves half a bundle.
 """
 
@@ -67,7 +68,7 @@ def _target_entry(r: TargetResult, folder: Path, stem: str) -> dict:
     """A target's entry in metadata.json; its predictors' native files go into ``folder``."""
     entry = {
         "selected": r.selected,
-        "baseline": r.baseline.save(folder, stem),
+        "baseline": r.baseline.save(folder, stem) if r.baseline is not None else None,
         "note": r.note,
         "description": r.estimator.description,
     }
@@ -102,6 +103,7 @@ def save_bundle(
             "as_of": day_to_date(result.plan.as_of),
             "horizon_days": result.plan.horizon_days,
             "churn_horizon_days": result.plan.churn_horizon_days,
+            "training": result.training,
             "windows": result.plan.describe(),
             "features": result.builder.feature_names_,
             "feature_builder": result.builder.save(tmp),

@@ -33,8 +33,8 @@ class TargetResult:
 
     name: str
     estimator: Predictor  # the production predictor, fit on every row
-    baseline: Baseline  # the baseline fit on the training cutoffs, scored on validation
-    selected: str  # "baseline" or the model type of ``estimator``
+    baseline: Baseline | None  # fit on the training cutoffs, scored on validation (None: no windows)
+    selected: str  # "baseline", the model type of ``estimator`` or "btyd_fallback"
     metrics: dict
     note: str = ""
 

@@ -16,9 +16,10 @@ from ml_pipeline.data.eventlog import EventLog, no_purchase_message
 from ml_pipeline.errors import PipelineError
 from ml_pipeline.features import FeatureBuilder
 from ml_pipeline.training.config import TrainConfig
+from ml_pipeline.training.fallback import check_purchase_days, train_fallback
 from ml_pipeline.training.selection import TargetResult, TargetSelection, TimeSplit
 from ml_pipeline.training.targets import build_targets, target_names
-from ml_pipeline.training.windows import WindowPlan, plan_windows
+from ml_pipeline.training.windows import WindowPlan, choose_plan
 
 __all__ = ["TargetResult", "TrainConfig", "TrainResult", "build_dataset", "check_trainable", "train"]
 
@@ -36,6 +37,8 @@ class TrainResult:
     dataset: dict
     timings: dict = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    # which model was used and why: {"model": "rolling_windows" or "btyd_fallback", "why": ...}
+    training: dict = field(default_factory=dict)
 
 
 def check_trainable(log: EventLog) -> None:
@@ -52,6 +55,7 @@ def check_trainable(log: EventLog) -> None:
         raise PipelineError(
             "every customer has exactly one event; there is no repeat behaviour to learn churn or spend from"
         )
+    check_purchase_days(log)
 
 
 def build_dataset(
@@ -104,6 +108,9 @@ def train(
 ) -> TrainResult:
     """Train every target on ``log`` as of ``as_of`` (default: the day after the last event).
 
+    Rolling windows when a plan fits (a shorter one when the default does not; see
+    :func:`~ml_pipeline.training.windows.choose_plan`), else BG/NBD + Gamma-Gamma on the whole
+    history (:mod:`ml_pipeline.training.fallback`); ``TrainResult.training`` says which and why.
     ``on_progress(stage, fraction)`` is called as work advances (the service records it).
     Raises PipelineError for a log no model can learn from or an ``as_of`` before its events.
     """
@@ -112,7 +119,7 @@ def train(
     started = time.perf_counter()
     as_of = check_as_of(log.day, as_of)
     check_trainable(log)
-    plan = plan_windows(
+    plan, why = choose_plan(
         int(log.day[0]),
         as_of,
         horizon_days=config.horizon_days,
@@ -121,6 +128,13 @@ def train(
         step_days=config.step_days,
     )
     builder = FeatureBuilder(top_categories=config.top_categories).fit(log, until_day=as_of)
+    if plan is None:
+        report("models", 0.3)
+        plan, results, dataset, timings = train_fallback(log, config, as_of, why, builder)
+        timings["total_s"] = round(time.perf_counter() - started, 3)
+        training = {"model": "btyd_fallback", "why": why}
+        note = f"model: BG/NBD + Gamma-Gamma fitted on the whole history, not validated: {why}"
+        return TrainResult(builder, plan, config, results, dataset, timings, [note], training)
     X, Y, cut = build_dataset(log, builder, plan, progress, lambda s, f: report(s, 0.3 * f))
     t_features = time.perf_counter() - started
 
@@ -132,6 +146,11 @@ def train(
     for i, target in enumerate(bar):
         report("models", 0.3 + 0.7 * i / len(names))
         results[target] = selection.train(target, Y[target].to_numpy())
-    warnings = [f"{name}: {r.note}" for name, r in results.items() if r.note]
+    warnings = ([why] if why else []) + [f"{name}: {r.note}" for name, r in results.items() if r.note]
     timings = {"features_s": round(t_features, 3), "total_s": round(time.perf_counter() - started, 3)}
-    return TrainResult(builder, plan, config, results, _summary(log, builder, X, split), timings, warnings)
+    training = {
+        "model": "rolling_windows",
+        "why": why or "the log is long enough for the default window plan",
+    }
+    summary = _summary(log, builder, X, split)
+    return TrainResult(builder, plan, config, results, summary, timings, warnings, training)
