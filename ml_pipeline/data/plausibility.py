@@ -24,14 +24,34 @@ out exactly the rows the whole file would.
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 
 from ml_pipeline.data.days import date_to_day, day_to_date
 
-if TYPE_CHECKING:
-    from ml_pipeline.data.eventlog import EventLog
+
+class EventLog(Protocol):
+    """What screening reads and changes of an :class:`ml_pipeline.data.eventlog.EventLog` (named
+    here rather than imported, so the event log can call the screening without a circle)."""
+
+    customer_ids: np.ndarray
+    customer: np.ndarray
+    day: np.ndarray
+    amount: np.ndarray
+    etype: np.ndarray
+    category: np.ndarray
+    quantity: np.ndarray
+    warnings: list[str]
+    info: dict
+
+    @property
+    def n_events(self) -> int: ...
+
+    @property
+    def n_customers(self) -> int: ...
+
+    def is_spend(self) -> np.ndarray: ...
 
 # Key in the file-wide formats of a sharded file (Shards.formats): ISO date of the last plausible
 # event day; a partition leaves out the rows after it instead of deciding on its own events.

@@ -45,7 +45,9 @@ def check_trainable(log: EventLog) -> None:
     """Refuse logs no model can learn from, with the reason."""
     if log.n_customers < MIN_CUSTOMERS:
         raise PipelineError(
-            f"the log has {log.n_customers} customer(s); training needs at least {MIN_CUSTOMERS}"
+            f"the log has {log.n_customers} customer(s); training needs at least {MIN_CUSTOMERS}: "
+            f"send a longer log, or if the customers were read from the wrong column "
+            f"({log.info.get('columns', {}).get('customer_id', 'customer_id')}), map it with --column customer_id=HEADER"
         )
     if not log.has_purchases():
         raise PipelineError(
@@ -53,7 +55,9 @@ def check_trainable(log: EventLog) -> None:
         )
     if np.bincount(log.customer, minlength=log.n_customers).max() <= 1:
         raise PipelineError(
-            "every customer has exactly one event; there is no repeat behaviour to learn churn or spend from"
+            "every customer has exactly one event; there is no repeat behaviour to learn churn or spend from: "
+            f"if the customer id column ({log.info.get('columns', {}).get('customer_id', 'customer_id')}) "
+            "holds an order or row number, map the right one with --column customer_id=HEADER"
         )
     check_purchase_days(log)
 
