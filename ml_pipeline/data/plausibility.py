@@ -53,6 +53,7 @@ class EventLog(Protocol):
 
     def is_spend(self) -> np.ndarray: ...
 
+
 # Key in the file-wide formats of a sharded file (Shards.formats): ISO date of the last plausible
 # event day; a partition leaves out the rows after it instead of deciding on its own events.
 PLAUSIBLE_UNTIL = "plausible_until"

@@ -47,9 +47,11 @@ def profile(log: EventLog, top: int = 10) -> dict:
         ],
         "amount_total": round(used_total + implausible.get("amount_delta", 0.0), 2),
         "amount_total_used": round(used_total, 2),
+        # + 0.0 turns the -0.0 of a log without refunds into 0.0
         "refund_total": round(
             float(-log.amount[log.amount < 0].sum()) - implausible.get("refund_delta", 0.0), 2
-        ),
+        )
+        + 0.0,
         "implausible_dates_left_out": implausible.get("dates_left_out", 0),
         "implausible_amounts_replaced": implausible.get("amounts_replaced", 0),
         "implausible_rows": implausible.get("rows", []),
