@@ -1,8 +1,8 @@
 """Ordinary shop, payment and spreadsheet exports read right (issue 11): each kind of input as a
 small file written here, read whole and through the bulk path's shards, with its right value.
 
-The made-up cases in ../shared/cases/ (when present) are checked at the end against the right
-values in their README.
+The made-up export cases in tests/cases/ (a copy of the project's shared cases) are checked at the
+end against the right values in their README.
 """
 
 from __future__ import annotations
@@ -285,13 +285,11 @@ def test_a_decimal_point_elsewhere_settles_three_decimals(tmp_path):
     assert load_events(_write(tmp_path, text)).amount.tolist() == [26.56, 3.5]
 
 
-# The made-up cases in ../shared/cases/, with the right values from their README.
+# The made-up cases in tests/cases/, with the right values from their README.
 
-CASES = Path(__file__).resolve().parents[3] / "shared" / "cases"
-needs_cases = pytest.mark.skipif(not CASES.is_dir(), reason=f"{CASES} not present")
+CASES = Path(__file__).resolve().parents[1] / "cases"
 
 
-@needs_cases
 def test_shared_line_item_cases():
     p = profile(load_events(CASES / "01_min.csv"))
     assert (p["amount_total"], p["refund_total"], p["customers"]) == (0.0, 30.0, 1)
@@ -301,7 +299,6 @@ def test_shared_line_item_cases():
     assert p["duplicate_rows"] == 0
 
 
-@needs_cases
 def test_shared_id_encoding_leftover_amount_and_processor_cases():
     assert list(load_events(CASES / "03_min.csv").customer_ids) == ["12346"]
     assert load_events(CASES / "03_float_customer_ids_appended.csv").n_customers == 120
@@ -320,7 +317,6 @@ def test_shared_id_encoding_leftover_amount_and_processor_cases():
     assert (log.n_events, len(log.info["columns"])) == (1645, 4)
 
 
-@needs_cases
 def test_shared_regression_cases_stay_right():
     p = profile(load_events(CASES / "22_german_excel_bom_semicolon.csv"))
     assert p["amount_total"] == 113165.20

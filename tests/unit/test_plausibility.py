@@ -18,9 +18,9 @@ from ml_pipeline.data.sharding import load_shards, shard_file
 from ml_pipeline.serving.bundle import load_bundle
 from ml_pipeline.serving.scoring import predict
 
-CASES = Path(__file__).resolve().parents[3] / "shared" / "cases"
+CASES = Path(__file__).resolve().parents[1] / "cases"  # a copy of the project's shared cases
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
-needs_cases = pytest.mark.skipif(not CASES.exists(), reason="../shared/cases not present")
+needs_cases = pytest.mark.skipif(not CASES.exists(), reason="tests/cases not present")
 
 
 def _profile(path: Path, capsys) -> dict:
