@@ -60,7 +60,8 @@ def bgnbd_quantities(
     Fader, Hardie & Lee (2005), equations (11) and (10); the same formulas as lifetimes'
     ``BetaGeoFitter`` (a test holds them together) in plain numpy, without its per-call pandas
     cost, which dominated scoring one customer.
-    P(no purchase in the horizon): see :func:`no_purchase_probability`.
+    P(no purchase in the horizon): see :func:`no_purchase_probability`. Where a degenerate fit
+    overflows (lifetimes gives inf there), the NBD limit is used.
     """
     r, alpha, a, b = (params[k] for k in ("r", "alpha", "a", "b"))
     x, t_x, age = (np.asarray(v, dtype=float) for v in (frequency, recency, T))
@@ -74,7 +75,11 @@ def bgnbd_quantities(
         ln_hyp = np.where(np.isinf(ln_hyp), alt, ln_hyp)
         ever = 1 - np.exp(ln_hyp + (r + x) * np.log((alpha + age) / (alpha + age + t)))
         purchases = (a + b + x - 1) / (a - 1) * ever * alive
-    return alive, np.nan_to_num(purchases), no_purchase_probability(params, x, age, alive, horizon_days)
+        # A degenerate fit (a and b near 0: hardly any dropout) makes the hypergeometric term
+        # overflow; its limit is the NBD's posterior mean rate times the horizon.
+        nbd = alive * (r + x) / (alpha + age) * t
+    purchases = np.nan_to_num(np.where(np.isfinite(purchases), purchases, nbd))
+    return alive, purchases, no_purchase_probability(params, x, age, alive, horizon_days)
 
 
 def probability_alive(

@@ -222,6 +222,8 @@ class BTYDFallback(Predictor):
             alive = probability_alive(self.bgnbd_, x, t_x, T)
             return no_purchase_probability(self.bgnbd_, x, T, alive, self.horizon_days)
         _, purchases, _ = bgnbd_quantities(self.bgnbd_, x, t_x, T, self.horizon_days)
+        # Features count purchase days: at most one a day in the horizon, whatever the fit says.
+        purchases = np.clip(purchases, 0.0, self.horizon_days)
         if self.gamma_gamma_:
             own = (x > 0) & (avg > 0)
             per_day = gamma_gamma_average(self.gamma_gamma_, np.where(own, x, 0.0), np.where(own, avg, 1.0))

@@ -201,3 +201,14 @@ def test_the_bgnbd_formulas_are_lifetimes(fallback):
     np.testing.assert_allclose(alive, bg.conditional_probability_alive(x, t_x, T), rtol=1e-9)
     expected = bg.conditional_expected_number_of_purchases_up_to_time(30, x, t_x, T)
     np.testing.assert_allclose(purchases, expected, rtol=1e-9)
+
+
+def test_a_degenerate_bgnbd_fit_gives_finite_purchase_days():
+    """a and b near 0 (hardly any dropout, as a 3-week log can fit) overflowed to 1.8e308."""
+    from ml_pipeline.models.bgnbd import bgnbd_quantities
+
+    params = {"r": 2.0, "alpha": 10.0, "a": 3.661e-25, "b": 1.137e-16}
+    x, t_x, age = np.array([1.0, 0.0, 5.0]), np.array([17.0, 0.0, 15.0]), np.array([17.0, 3.0, 16.0])
+    alive, purchases, none = bgnbd_quantities(params, x, t_x, age, 30)
+    assert np.isfinite(purchases).all() and (purchases >= 0).all()
+    assert purchases[0] == pytest.approx(alive[0] * 3 / 27 * 30)  # the NBD limit
