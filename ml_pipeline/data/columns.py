@@ -120,10 +120,25 @@ ALIASES: dict[str, tuple[str, ...]] = {
         "montant",
         "importe",
         "bedrag",
+        "ordertotal",
+        "grosssales",
+        "netsales",
+        "totalsales",
+        "amountpaid",
+        "paidamount",
+        "totalpaid",
+        "saleamount",
+        "chargeamount",
+        "linetotal",
+        "itemtotal",
+        "brutto",
+        "gmv",
+        "einzelpreis",
     ),
     "event_type": (
         "eventtype",
         "type",
+        "typ",
         "event",
         "action",
         "transactiontype",
@@ -222,6 +237,16 @@ def resolve_columns(
                 resolved[canonical] = header
                 taken.add(header)
                 break
+    for canonical in ("customer_id", "event_date", "amount"):
+        if canonical not in resolved:
+            header = _by_name_part(headers, taken, canonical)
+            if header is not None:
+                resolved[canonical] = header
+                taken.add(header)
+                warnings.append(
+                    f"read column '{header}' as {canonical} (its name says so; "
+                    f"--column {canonical}=HEADER chooses another)"
+                )
     for canonical, label in (("customer_id", "customer id"), ("event_date", "event date")):
         if canonical not in resolved:
             examples = ", ".join(ALIASES[canonical][:5])
@@ -235,6 +260,75 @@ def resolve_columns(
             f"ignored column(s): {', '.join(ignored[:10])}" + (" ..." if len(ignored) > 10 else "")
         )
     return resolved, warnings
+
+
+# When no header is an alias: a header whose name holds one of these parts (and none of the
+# excluded ones) is taken, the first in file order, with a warning naming it.
+_NAME_PARTS = {
+    "customer_id": (
+        ("customer", "email", "client", "kunde", "buyer", "member", "account", "shopper"),
+        ("name", "type", "since", "date", "segment", "count", "group"),
+    ),
+    "event_date": (
+        ("date", "time", "created", "datum", "fecha"),
+        (
+            "update",
+            "modif",
+            "ship",
+            "deliver",
+            "due",
+            "birth",
+            "cancel",
+            "refund",
+            "signup",
+            "first",
+            "last",
+            "zone",
+        ),
+    ),
+    "amount": (
+        (
+            "amount",
+            "total",
+            "revenue",
+            "sales",
+            "price",
+            "value",
+            "betrag",
+            "umsatz",
+            "spend",
+            "paid",
+            "importe",
+            "montant",
+        ),
+        (
+            "tax",
+            "fee",
+            "shipping",
+            "discount",
+            "tip",
+            "refund",
+            "qty",
+            "quantity",
+            "count",
+            "items",
+            "date",
+            "id",
+            "number",
+            "status",
+        ),
+    ),
+}
+
+
+def _by_name_part(headers: list[str], taken: set[str], canonical: str) -> str | None:
+    """The first header not yet taken whose normalized name holds a part that says ``canonical``."""
+    parts, excluded = _NAME_PARTS[canonical]
+    for h in headers:
+        norm = normalize_header(h)
+        if h not in taken and any(p in norm for p in parts) and not any(x in norm for x in excluded):
+            return h
+    return None
 
 
 def parse_mapping_args(items: list[str] | None) -> dict[str, str]:

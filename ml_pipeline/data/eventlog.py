@@ -43,7 +43,7 @@ from ml_pipeline.data.normalize import (
     skip_blank_and_header_rows,
 )
 from ml_pipeline.data.options import DUPLICATE_POLICIES, ReadOptions
-from ml_pipeline.data.readers import read_raw
+from ml_pipeline.data.readers import read_raw, with_sheet_hint
 from ml_pipeline.errors import EventLogError
 
 logger = logging.getLogger(__name__)
@@ -209,7 +209,10 @@ def load_events(path: str | Path, options: ReadOptions | None = None, **kwargs) 
     """
     options = _options(options, kwargs)
     raw = read_raw(path, sheet=options.sheet, encoding=options.encoding)
-    log = from_table(raw.table, source=Path(path).name, options=options)
+    try:
+        log = from_table(raw.table, source=Path(path).name, options=options)
+    except EventLogError as exc:
+        raise with_sheet_hint(exc, raw.warnings) from exc
     log.warnings[:0] = raw.warnings
     log.info["format"] = raw.source_format
     if raw.encoding:
@@ -328,7 +331,8 @@ def no_purchase_message(log: EventLog) -> str:
     --event-type X=purchase"."""
     counts = np.bincount(log.etype, minlength=len(log.event_types))
     seen = ", ".join(f"{t} ({c})" for t, c in zip(log.event_types, counts) if c > 0) or "none"
-    example = next((t for t, c in zip(log.event_types, counts) if c > 0 and t != REFUND), "VALUE")
+    common = [t for _, t in sorted(zip(-counts, log.event_types)) if t != REFUND]
+    example = common[0] if common else "VALUE"  # the most frequent type is the likeliest purchase
     return (
         f"no purchase events: the event types are {seen}; say which mean a purchase with "
         f"--event-type {example}=purchase"

@@ -60,11 +60,45 @@ _TYPE_ALIASES = {
             "fulfilled",
             "partially_refunded",
             "partially_paid",
+            "website_payment",
+            "express_checkout_payment",
+            "mobile_payment",
+            "payment_received",
+            # German, French, Spanish exports (PayPal and shop systems write them translated)
+            "zahlung",
+            "website-zahlung",
+            "zahlung_erhalten",
+            "kauf",
+            "bestellung",
+            "verkauf",
+            "paiement",
+            "achat",
+            "vente",
+            "pago",
+            "compra",
+            "venta",
         ),
         PURCHASE,
     ),
     **dict.fromkeys(
-        ("return", "refunded", "chargeback", "returned", "refund", "payment_refund", "dispute_lost"),
+        (
+            "return",
+            "refunded",
+            "chargeback",
+            "returned",
+            "refund",
+            "payment_refund",
+            "payment_reversal",
+            "dispute_lost",
+            "rückzahlung",
+            "erstattung",
+            "rückerstattung",
+            "retoure",
+            "remboursement",
+            "reembolso",
+            "devolución",
+            "devolucion",
+        ),
         REFUND,
     ),
     "canceled": "cancelled",
@@ -360,7 +394,10 @@ def read_amounts(
     ``style`` is the decimal style ("comma" | "dot") chosen for the whole file, if any.
     """
     if "amount" not in cols:
-        warnings.append("no amount column: every amount is 0, spend targets will be 0")
+        warnings.append(
+            "no amount column: every amount is 0, spend targets will be 0; "
+            "map one with --column amount=HEADER"
+        )
         return np.zeros(table.num_rows)
     col = table.column(cols["amount"])
     if is_numeric(col):

@@ -173,7 +173,7 @@ def parse_dates(
         d, m = (first, second) if decided == "DD/MM/YYYY" else (second, first)
         days[sel] = _ymd_to_days(year, m, d)
     elif family == SERIAL:
-        _read_serials(s, families, days, counts, example_row)
+        notes = _read_serials(s, families, days, counts, example_row)
     else:
         days[sel] = _ymd_to_days(parts[0].astype(int), parts[1].astype(int), parts[2].astype(int))
     return ParsedDates(days, decided, notes)
@@ -310,8 +310,10 @@ class AmountEvidence:
 
 def _clean_amounts(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     s = values.astype("string").fillna("").str.strip()
-    negative = s.str.match(r"^\(.*\)$") | s.str.endswith("-")
-    cleaned = s.str.replace(_CURRENCY, "", regex=True).str.strip("()")
+    bare = s.str.replace(_CURRENCY, "", regex=True)
+    # Accounting negatives: "(3.00)", "$ (3.00)", "($3.00)", "3.00-"
+    negative = bare.str.match(r"^\(.*\)$") | s.str.endswith("-")
+    cleaned = bare.str.strip("()")
     cleaned = cleaned.where(~cleaned.isin(_ACCOUNTING_ZERO), "0").str.rstrip("-")
     return s, cleaned.where(~negative | (cleaned == "0"), "-" + cleaned)
 

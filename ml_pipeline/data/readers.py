@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import gzip
 import logging
+import re
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -219,6 +220,18 @@ class RawStream:
             raise EventLogError(f"{self.path.name}: not a readable Parquet file ({exc})") from exc
 
 
+_SHEETS_NOTE = re.compile(r"^the workbook has \d+ sheets \((.*)\); read the first")
+
+
+def with_sheet_hint(exc: EventLogError, warnings: list[str]) -> EventLogError:
+    """A missing-column refusal of a workbook's first sheet, told that another sheet may hold the
+    events (``warnings``: the reader's, which name the sheets); other errors unchanged."""
+    sheets = next((m.group(1) for w in warnings if (m := _SHEETS_NOTE.match(w))), None)
+    if sheets is None or not str(exc).startswith("no "):
+        return exc
+    return EventLogError(f"{exc}; or, if the events are on another sheet ({sheets}), pass --sheet NAME")
+
+
 def _is_xlsx(path: Path) -> bool:
     try:
         with zipfile.ZipFile(path) as zf:
@@ -413,8 +426,9 @@ def _xlsx_tables(path: Path, sheet: str | None, warnings: list[str], batch_rows:
         columns: list[list[str]] = [[] for _ in names_row]
         yielded = False
         for values in rows:
-            if values is None or all(v is None for v in values):
-                continue
+            # Empty rows are kept (as empty fields) so row numbers match the sheet's; the
+            # normalization leaves them out with a note, as it does a CSV's.
+            values = values or ()
             for i in range(width):
                 v = values[i] if i < len(values) else None
                 columns[i].append(_cell_text(v))

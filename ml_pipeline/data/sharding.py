@@ -49,7 +49,7 @@ from ml_pipeline.data.parsing import (
     parse_dates,
 )
 from ml_pipeline.data.plausibility import PLAUSIBLE_UNTIL, last_plausible_day
-from ml_pipeline.data.readers import EncodingSwitch, RawStream
+from ml_pipeline.data.readers import EncodingSwitch, RawStream, with_sheet_hint
 from ml_pipeline.errors import EventLogError
 
 ROW_COLUMN = "__row"  # the row's number in the original file (header = row 1)
@@ -151,7 +151,10 @@ def _shard_stream(
     with _ShardWriters(out_dir, n_shards) as writers:
         for table in stream:
             if not cols:
-                cols, warnings = resolve_columns(table.column_names, options.column_mapping)
+                try:
+                    cols, warnings = resolve_columns(table.column_names, options.column_mapping)
+                except EventLogError as exc:
+                    raise with_sheet_hint(exc, stream.warnings) from exc
             if table.num_rows == 0:
                 continue
             numbers = np.arange(rows + 2, rows + 2 + table.num_rows)

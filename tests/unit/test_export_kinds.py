@@ -143,11 +143,11 @@ def test_in_an_event_column_refunded_is_a_refund(tmp_path):
 def test_the_caller_says_what_types_mean(tmp_path):
     text = (
         "customer,date,amount,kind\n"
-        "A,2023-01-05,10,Bestellung\nA,2023-01-06,4,Storno\nB,2023-01-06,9,Test\nB,2023-01-07,1,Visit\n"
+        "A,2023-01-05,10,Vorgang\nA,2023-01-06,4,Storno\nB,2023-01-06,9,Test\nB,2023-01-07,1,Visit\n"
     )
     path = _write(tmp_path, text)
     options = ReadOptions(
-        event_types={"bestellung": "purchase", "Storno": "refund", "TEST": "ignore", "visit": "other"}
+        event_types={"vorgang": "purchase", "Storno": "refund", "TEST": "ignore", "visit": "other"}
     )
     log = _same_both_ways(path, options)
     p = profile(log)
@@ -157,9 +157,14 @@ def test_the_caller_says_what_types_mean(tmp_path):
 
 
 def test_a_log_without_purchases_names_the_types_it_saw(tmp_path):
-    text = "customer,date,amount,kind\nA,2023-01-05,10,Bestellung\nB,2023-01-06,4,Bestellung\n"
+    text = (
+        "customer,date,amount,kind\nA,2023-01-05,10,Vorgang\nB,2023-01-06,4,Vorgang\nB,2023-01-07,4,Storno\n"
+    )
     warnings = profile(load_events(_write(tmp_path, text)))["warnings"]
-    assert any("no purchase events" in w and "bestellung (2)" in w and "--event-type" in w for w in warnings)
+    assert any(
+        "no purchase events" in w and "vorgang (2)" in w and "--event-type vorgang=purchase" in w
+        for w in warnings
+    )
 
 
 # 3. Customer ids
@@ -325,3 +330,78 @@ def test_shared_regression_cases_stay_right():
     assert str(frame["event_date"].iloc[0].date()) == "2023-01-01"  # 00:44 -0500 stays on its day
     p = profile(load_events(CASES / "09_zero_and_fully_refunded_orders.csv"))
     assert p["event_types"] == {"purchase": 3098, "refund": 489}
+
+
+# Found by trying other exports of the same kinds
+
+
+def test_accounting_negatives_in_every_spelling(tmp_path):
+    values = ['"$ (3.00)"', '"$(3.00)"', '"($3.00)"', "(3.00)", "3.00-", '"$ -"']
+    text = "customer_id,event_date,amount\n" + "".join(f"C{i},2023-01-05,{v}\n" for i, v in enumerate(values))
+    assert load_events(_write(tmp_path, text)).to_frame()["amount"].tolist() == [-3.0] * 5 + [0.0]
+
+
+@pytest.mark.parametrize(
+    "header,rows,total",
+    [
+        ("Order Total", ["12.50", "7.50"], 20.0),
+        ("Gross Sales", ["12.50", "7.50"], 20.0),
+        ("Brutto", ["12,50", "7,50"], 20.0),
+    ],
+)
+def test_amount_headers_of_shop_exports(tmp_path, header, rows, total):
+    sep = ";" if "," in rows[0] else ","
+    text = f"Billing Email{sep}Order Date{sep}{header}\n" + "".join(
+        f"c{i}@x.com{sep}2023-01-0{i + 1}{sep}{v}\n" for i, v in enumerate(rows)
+    )
+    log = load_events(_write(tmp_path, text))
+    assert log.info["columns"]["amount"] == header and profile(log)["amount_total"] == total
+    assert any(
+        "'Billing Email' as customer_id" in w and "--column customer_id=HEADER" in w for w in log.warnings
+    )
+
+
+def test_german_line_items_and_paypal_words(tmp_path):
+    text = (
+        "Rechnungsnr;Kundennr;Menge;Einzelpreis;Rechnungsdatum\n"
+        "1001;17850;6;2,55;01.12.2023\nC1002;17850;-2;2,55;02.12.2023\n"
+    )
+    log = load_events(_write(tmp_path, text))
+    assert profile(log)["amount_total"] == 10.2 and profile(log)["event_types"] == {
+        "purchase": 1,
+        "refund": 1,
+    }
+    paypal = "Datum,Typ,Absender E-Mail-Adresse,Brutto\n01.12.2023,Website-Zahlung,a@x.de,10\n02.12.2023,Rückzahlung,a@x.de,-4\n"
+    p = profile(load_events(_write(tmp_path, paypal, "paypal.csv")))
+    assert p["event_types"] == {"purchase": 1, "refund": 1} and p["amount_total"] == 6.0
+
+
+def test_no_amount_column_names_the_way_out(tmp_path):
+    log = load_events(_write(tmp_path, "customer_id,event_date,stuff\nA,2023-01-05,x\n"))
+    assert any("no amount column" in w and "--column amount=HEADER" in w for w in log.warnings)
+
+
+def test_xlsx_empty_rows_keep_the_row_numbers_and_a_second_sheet_is_named(tmp_path):
+    path = tmp_path / "gaps.xlsx"
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["customer_id", "event_date", "amount"])
+    ws.append(["A", "2023-01-05", 10])
+    ws.append([None, None, None])
+    ws.append([None, None, None])
+    ws.append(["B", "2023-01-06", "ten"])
+    wb.save(path)
+    with pytest.raises(EventLogError, match="not a number in row 5"):
+        load_events(path)
+    wb = openpyxl.Workbook()
+    wb.active.append(["Report", "Q1 sales"])
+    wb.create_sheet("Orders").append(["customer_id", "event_date", "amount"])
+    wb.save(path)
+    with pytest.raises(EventLogError, match=r"another sheet \(Sheet, Orders\), pass --sheet NAME"):
+        load_events(path)
+
+
+def test_a_column_of_serial_day_numbers_gets_a_note(tmp_path):
+    log = load_events(_write(tmp_path, "customer_id,event_date,amount\nA,45292,1\nB,45293,2\n"))
+    assert str(log.to_frame()["event_date"].iloc[0].date()) == "2024-01-01"
+    assert any("serial day numbers" in w for w in log.warnings)
