@@ -197,7 +197,9 @@ def _load(args):
 
 
 def metrics_table(metrics: dict, selection: dict) -> str:
-    """Model vs baseline per target, as printed by ``train``."""
+    """Model vs baseline per target, as printed by ``train``; with a BG/NBD + Gamma-Gamma column
+    when it competed (a shortened window plan)."""
+    btyd = any("btyd" in m for m in metrics.values())
     rows = []
     for target, m in metrics.items():
         names = (
@@ -206,16 +208,16 @@ def metrics_table(metrics: dict, selection: dict) -> str:
             else ("mae", "rmse", "r2", "gini", "spearman", "total_ratio")
         )
         for i, name in enumerate(names):
-            rows.append(
-                [
-                    target if i == 0 else "",
-                    selection[target] if i == 0 else "",
-                    name,
-                    fmt_metric(m.get("model", {}).get(name)),
-                    fmt_metric(m["baseline"].get(name)),
-                ]
-            )
-    return text_table(["target", "selected", "metric", "model", "baseline"], rows)
+            row = [
+                target if i == 0 else "",
+                selection[target] if i == 0 else "",
+                name,
+                fmt_metric(m.get("model", {}).get(name)),
+                fmt_metric(m["baseline"].get(name)),
+            ]
+            rows.append(row + ([fmt_metric(m.get("btyd", {}).get(name))] if btyd else []))
+    headers = ["target", "selected", "metric", "model", "baseline"] + (["bg/nbd+gg"] if btyd else [])
+    return text_table(headers, rows)
 
 
 def fallback_summary(result) -> str:

@@ -20,6 +20,7 @@ from ml_pipeline.features import FeatureBuilder
 from ml_pipeline.features.visits import visits_of
 from ml_pipeline.models.btyd_fallback import BTYDFallback
 from ml_pipeline.training.config import TrainConfig
+from ml_pipeline.training.metrics import better, reliability_table, score
 from ml_pipeline.training.selection import TargetResult
 from ml_pipeline.training.targets import target_names
 from ml_pipeline.training.windows import WindowPlan
@@ -55,6 +56,57 @@ def check_fallback_fits(X, as_of: int) -> None:
         )
 
 
+def fallback_predictors(X, builder: FeatureBuilder, config: TrainConfig) -> dict[str, BTYDFallback]:
+    """Every target's BG/NBD + Gamma-Gamma predictor fitted on the customers of ``X`` (features at
+    one date, rows = customers), sharing one fit. Raises PipelineError when it does not converge."""
+    churn = BTYDFallback("churn", config.churn_horizon_days, categories=builder.category_slugs_).fit(X)
+    slug = dict(zip(builder.category_targets_, builder.category_slugs_))
+    predictors = {"churn": churn, "spend_total": churn.share_with("spend_total", config.horizon_days)}
+    for name in target_names(builder.category_targets_)[2:]:
+        predictors[name] = churn.share_with(name, config.horizon_days, slug[name[len("spend_") :]])
+    return predictors
+
+
+def challenge_with_btyd(
+    results: dict[str, TargetResult],
+    X_valid,
+    Y_valid,
+    X_now,
+    builder: FeatureBuilder,
+    config: TrainConfig,
+) -> list[str]:
+    """On a shortened window plan, BG/NBD + Gamma-Gamma competes with each target's selection.
+
+    It is fitted on the features at the validation cutoff (``X_valid``: history before it only,
+    no label) and scored on the validation labels ``Y_valid`` like every candidate; where it
+    scores better than the selected predictor, it replaces it, refitted on the features at the
+    as-of date (``X_now``). Its scores go into each target's metrics under "btyd". Returns notes
+    for the targets it took over.
+    """
+    try:
+        check_fallback_fits(X_valid, 0)
+        challengers = fallback_predictors(X_valid, builder, config)
+    except PipelineError as exc:
+        return [f"BG/NBD + Gamma-Gamma not compared: {exc}"]
+    production: dict[str, BTYDFallback] | None = None
+    notes = []
+    for name, result in results.items():
+        y = Y_valid[name].to_numpy()
+        predicted = challengers[name].predict(X_valid)
+        scores = score(name, y, predicted)
+        if name == "churn":
+            scores["reliability"] = reliability_table(y, predicted)
+        result.metrics["btyd"] = scores
+        current = result.metrics.get("model") if result.selected != "baseline" else None
+        if better(name, scores, current or result.metrics["baseline"]):
+            was = result.selected if current else "the baseline"
+            production = production or fallback_predictors(X_now, builder, config)
+            result.estimator, result.selected = production[name], KIND
+            result.note = f"BG/NBD + Gamma-Gamma used: it beat {was} on validation"
+            notes.append(f"{name}: {result.note}")
+    return notes
+
+
 def train_fallback(
     log: EventLog, config: TrainConfig, as_of: int, why: str, builder: FeatureBuilder
 ) -> tuple[WindowPlan, dict[str, TargetResult], dict, dict]:
@@ -65,11 +117,8 @@ def train_fallback(
     X = builder.transform(log, as_of)
     t_features = time.perf_counter() - started
     check_fallback_fits(X, as_of)
-    churn = BTYDFallback("churn", config.churn_horizon_days, categories=builder.category_slugs_).fit(X)
-    slug = dict(zip(builder.category_targets_, builder.category_slugs_))
-    predictors = {"churn": churn, "spend_total": churn.share_with("spend_total", config.horizon_days)}
-    for name in target_names(builder.category_targets_)[2:]:
-        predictors[name] = churn.share_with(name, config.horizon_days, slug[name[len("spend_") :]])
+    predictors = fallback_predictors(X, builder, config)
+    churn = predictors["churn"]
     metrics = {
         "type": KIND,
         "why": why,

@@ -16,7 +16,7 @@ from ml_pipeline.data.eventlog import EventLog, no_purchase_message
 from ml_pipeline.errors import PipelineError
 from ml_pipeline.features import FeatureBuilder
 from ml_pipeline.training.config import TrainConfig
-from ml_pipeline.training.fallback import check_purchase_days, train_fallback
+from ml_pipeline.training.fallback import challenge_with_btyd, check_purchase_days, train_fallback
 from ml_pipeline.training.selection import TargetResult, TargetSelection, TimeSplit
 from ml_pipeline.training.targets import build_targets, target_names
 from ml_pipeline.training.windows import WindowPlan, choose_plan
@@ -150,7 +150,12 @@ def train(
     for i, target in enumerate(bar):
         report("models", 0.3 + 0.7 * i / len(names))
         results[target] = selection.train(target, Y[target].to_numpy())
+    challenge = []
+    if why:  # a shortened plan: BG/NBD + Gamma-Gamma, the model for short logs, competes too
+        X_now = builder.transform(log, as_of)
+        challenge = challenge_with_btyd(results, X[split.valid], Y[split.valid], X_now, builder, config)
     warnings = ([why] if why else []) + [f"{name}: {r.note}" for name, r in results.items() if r.note]
+    warnings += [n for n in challenge if "not compared" in n]
     timings = {"features_s": round(t_features, 3), "total_s": round(time.perf_counter() - started, 3)}
     training = {
         "model": "rolling_windows",
