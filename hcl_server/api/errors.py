@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, jsonify
+from sqlalchemy.exc import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from hcl_server.errors import (
@@ -16,8 +17,10 @@ from hcl_server.errors import (
     Unprocessable,
     UnsupportedFile,
 )
+from hcl_server.extensions import db
 
 logger = logging.getLogger(__name__)
+RETRY_AFTER_S = 10
 
 
 def error_response(status: int, message: str, details: dict | None = None, code: str | None = None):
@@ -103,6 +106,18 @@ def register_error_handlers(app: Flask) -> None:
         else:
             message = exc.description or exc.name
         return error_response(exc.code or 500, message, details)
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(InterfaceError)
+    def database_unreachable(exc: Exception):
+        # The database is down or the connection dropped: the request can be sent again as it is.
+        logger.warning("database unreachable: %s", str(exc).splitlines()[0])
+        db.session.rollback()
+        response, status = error_response(
+            503, "the database is not reachable; nothing was changed, try again shortly"
+        )
+        response.headers["Retry-After"] = str(RETRY_AFTER_S)
+        return response, status
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):

@@ -9,6 +9,8 @@ from hcl_server.errors import NotFound
 from hcl_server.extensions import db
 from hcl_server.repositories import scoped
 
+MAX_VERSION = 2**31 - 1  # the version column is a 32-bit integer
+
 
 def list_for_org(org_id: str) -> list[ModelVersion]:
     """The organization's versions, newest first."""
@@ -16,7 +18,10 @@ def list_for_org(org_id: str) -> list[ModelVersion]:
 
 
 def get_for_org(org_id: str, version: int) -> ModelVersion:
-    """The organization's version by number; NotFound otherwise."""
+    """The organization's version by number; NotFound otherwise (also for a number no column
+    can hold, which the database would refuse with an overflow)."""
+    if not 0 < version <= MAX_VERSION:
+        raise NotFound(f"model version {version} not found")
     mv = db.session.scalar(scoped(ModelVersion, org_id).where(ModelVersion.version == version))
     if mv is None:
         raise NotFound(f"model version {version} not found")

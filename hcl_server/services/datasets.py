@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tempfile
 from pathlib import Path
 
@@ -22,6 +23,27 @@ from ml_pipeline.data.profiling import profile
 ALLOWED_SUFFIXES = (".csv", ".tsv", ".txt", ".gz", ".xlsx", ".xlsm", ".parquet", ".pq")
 
 
+MAX_FILENAME_BYTES = 120
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f\\]")
+
+
+def safe_filename(name: str) -> str:
+    """The client's file name as this service keeps it: its last path part, without control
+    characters or backslashes, and at most MAX_FILENAME_BYTES bytes (a longer stem is cut short
+    and marked "~", the extension kept). It becomes a local file name and part of a storage key, so a
+    client's name can never make a path too long or reach outside the folder."""
+    name = _UNSAFE.sub("_", Path(name.replace("\\", "/")).name).strip() or "upload"
+    if len(name.encode()) <= MAX_FILENAME_BYTES:
+        return name
+    suffix = next(
+        (s for s in sorted(ALLOWED_SUFFIXES, key=len, reverse=True) if name.lower().endswith(s)), ""
+    )
+    stem = name[: len(name) - len(suffix)]
+    while len((stem + "~" + suffix).encode()) > MAX_FILENAME_BYTES:
+        stem = stem[:-1]
+    return stem + "~" + suffix
+
+
 def save_upload(upload: FileStorage | None, org_id: str, kind: str, row_id: str) -> tuple[str, str, int]:
     """Check and store an uploaded file; returns (filename, storage key, size in bytes).
 
@@ -29,7 +51,7 @@ def save_upload(upload: FileStorage | None, org_id: str, kind: str, row_id: str)
     """
     if upload is None or not upload.filename:
         raise Invalid("no file: send the event log as multipart form field 'file'")
-    filename = Path(upload.filename).name
+    filename = safe_filename(upload.filename)
     if not filename.lower().endswith(ALLOWED_SUFFIXES):
         raise UnsupportedFile(
             f"{filename}: unsupported file type; send CSV (optionally .gz), .xlsx or Parquet"

@@ -1,0 +1,54 @@
+"""Requests that used to answer 500 (issue 12): numbers no column can hold, client file names that
+would become too long a path, a database that is down. Each answers 4xx or 503, never 500."""
+
+from __future__ import annotations
+
+import io
+
+
+def test_numbers_no_column_can_hold(client, org):
+    h = {"X-API-Key": org["api_key"]}
+    r = client.get("/api/v1/bulk-jobs?offset=9223372036854775808", headers=h)
+    assert r.status_code == 422 and "offset" in r.get_json()["error"]["message"]
+    for url in ("/api/v1/models/2147483648", "/api/v1/models/99999999999999999999999"):
+        assert client.get(url, headers=h).status_code == 404
+    assert client.post("/api/v1/models/99999999999999999999999/promote", headers=h).status_code == 404
+
+
+def test_a_long_client_file_name_is_kept_short(client, org, upload_dataset, wait):
+    name = "Umsätze " + "x" * 300 + ".csv"
+    r = upload_dataset(client, org["api_key"], b"customer_id,event_date\nA,2023-01-01\nA,2023-01-05\n", name)
+    assert r.status_code == 202, r.get_json()
+    body = wait(r.headers["Location"], org["api_key"])
+    assert body["status"] == "succeeded", body
+    assert len(body["filename"].encode()) <= 120 and body["filename"].endswith("~.csv")
+    assert body["filename"].startswith("Umsätze xxx")
+
+
+def test_a_form_part_without_a_name_is_422(client, org):
+    body = (
+        b'--XX\r\nContent-Disposition: form-data; filename="a.csv"\r\n\r\nx\r\n'
+        b'--XX\r\nContent-Disposition: form-data; name="file"; filename="a.csv"\r\n\r\n'
+        b"customer_id,event_date\nA,2023-01-01\n\r\n--XX--\r\n"
+    )
+    headers = {"X-API-Key": org["api_key"], "Content-Type": "multipart/form-data; boundary=XX"}
+    assert client.post("/api/v1/datasets", headers=headers, data=body).status_code == 422
+
+
+def test_a_database_that_is_down_answers_503(service_env):
+    from hcl_server import create_app
+
+    # Nothing listens on port 1: every query fails to connect, as when PostgreSQL is down.
+    down = create_app({"TESTING": True, "DATABASE_URL": "postgresql://hcl@127.0.0.1:1/none"})
+    client = down.test_client()
+    for r in (
+        client.get("/api/v1/datasets", headers={"X-API-Key": "hcl_anything"}),
+        client.post(
+            "/api/v1/datasets",
+            headers={"X-API-Key": "hcl_anything"},
+            content_type="multipart/form-data",
+            data={"file": (io.BytesIO(b"customer_id,event_date\nA,2023-01-01\n"), "a.csv")},
+        ),
+    ):
+        assert r.status_code == 503, r.get_json()
+        assert r.headers["Retry-After"] and "database is not reachable" in r.get_json()["error"]["message"]
