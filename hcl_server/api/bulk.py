@@ -67,9 +67,9 @@ def predictions(args, job_id: str):
 @blp.response(200)
 def download(args, job_id: str):
     """The predictions file, CSV or Excel, with the columns of the CLI's predictions file."""
-    path = bulk.download(g.org_id, job_id, args["format"])
+    handle = bulk.download(g.org_id, job_id, args["format"])
     name = f"predictions-{job_id}.{args['format']}"
-    return send_file(path, as_attachment=True, download_name=name)
+    return send_file(handle, as_attachment=True, download_name=name, etag=False)
 
 
 @blp.route("/<job_id>/cancel", methods=["POST"])

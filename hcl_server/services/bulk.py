@@ -5,8 +5,10 @@ The worker's side (split, score, merge) is services/bulk_scoring.py.
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from pathlib import Path
+from typing import BinaryIO
 
 from flask import current_app
 
@@ -75,8 +77,9 @@ def cancel_bulk_job(org_id: str, job_id: str) -> Job:
     return job
 
 
-def download(org_id: str, job_id: str, file_format: str) -> Path:
-    """The job's predictions file ("csv" or "xlsx"), copied from storage into a temporary folder.
+def download(org_id: str, job_id: str, file_format: str) -> BinaryIO:
+    """The job's predictions file ("csv" or "xlsx"), copied from storage and opened for reading;
+    the temporary copy is already removed (the caller closes the file).
 
     Raises Conflict before success or while the Excel file is written, Unprocessable when the
     job has too many rows for Excel, OutputFailed when the Excel file could not be written.
@@ -92,6 +95,11 @@ def download(org_id: str, job_id: str, file_format: str) -> Path:
         if state == "too_many_rows":
             raise Unprocessable("too many rows for an Excel sheet; download format=csv")
         raise OutputFailed("the Excel file could not be written; download format=csv")
-    path = Path(tempfile.mkdtemp(prefix="hcl-download-")) / f"predictions.{file_format}"
-    storage().get_file(key, path)
-    return path
+    folder = Path(tempfile.mkdtemp(prefix="hcl-download-"))
+    try:
+        path = folder / f"predictions.{file_format}"
+        storage().get_file(key, path)
+        # The open file outlives its folder (POSIX), so nothing is left behind once it is sent.
+        return path.open("rb")
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)

@@ -52,6 +52,17 @@ def test_stored_predictions_page_filter_sort(client, org, scored):
     assert bad.status_code == 422
 
 
+def test_a_download_leaves_no_temporary_copy_behind(client, org, scored):
+    import tempfile
+    from pathlib import Path
+
+    before = set(Path(tempfile.gettempdir()).glob("hcl-download-*"))
+    r = client.get(f"{BULK}/{scored['id']}/download", headers={"X-API-Key": org["api_key"]})
+    assert r.status_code == 200 and r.get_data().startswith(b"customer_id,")
+    r.close()
+    assert set(Path(tempfile.gettempdir()).glob("hcl-download-*")) <= before
+
+
 def test_downloads_have_the_cli_columns_and_no_formulas(client, org, scored):
     key = {"X-API-Key": org["api_key"]}
     csv = client.get(f"{BULK}/{scored['id']}/download", headers=key)
