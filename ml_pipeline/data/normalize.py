@@ -303,6 +303,11 @@ def skip_blank_and_header_rows(
             bad.skip(mask, message)
 
 
+# Stored predictions keep the id in a 200-character column; a longer "id" is not one (a pasted
+# text, a broken export) and would fail the whole job where it is stored.
+MAX_ID_CHARS = 200
+
+
 def read_customer_ids(
     ids: tuple[pd.Series, np.ndarray], cols: dict[str, str], bad: BadRows, notes: dict
 ) -> tuple[pd.Series, np.ndarray]:
@@ -325,6 +330,9 @@ def read_customer_ids(
         uniq, inverse = np.unique(canonical.to_numpy(dtype=object).astype(str), return_inverse=True)
         ids, codes = pd.Series(uniq, dtype="string"), inverse[codes]
     bad.add((ids == "").to_numpy(bool)[codes], f"empty {cols['customer_id']}")
+    too_long = (ids.str.len() > MAX_ID_CHARS).to_numpy(bool)
+    if too_long.any():
+        bad.add(too_long[codes], f"{cols['customer_id']} longer than {MAX_ID_CHARS} characters")
     return ids, codes
 
 

@@ -103,7 +103,7 @@ def _sniff(path: Path) -> tuple[str, bytes]:
     if path.is_dir():
         raise EventLogError(f"{path}: is a folder, not a file")
     with path.open("rb") as fh:
-        head = fh.read(65536)
+        head = fh.read(_HEAD_BYTES)
     kind = sniff_kind(head)
     if kind == "empty":
         raise EventLogError(f"{path.name}: the file is empty")
@@ -117,7 +117,7 @@ def _sniff(path: Path) -> tuple[str, bytes]:
     if kind == "gzip":
         with gzip.open(path, "rb") as fh:
             try:
-                head = fh.read(65536)
+                head = fh.read(_HEAD_BYTES)
             except (OSError, EOFError) as exc:
                 raise EventLogError(f"{path.name}: the gzip data is corrupt ({exc})") from exc
         inner_kind = sniff_kind(head)
@@ -220,6 +220,9 @@ class RawStream:
             raise EventLogError(f"{self.path.name}: not a readable Parquet file ({exc})") from exc
 
 
+# pyarrow reads 1 MB blocks and refuses a row that does not fit in one; a file with such a row is
+# read again in blocks this large before it is refused.
+_LARGEST_BLOCK = 64 << 20
 _SHEETS_NOTE = re.compile(r"^the workbook has \d+ sheets \((.*)\); read the first")
 
 
@@ -256,6 +259,20 @@ def detect_delimiter(header_line: str) -> str:
     return best if counts[best] > 0 else ","
 
 
+_HEAD_BYTES = 65536
+_LONGEST_HEADER = 16 << 20
+
+
+def _header_bytes(path: Path, compressed: bool) -> bytes:
+    """The file's first line (and a little more), for a header wider than the first 64 KiB;
+    EventLogError past 16 MB without a line break."""
+    with gzip.open(path, "rb") if compressed else path.open("rb") as fh:
+        head = fh.read(_LONGEST_HEADER)
+    if b"\n" not in head and len(head) >= _LONGEST_HEADER:
+        raise EventLogError(f"{path.name}: the first line is longer than 16 MB; is it a CSV file?")
+    return head
+
+
 class EncodingSwitch(Exception):
     """Raised by a streamed read that met a byte that is not UTF-8 after some batches: the caller
     starts again with ``encoding`` (and adds ``warning``)."""
@@ -274,6 +291,8 @@ class _CsvOptions:
 
     def __init__(self, path: Path, head: bytes, compressed: bool, encoding: str | None = None):
         self.path, self.compressed = path, compressed
+        if b"\n" not in head and len(head) >= _HEAD_BYTES:
+            head = _header_bytes(path, compressed)  # a header wider than the first 64 KiB
         text, self.encoding = _decode_head(head, encoding)
         lines = text.splitlines()
         header_line = lines[0] if lines else ""
@@ -357,16 +376,24 @@ def _read_csv(path: Path, head: bytes, compressed: bool, encoding: str | None) -
 
 
 def _read_csv_table(path: Path, opts: _CsvOptions) -> pa.Table:
-    try:
-        stream = pa.input_stream(str(path), compression="gzip" if opts.compressed else None)
-        return pacsv.read_csv(
-            stream,
-            read_options=pacsv.ReadOptions(**opts.read_kwargs),
-            parse_options=opts.parse,
-            convert_options=opts.convert,
-        )
-    except (OSError, EOFError) as exc:
-        raise EventLogError(f"{path.name}: the file is truncated or corrupt ({exc})") from exc
+    for block_size in (None, _LARGEST_BLOCK):
+        try:
+            stream = pa.input_stream(str(path), compression="gzip" if opts.compressed else None)
+            read = pacsv.ReadOptions(**opts.read_kwargs, **({"block_size": block_size} if block_size else {}))
+            return pacsv.read_csv(
+                stream, read_options=read, parse_options=opts.parse, convert_options=opts.convert
+            )
+        except pa.ArrowInvalid as exc:
+            if "straddl" not in str(exc):
+                raise
+            if block_size:
+                raise EventLogError(
+                    f"{path.name}: a row is longer than {_LARGEST_BLOCK >> 20} MB; an event log's rows are "
+                    "short (is a field's closing quote missing?)"
+                ) from exc
+        except (OSError, EOFError) as exc:
+            raise EventLogError(f"{path.name}: the file is truncated or corrupt ({exc})") from exc
+    raise AssertionError("unreachable")  # the loop returns or raises
 
 
 def _csv_error(path: Path, exc: Exception, opts: _CsvOptions) -> EventLogError:
@@ -374,6 +401,11 @@ def _csv_error(path: Path, exc: Exception, opts: _CsvOptions) -> EventLogError:
         return EventLogError(
             f"{path.name}: cannot be decoded as {opts.describe_encoding()} ({str(exc).splitlines()[0]}); "
             "pass --encoding with the file's encoding"
+        )
+    if "straddl" in str(exc):
+        return EventLogError(
+            f"{path.name}: a row is longer than the reader's block of text; an event log's rows are "
+            "short (is a field's closing quote missing, or a field megabytes long?)"
         )
     return EventLogError(f"{path.name}: cannot be read as CSV ({str(exc).splitlines()[0]})")
 

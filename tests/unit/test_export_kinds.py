@@ -405,3 +405,18 @@ def test_a_column_of_serial_day_numbers_gets_a_note(tmp_path):
     log = load_events(_write(tmp_path, "customer_id,event_date,amount\nA,45292,1\nB,45293,2\n"))
     assert str(log.to_frame()["event_date"].iloc[0].date()) == "2024-01-01"
     assert any("serial day numbers" in w for w in log.warnings)
+
+
+def test_an_overlong_customer_id_is_a_bad_row_and_a_megabyte_field_is_read(tmp_path):
+    rows = "".join(f"B,2023-01-02,{i}\n" for i in range(200))
+    text = "customer_id,event_date,amount\n" + "A" * 2_000_000 + ",2023-01-01,1\n" + rows
+    log = load_events(_write(tmp_path, text))
+    assert log.n_customers == 1
+    assert any("customer_id longer than 200 characters (first in row 2)" in w for w in log.warnings)
+
+
+def test_a_header_wider_than_64_kib(tmp_path):
+    extra = [f"column_{i}" for i in range(20000)]
+    text = ",".join(["customer_id", "event_date", "amount", *extra]) + "\n"
+    text += "".join(",".join([c, "2023-01-01", "1", *["x"] * len(extra)]) + "\n" for c in "AB")
+    assert load_events(_write(tmp_path, text)).n_events == 2
