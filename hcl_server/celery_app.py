@@ -12,6 +12,10 @@ from pathlib import Path
 from celery import Celery, Task
 from celery.signals import worker_process_init
 from flask import Flask, current_app
+from kombu.exceptions import OperationalError as KombuOperationalError
+
+from hcl_server.errors import Unavailable
+from hcl_server.extensions import db
 
 TASK_MODULES = ["hcl_server.tasks.bulk", "hcl_server.tasks.datasets", "hcl_server.tasks.training"]
 
@@ -72,9 +76,33 @@ def init_celery(app: Flask) -> Celery:
     return celery
 
 
+_PUBLISH_RETRY = {"max_retries": 3, "interval_start": 0.2, "interval_step": 0.4, "interval_max": 1.0}
+
+
 def enqueue(task_name: str, *args) -> None:
     """Send a task by name through the current app's Celery (its broker, not a global one).
 
     Call only after the rows the task reads are committed (microblog's bug #220 is the opposite).
+    Publishing is retried briefly (about 2 s in all); a broker that stays unreachable raises
+    Unavailable.
     """
-    current_app.extensions["celery"].send_task(task_name, args=list(args))
+    try:
+        current_app.extensions["celery"].send_task(
+            task_name, args=list(args), retry=True, retry_policy=_PUBLISH_RETRY
+        )
+    except (KombuOperationalError, OSError) as exc:
+        raise Unavailable(
+            f"the task queue is not reachable ({str(exc).splitlines()[0]}); try again shortly"
+        ) from exc
+
+
+def enqueue_or_fail(row, task_name: str, *args) -> None:
+    """Enqueue the task of a just-committed ``row`` (a dataset or job with status and error); when
+    the broker cannot take it, the row is failed with the reason (so nothing stays queued forever)
+    and Unavailable is raised for the client to send the upload or request again."""
+    try:
+        enqueue(task_name, *args)
+    except Unavailable as exc:
+        row.status, row.error = "failed", f"{exc.message} when it was submitted; submit it again"
+        db.session.commit()
+        raise

@@ -36,3 +36,8 @@ class Unprocessable(DomainError):
 
 class OutputFailed(DomainError):
     """A file the service should have produced could not be written."""
+
+
+class Unavailable(DomainError):
+    """A service the request needs (the task queue) cannot be reached; the request can be sent
+    again as it is, later."""

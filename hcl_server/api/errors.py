@@ -14,6 +14,7 @@ from hcl_server.errors import (
     Invalid,
     NotFound,
     OutputFailed,
+    Unavailable,
     Unprocessable,
     UnsupportedFile,
 )
@@ -49,6 +50,7 @@ STATUS_OF: dict[type[DomainError], int] = {
     UnsupportedFile: 415,
     Unprocessable: 422,
     OutputFailed: 500,
+    Unavailable: 503,
 }
 
 
@@ -92,7 +94,10 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def domain_error(exc: DomainError):
         status = next(STATUS_OF[c] for c in type(exc).__mro__ if c in STATUS_OF)
-        return error_response(status, exc.message, exc.details)
+        response, status = error_response(status, exc.message, exc.details)
+        if status == 503:
+            response.headers["Retry-After"] = str(RETRY_AFTER_S)
+        return response, status
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):

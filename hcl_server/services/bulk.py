@@ -12,7 +12,7 @@ from typing import BinaryIO
 
 from flask import current_app
 
-from hcl_server.celery_app import enqueue
+from hcl_server.celery_app import enqueue_or_fail
 from hcl_server.db import Job
 from hcl_server.db.models import new_id
 from hcl_server.db.params import BulkParams
@@ -52,7 +52,7 @@ def create_bulk_job(org_id: str, upload, name: str | None, as_of: str | None, re
     ).to_dict()
     db.session.add(job)
     db.session.commit()
-    enqueue("hcl.bulk.split", job.id)
+    enqueue_or_fail(job, "hcl.bulk.split", job.id)
     return job
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from werkzeug.datastructures import FileStorage
 
-from hcl_server.celery_app import enqueue
+from hcl_server.celery_app import enqueue_or_fail
 from hcl_server.db import Dataset
 from hcl_server.db.models import new_id
 from hcl_server.errors import Invalid, UnsupportedFile
@@ -83,7 +83,7 @@ def create_dataset(org_id: str, upload: FileStorage | None, name: str | None, re
     dataset.column_mapping = options.column_mapping
     db.session.add(dataset)
     db.session.commit()
-    enqueue("hcl.datasets.profile", dataset.id)
+    enqueue_or_fail(dataset, "hcl.datasets.profile", dataset.id)
     return dataset
 
 

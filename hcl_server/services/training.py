@@ -9,7 +9,7 @@ from pathlib import Path
 
 from sqlalchemy.exc import IntegrityError
 
-from hcl_server.celery_app import enqueue
+from hcl_server.celery_app import enqueue_or_fail
 from hcl_server.db import Job, ModelVersion
 from hcl_server.db.models import utcnow
 from hcl_server.db.params import TrainingParams
@@ -43,7 +43,7 @@ def create_training_job(org_id: str, request: dict) -> Job:
     job = Job(organization_id=org_id, kind="training", dataset_id=dataset.id, params=params.to_dict())
     db.session.add(job)
     db.session.commit()
-    enqueue("hcl.training.run", job.id)
+    enqueue_or_fail(job, "hcl.training.run", job.id)
     return job
 
 

@@ -4,6 +4,7 @@ would become too long a path, a database that is down. Each answers 4xx or 503, 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -60,3 +61,38 @@ def test_a_database_that_is_down_answers_503(service_env):
     assert len(answers) == 2
     for status, retry_after, message in answers:
         assert status == 503 and retry_after and "database is not reachable" in message
+
+
+_BROKER_DOWN = """
+import io, json, sys
+from flask_migrate import upgrade
+from hcl_server import create_app
+app = create_app({"TESTING": True})
+with app.app_context():
+    upgrade()
+key = json.loads(app.test_cli_runner().invoke(args=["orgs", "create", "B"]).output.strip().splitlines()[-1])["api_key"]
+client = app.test_client()
+csv = (io.BytesIO(b"customer_id,event_date\\\\nA,2023-01-01\\\\nA,2023-01-05\\\\n"), "a.csv")
+r = client.post("/api/v1/datasets", headers={"X-API-Key": key}, content_type="multipart/form-data", data={"file": csv})
+rows = client.get("/api/v1/datasets", headers={"X-API-Key": key}).get_json()["datasets"]
+print(json.dumps([r.status_code, r.headers.get("Retry-After"), r.get_json()["error"]["message"], rows]))
+"""
+
+
+def test_an_upload_while_the_broker_is_down_answers_503_and_leaves_nothing_queued(tmp_path):
+    # Nothing listens on port 1: the broker (Redis) is down. In its own process, as above.
+    env = {
+        **os.environ,
+        "REDIS_URL": "redis://127.0.0.1:1/0",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'h.sqlite3'}",
+        "STORAGE_DIR": str(tmp_path / "storage"),
+        "S3_BUCKET": "",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", _BROKER_DOWN], capture_output=True, text=True, timeout=120, env=env
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    status, retry_after, message, rows = json.loads(done.stdout.splitlines()[-1])
+    assert status == 503 and retry_after and "task queue is not reachable" in message
+    assert [row["status"] for row in rows] == ["failed"]
+    assert "submit it again" in rows[0]["errors"][0]
