@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from hcl_server.db import Dataset, Job
+from hcl_server.errors import Unavailable
 from hcl_server.services.jobs import claim_and_load, fail, running_job
 from ml_pipeline.data.options import api_wording
 from ml_pipeline.errors import PipelineError
@@ -42,10 +43,12 @@ def record_outcome(
 ) -> None:
     """Run a service step on a running row; if it raises, record the failure on the row.
 
-    A PipelineError is the data's fault: its message goes to the client (after ``prefix``),
-    worded with the API's form fields where ml_pipeline names a CLI flag (every file here came
-    through the API: "pass --date-format" reads "pass the date_format field"). Any other exception is ours: it is logged with its traceback and the client reads
-    ``internal_error``. A row cancelled meanwhile stays cancelled (services.jobs.fail).
+        A PipelineError is the data's fault: its message goes to the client (after ``prefix``),
+        worded with the API's form fields where ml_pipeline names a CLI flag (every file here came
+        through the API: "pass --date-format" reads "pass the date_format field"). Any other exception is ours: it is logged with its traceback and the client reads
+        ``internal_error``. A broker that stayed unreachable while the step enqueued its next task
+    (Unavailable) fails the row with that reason. A row cancelled meanwhile stays cancelled
+    (services.jobs.fail).
     """
     ctx = {f"{row.__tablename__[:-1]}_id": row.id, "org_id": row.organization_id}
     try:
@@ -53,6 +56,9 @@ def record_outcome(
     except PipelineError as exc:
         logger.info("%s %s (org %s): %s%s", what, *ctx.values(), prefix, exc, extra=ctx)
         fail(row, prefix + api_wording(str(exc)))
+    except Unavailable as exc:  # the broker stayed down while this step enqueued the next
+        logger.warning("%s %s (org %s): %s%s", what, *ctx.values(), prefix, exc.message, extra=ctx)
+        fail(row, prefix + exc.message)
     except Exception:
         logger.exception("%s %s (org %s): %sunexpected error", what, *ctx.values(), prefix, extra=ctx)
         fail(row, internal_error)

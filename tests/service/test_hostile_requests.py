@@ -96,3 +96,29 @@ def test_an_upload_while_the_broker_is_down_answers_503_and_leaves_nothing_queue
     assert status == 503 and retry_after and "task queue is not reachable" in message
     assert [row["status"] for row in rows] == ["failed"]
     assert "submit it again" in rows[0]["errors"][0]
+
+
+def test_a_worker_step_that_cannot_enqueue_its_next_task_fails_its_row(app, org):
+    from hcl_server.db import Dataset
+    from hcl_server.db.models import new_id
+    from hcl_server.errors import Unavailable
+    from hcl_server.extensions import db
+    from hcl_server.tasks.outcome import record_outcome
+
+    def step(row):
+        raise Unavailable("the task queue is not reachable (connection refused); try again shortly")
+
+    with app.app_context():
+        row = Dataset(
+            id=new_id(),
+            organization_id=org["organization_id"],
+            name="d",
+            filename="d.csv",
+            storage_key="k",
+            size_bytes=1,
+            status="running",
+        )
+        db.session.add(row)
+        db.session.commit()
+        record_outcome(row, step, what="dataset", internal_error="internal error")
+        assert row.status == "failed" and "task queue is not reachable" in row.error
