@@ -12,7 +12,6 @@ import sys
 import time
 from pathlib import Path
 
-from ml_pipeline.data.columns import parse_mapping_args
 from ml_pipeline.data.days import date_to_day
 from ml_pipeline.data.eventlog import load_events
 from ml_pipeline.data.options import (
@@ -180,7 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
 def read_options(args) -> ReadOptions:
     """The reading options given on the command line."""
     return ReadOptions(
-        column_mapping=parse_mapping_args(args.column) or None,
+        column_mapping=parse_pairs(args.column, "--column", "customer_id=Kunde") or None,
         event_types=parse_pairs(args.event_type, "--event-type", "charge=purchase") or None,
         sheet=args.sheet,
         date_format=args.date_format,

@@ -8,7 +8,7 @@ and their builders), plausibility (dates far after the rest left out, amounts or
 above the usual tamed, each named by row), sharding (a file split by customer), profiling, synthetic (generated logs).
 """
 
-from ml_pipeline.data.columns import parse_mapping_args, resolve_columns
+from ml_pipeline.data.columns import resolve_columns
 from ml_pipeline.data.days import as_of_after, check_as_of, date_to_day, day_to_date
 from ml_pipeline.data.eventlog import (
     DUPLICATE_POLICIES,
@@ -19,7 +19,7 @@ from ml_pipeline.data.eventlog import (
     from_records,
     load_events,
 )
-from ml_pipeline.data.options import ReadOptions, api_wording
+from ml_pipeline.data.options import ReadOptions, api_wording, parse_pairs
 from ml_pipeline.data.profiling import profile
 from ml_pipeline.data.readers import write_csv_atomic
 from ml_pipeline.data.sharding import Shards, load_shards, shard_file
@@ -42,7 +42,7 @@ __all__ = [
     "generate_events",
     "load_events",
     "load_shards",
-    "parse_mapping_args",
+    "parse_pairs",
     "profile",
     "resolve_columns",
     "shard_file",

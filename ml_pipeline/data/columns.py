@@ -329,14 +329,3 @@ def _by_name_part(headers: list[str], taken: set[str], canonical: str) -> str | 
         if h not in taken and any(p in norm for p in parts) and not any(x in norm for x in excluded):
             return h
     return None
-
-
-def parse_mapping_args(items: list[str] | None) -> dict[str, str]:
-    """Parse CLI ``--column field=HEADER`` items into a mapping."""
-    out: dict[str, str] = {}
-    for item in items or []:
-        if "=" not in item:
-            raise EventLogError(f"--column {item}: expected FIELD=HEADER, e.g. customer_id=Kunde")
-        key, value = item.split("=", 1)
-        out[key.strip()] = value.strip()
-    return out

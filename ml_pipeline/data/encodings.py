@@ -34,7 +34,8 @@ class Utf8Verdict:
     single_byte_encoding: str  # "cp1252", or "latin-1" when a byte undefined in cp1252 occurs
 
 
-def _open(path: Path, compressed: bool):
+def open_bytes(path: Path, compressed: bool):
+    """The file's (decompressed) bytes, opened for reading."""
     return gzip.open(path, "rb") if compressed else path.open("rb")
 
 
@@ -44,7 +45,7 @@ def utf8_verdict(path: Path, compressed: bool) -> Utf8Verdict:
     lines_before, tail = 0, ""
     first_bad_line, bad_text = None, ""
     has_utf8, undefined = False, False
-    with _open(path, compressed) as fh:
+    with open_bytes(path, compressed) as fh:
         while True:
             chunk = fh.read(_CHUNK)
             final = not chunk

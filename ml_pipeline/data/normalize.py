@@ -474,11 +474,17 @@ def read_cancellations(table: pa.Table, cols: dict[str, str], prefixed: bool | N
     if "order_id" not in cols or prefixed is False:
         return None
     values, codes = distinct_values(table.column(cols["order_id"]))
-    s = values.fillna("").str.strip()
-    cancel = s.str.fullmatch(r"[Cc]\d+").to_numpy(bool)
-    if prefixed is None and not (cancel.any() and s.str.fullmatch(r"\d+").any()):
+    cancel, numeric = cancellation_marks(values)
+    if prefixed is None and not (cancel.any() and numeric):
         return None
     return cancel[codes] if cancel.any() else None
+
+
+def cancellation_marks(values: pd.Series) -> tuple[np.ndarray, bool]:
+    """(bool per distinct order number: written ``C`` + digits, whether any is plain digits):
+    the marks are cancellations only in a file that has both."""
+    s = values.fillna("").str.strip()
+    return s.str.fullmatch(r"[Cc]\d+").to_numpy(bool), bool(s.str.fullmatch(r"\d+").any())
 
 
 def line_item_amounts(

@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from ml_pipeline.data.encodings import decide_after_utf8_failure
+from ml_pipeline.data.encodings import decide_after_utf8_failure, open_bytes
 from ml_pipeline.errors import EventLogError
 
 logger = logging.getLogger(__name__)
@@ -266,7 +266,7 @@ _LONGEST_HEADER = 16 << 20
 def _header_bytes(path: Path, compressed: bool) -> bytes:
     """The file's first line (and a little more), for a header wider than the first 64 KiB;
     EventLogError past 16 MB without a line break."""
-    with gzip.open(path, "rb") if compressed else path.open("rb") as fh:
+    with open_bytes(path, compressed) as fh:
         head = fh.read(_LONGEST_HEADER)
     if b"\n" not in head and len(head) >= _LONGEST_HEADER:
         raise EventLogError(f"{path.name}: the first line is longer than 16 MB; is it a CSV file?")

@@ -33,6 +33,7 @@ from ml_pipeline.data.days import day_to_date
 from ml_pipeline.data.eventlog import EventLog, from_table
 from ml_pipeline.data.normalize import (
     BadRows,
+    cancellation_marks,
     canonical_ids,
     event_type_key,
     id_text,
@@ -159,10 +160,12 @@ def _shard_stream(
                 continue
             numbers = np.arange(rows + 2, rows + 2 + table.num_rows)
             rows += table.num_rows
-            table, numbers = left_out.drop(table, cols, numbers)
+            # The distinct ids, found once per batch for the left-out rows and the shard hash.
+            ids, codes = distinct_values(id_text(table.column(cols["customer_id"])))
+            table, numbers, codes = left_out.drop(table, cols, numbers, (ids, codes))
             if table.num_rows == 0:
                 continue
-            shard = _shard_of_rows(table.column(cols["customer_id"]), n_shards)
+            shard = _shard_of_ids(ids, codes, n_shards)
             evidence.add(table, cols, numbers)
             writers.write(table, shard, numbers)
     if rows == 0:
@@ -190,35 +193,36 @@ class _LeftOut:
     def __init__(self) -> None:
         self.counts: dict[str, list[int]] = {}  # message -> [rows, first row]
 
-    def drop(self, table: pa.Table, cols: dict[str, str], numbers: np.ndarray) -> tuple[pa.Table, np.ndarray]:
-        """(the table without its left-out rows, their file row numbers)."""
+    def drop(
+        self, table: pa.Table, cols: dict[str, str], numbers: np.ndarray, ids: tuple[pd.Series, np.ndarray]
+    ) -> tuple[pa.Table, np.ndarray, np.ndarray]:
+        """(the table without its left-out rows, their file row numbers, their id codes);
+        ``ids``: the batch's distinct customer ids and the code of each row."""
         bad = BadRows(table.num_rows, numbers)
-        skip_blank_and_header_rows(table, cols, bad)
+        skip_blank_and_header_rows(table, cols, bad, ids)
+        codes = ids[1]
         if not bad.skipped.any():
-            return table, numbers
+            return table, numbers, codes
         for message, first, k in bad.skip_notes:
             seen = self.counts.setdefault(message, [0, bad.row(first)])
             seen[0] += k
         keep = ~bad.skipped
-        return table.filter(pa.array(keep)), numbers[keep]
+        return table.filter(pa.array(keep)), numbers[keep], codes[keep]
 
     def notes(self) -> list[str]:
         return [f"left out {k} row(s): {m} (first in row {first})" for m, (k, first) in self.counts.items()]
 
 
-def _shard_of_rows(ids: pa.ChunkedArray, n_shards: int) -> np.ndarray:
-    """Shard (int64 in [0, n_shards)) per row: a stable hash of the stripped customer id.
+def _shard_of_ids(ids: pd.Series, codes: np.ndarray, n_shards: int) -> np.ndarray:
+    """Shard (int64 in [0, n_shards)) per row: a stable hash of its customer id as the
+    normalization reads it (stripped; 12046.0 is 12046, so both land in one shard).
 
-    Each distinct id is hashed once (pandas' hash_array of the value, the same in every process
-    and run), then mapped to its rows.
+    ``ids`` are the batch's distinct ids and ``codes`` (rows,) each row's index into them; each
+    distinct id is hashed once (pandas' hash_array, the same in every process and run).
     """
-    encoded = pc.dictionary_encode(
-        pc.utf8_trim_whitespace(id_text(ids)), null_encoding="encode"
-    ).combine_chunks()
-    # The id as the normalization will read it (12046.0 is 12046), so both land in one shard.
-    canonical = canonical_ids(encoded.dictionary.to_pandas().astype("string").fillna(""))
+    canonical = canonical_ids(ids.fillna("").str.strip())
     hashed = pd.util.hash_array(canonical.to_numpy(dtype=object), categorize=False)
-    return (hashed % np.uint64(n_shards)).astype(np.int64)[encoded.indices.to_numpy(zero_copy_only=False)]
+    return (hashed % np.uint64(n_shards)).astype(np.int64)[codes]
 
 
 class _ShardWriters:
@@ -288,10 +292,9 @@ class _FormatEvidence:
             values, _ = distinct_values(table.column(cols["event_type"]))
             self.event_keys.update(event_type_key(v) for v in values.fillna(""))
         if "order_id" in cols and not all(self.order_ids.values()):
-            values, _ = distinct_values(table.column(cols["order_id"]))
-            s = values.fillna("").str.strip()
-            self.order_ids["prefixed"] |= bool(s.str.fullmatch(r"[Cc]\d+").any())
-            self.order_ids["numeric"] |= bool(s.str.fullmatch(r"\d+").any())
+            cancel, numeric = cancellation_marks(distinct_values(table.column(cols["order_id"]))[0])
+            self.order_ids["prefixed"] |= bool(cancel.any())
+            self.order_ids["numeric"] |= numeric
 
     def _add_dates(self, dates: pa.ChunkedArray, row_of) -> None:
         values, codes = distinct_values(dates)

@@ -20,7 +20,6 @@ from ml_pipeline.serving.scoring import predict
 
 CASES = Path(__file__).resolve().parents[1] / "cases"  # a copy of the project's shared cases
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
-needs_cases = pytest.mark.skipif(not CASES.exists(), reason="tests/cases not present")
 
 
 def _profile(path: Path, capsys) -> dict:
@@ -65,7 +64,6 @@ def _train_predict(train_on: Path, predict_on: list[Path], tmp: Path) -> list[pd
 # --- dates -----------------------------------------------------------------------------------
 
 
-@needs_cases
 def test_min_future_typo_is_flagged_by_row_and_left_out_of_the_as_of(capsys):
     prof = _profile(CASES / "08_min.csv", capsys)
     assert any("row 4" in w and "2033-01-07" in w for w in prof["warnings"])
@@ -77,7 +75,6 @@ def test_min_future_typo_is_flagged_by_row_and_left_out_of_the_as_of(capsys):
     assert check_as_of(log.day, None) == date_to_day("2023-01-07")
 
 
-@needs_cases
 def test_future_typo_leaves_the_as_of_and_the_other_forecasts_unchanged(tmp_path, capsys):
     path = CASES / "08_future_typo_date.csv"
     log = load_events(path)
@@ -101,7 +98,6 @@ def test_future_typo_leaves_the_as_of_and_the_other_forecasts_unchanged(tmp_path
     ]
 
 
-@needs_cases
 def test_bulk_split_agrees_with_the_whole_file_on_the_last_day(tmp_path):
     path = CASES / "08_future_typo_date.csv"
     shards = shard_file(path, tmp_path, n_shards=5, batch_rows=300)
@@ -153,7 +149,6 @@ def test_real_gaps_and_many_future_rows_are_kept(log_from_rows):
 # --- amounts ---------------------------------------------------------------------------------
 
 
-@needs_cases
 def test_huge_outlier_is_named_and_does_not_drive_the_forecasts(tmp_path, capsys):
     path = CASES / "17_single_huge_outlier.csv"
     prof = _profile(path, capsys)
@@ -210,7 +205,10 @@ def test_large_but_ordinary_amounts_are_not_flagged(log_from_rows):
 def test_real_logs_are_not_flagged(name):
     path = DATA / name / "events.csv.gz"
     if not path.exists():
-        pytest.skip(f"{path} not present")
+        pytest.skip(
+            f"{path} not present: the real logs live beside the repository, not in it "
+            "(docs/benchmarks.md has their figures)"
+        )
     started = time.perf_counter()
     log = load_events(path)
     assert log.info["implausible"]["dates_left_out"] == 0
