@@ -36,6 +36,14 @@ class Config:
     CELERY_VISIBILITY_TIMEOUT: int = field(
         default_factory=lambda: int(_env("CELERY_VISIBILITY_TIMEOUT", "14400"))
     )
+    # A running task writes a heartbeat this often; a row whose heartbeat is older than
+    # JOB_STALE_S has lost its worker and is taken over (the reconciler re-sends its task).
+    JOB_HEARTBEAT_S: float = field(default_factory=lambda: float(_env("JOB_HEARTBEAT_S", "10")))
+    JOB_STALE_S: float = field(default_factory=lambda: float(_env("JOB_STALE_S", "60")))
+    # How often the reconciler (Celery beat) looks for lost and stalled work.
+    RECONCILE_EVERY_S: float = field(default_factory=lambda: float(_env("RECONCILE_EVERY_S", "30")))
+    # Queued and running jobs and datasets one organization may have; more answers 429.
+    ORG_MAX_ACTIVE_JOBS: int = field(default_factory=lambda: int(_env("ORG_MAX_ACTIVE_JOBS", "10")))
     PORT: int = field(default_factory=lambda: int(_env("PORT", "5000")))
 
     def as_flask(self) -> dict:

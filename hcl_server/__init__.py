@@ -93,3 +93,15 @@ def register_commands(app: Flask) -> None:
         click.echo(json.dumps({"organization_id": org.id, "api_key": key}))
 
     app.cli.add_command(orgs)
+
+    work = AppGroup("jobs", help="Look after background work.")
+
+    @work.command("reconcile")
+    def reconcile() -> None:
+        """One reconciler pass now: re-send lost tasks, take over work whose worker died. Prints
+        how many tasks it sent, by task name, as JSON."""
+        from hcl_server.services.reconcile import reconcile as run
+
+        click.echo(json.dumps(dict(run())))
+
+    app.cli.add_command(work)

@@ -41,3 +41,8 @@ class OutputFailed(DomainError):
 class Unavailable(DomainError):
     """A service the request needs (the task queue) cannot be reached; the request can be sent
     again as it is, later."""
+
+
+class TooManyJobs(DomainError):
+    """The organization already has as many queued and running jobs as it may; the request can
+    be sent again once one of them has finished."""

@@ -14,6 +14,7 @@ from hcl_server.errors import (
     Invalid,
     NotFound,
     OutputFailed,
+    TooManyJobs,
     Unavailable,
     Unprocessable,
     UnsupportedFile,
@@ -22,6 +23,7 @@ from hcl_server.extensions import db
 
 logger = logging.getLogger(__name__)
 RETRY_AFTER_S = 10
+BUSY_RETRY_AFTER_S = 30  # an organization at its job limit: jobs take a minute or more to finish
 
 
 def error_response(status: int, message: str, details: dict | None = None, code: str | None = None):
@@ -49,6 +51,7 @@ STATUS_OF: dict[type[DomainError], int] = {
     Conflict: 409,
     UnsupportedFile: 415,
     Unprocessable: 422,
+    TooManyJobs: 429,
     OutputFailed: 500,
     Unavailable: 503,
 }
@@ -95,8 +98,8 @@ def register_error_handlers(app: Flask) -> None:
     def domain_error(exc: DomainError):
         status = next(STATUS_OF[c] for c in type(exc).__mro__ if c in STATUS_OF)
         response, status = error_response(status, exc.message, exc.details)
-        if status == 503:
-            response.headers["Retry-After"] = str(RETRY_AFTER_S)
+        if status in (429, 503):
+            response.headers["Retry-After"] = str(RETRY_AFTER_S if status == 503 else BUSY_RETRY_AFTER_S)
         return response, status
 
     @app.errorhandler(HTTPException)

@@ -33,6 +33,14 @@ def get_job(job_id: str):
     return training.get_training_job(g.org_id, job_id)
 
 
+@jobs.route("/<job_id>/cancel", methods=["POST"])
+@jobs.response(200, JobOut)
+def cancel_job(job_id: str):
+    """Cancel a queued or running training job: it stops at its next progress report and
+    registers no model version."""
+    return training.cancel_training_job(g.org_id, job_id)
+
+
 @models.route("", methods=["GET"])
 @models.response(200, ModelList)
 def list_models():

@@ -68,6 +68,9 @@ class Dataset(TimestampMixin, db.Model):
     warnings: Mapped[list] = mapped_column(JSON, nullable=False, default=list)
     error: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
+    # Written every few seconds by the worker profiling it (services.heartbeat): a running row
+    # whose heartbeat stops is taken over (services.reconcile).
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Job(TimestampMixin, db.Model):
@@ -89,6 +92,8 @@ class Job(TimestampMixin, db.Model):
     model_version_id: Mapped[str | None] = mapped_column(ForeignKey("model_versions.id"))
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Written every few seconds while a worker runs its split, training, merge or Excel step.
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Loaded with the job by the repository (a joined load) where a response shows it; never by
     # a query of its own, so serializing a page of jobs runs no query per row.
     model_version: Mapped[ModelVersion | None] = relationship(lazy="raise")
@@ -118,11 +123,14 @@ class BulkPartition(db.Model):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id"), nullable=False, index=True)
     index: Mapped[int] = mapped_column(Integer, nullable=False)
-    status: Mapped[str] = mapped_column(String(16), nullable=False, default="pending")  # pending | done
+    status: Mapped[str] = mapped_column(
+        String(16), nullable=False, default="pending"
+    )  # pending | running | done
     customers: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     summary: Mapped[dict | None] = mapped_column(JSON)
-    # Workers that died scoring it, counted when its task is redelivered (see tasks.bulk).
+    # Deliveries that claimed it (services.jobs.claim_partition); the third death fails the job.
     attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Prediction(db.Model):

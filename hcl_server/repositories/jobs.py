@@ -8,14 +8,16 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import and_, or_, update
+from sqlalchemy import and_, func, or_, update
 from sqlalchemy.orm import joinedload, load_only
 
-from hcl_server.db import Dataset, Job, ModelVersion
+from hcl_server.db import Dataset, Job, ModelVersion, Organization
 from hcl_server.db.models import utcnow
 from hcl_server.errors import NotFound
 from hcl_server.extensions import db
 from hcl_server.repositories import count, get_scoped, scoped
+
+ACTIVE = ("queued", "running")
 
 WorkRow = type[Job] | type[Dataset]
 # A pure SQL change: the service's commit expires the session's copy of the row.
@@ -51,24 +53,32 @@ def page_for_org(org_id: str, kind: str, limit: int, offset: int) -> tuple[list[
     return rows.all(), total
 
 
+def last_sign_of_life(model):
+    """When the row's worker last wrote: its heartbeat, else (a row from before heartbeats, or one
+    not claimed yet) its last update."""
+    return func.coalesce(model.heartbeat_at, model.updated_at)
+
+
 def _stale(model: WorkRow, now, stale_after_s: float):
-    """Running, but not updated for ``stale_after_s``: its worker died."""
-    return and_(model.status == "running", model.updated_at < now - timedelta(seconds=stale_after_s))
+    """Running, but no heartbeat for ``stale_after_s``: its worker died."""
+    return and_(model.status == "running", last_sign_of_life(model) < now - timedelta(seconds=stale_after_s))
 
 
-def claim(model: WorkRow, row_id: str, stale_after_s: float) -> bool:
-    """Queued (or running without an update for ``stale_after_s``) -> running, counting an attempt."""
+def claim(model: WorkRow, row_id: str, stale_after_s: float) -> int | None:
+    """Queued (or running without a heartbeat for ``stale_after_s``) -> running, counting an
+    attempt: the new attempt number, or None when the row is not claimable."""
     now = utcnow()
-    values = {"status": "running", "updated_at": now, "attempts": model.attempts + 1}
+    values = {"status": "running", "updated_at": now, "heartbeat_at": now, "attempts": model.attempts + 1}
     if model is Job:
         values["started_at"] = now
     result = db.session.execute(
         update(model)
         .where(model.id == row_id, or_(model.status == "queued", _stale(model, now, stale_after_s)))
-        .values(**values),
+        .values(**values)
+        .returning(model.attempts),
         execution_options=_SQL_ONLY,
     )
-    return result.rowcount == 1
+    return result.scalar_one_or_none()
 
 
 def give_up(model: WorkRow, row_id: str, error: str, stale_after_s: float) -> bool:
@@ -84,11 +94,12 @@ def give_up(model: WorkRow, row_id: str, error: str, stale_after_s: float) -> bo
     return result.rowcount == 1
 
 
-def set_progress(job_id: str, stage: str, fraction: float) -> None:
-    """A running job's stage and progress (0 to 1)."""
-    db.session.execute(
+def set_progress(job_id: str, stage: str, fraction: float) -> bool:
+    """A running job's stage and progress (0 to 1); False when the job is no longer running."""
+    result = db.session.execute(
         update(Job).where(Job.id == job_id, Job.status == "running").values(stage=stage, progress=fraction)
     )
+    return result.rowcount == 1
 
 
 def cancel(job_id: str) -> bool:
@@ -102,15 +113,19 @@ def cancel(job_id: str) -> bool:
 
 
 def move_stage(job_id: str, stage: str, to: str) -> bool:
-    """A running job at ``stage`` -> ``to``; False if another delivery moved it first."""
+    """A running job at ``stage`` -> ``to`` (its heartbeat restarts: the next step is sent now);
+    False if another delivery moved it first."""
     result = db.session.execute(
-        update(Job).where(Job.id == job_id, Job.status == "running", Job.stage == stage).values(stage=to)
+        update(Job)
+        .where(Job.id == job_id, Job.status == "running", Job.stage == stage)
+        .values(stage=to, heartbeat_at=utcnow())
     )
     return result.rowcount == 1
 
 
-def succeed(job_id: str, result: dict, warnings: list[str]) -> bool:
-    """A running job -> succeeded with its result; False if it was cancelled meanwhile."""
+def succeed(job_id: str, result: dict, warnings: list[str], **values) -> bool:
+    """A running job -> succeeded with its result (and any other column in ``values``); False if
+    it was cancelled or failed meanwhile."""
     done = db.session.execute(
         update(Job)
         .where(Job.id == job_id, Job.status == "running")
@@ -121,6 +136,19 @@ def succeed(job_id: str, result: dict, warnings: list[str]) -> bool:
             result=result,
             warnings=warnings,
             finished_at=utcnow(),
+            **values,
         )
     )
     return done.rowcount == 1
+
+
+def count_active(org_id: str, *, lock: bool = False) -> int:
+    """The organization's queued and running jobs and datasets. With ``lock`` the organization's
+    row is locked first (PostgreSQL; SQLite writers are serialized anyway), so two requests at
+    once cannot both take the last free place."""
+    if lock:
+        db.session.execute(
+            db.select(Organization.id).where(Organization.id == org_id).with_for_update()
+        ).all()
+    running_jobs = count(scoped(Job, org_id).where(Job.status.in_(ACTIVE)))
+    return running_jobs + count(scoped(Dataset, org_id).where(Dataset.status.in_(ACTIVE)))

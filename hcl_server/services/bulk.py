@@ -20,6 +20,7 @@ from hcl_server.errors import Conflict, OutputFailed, Unprocessable
 from hcl_server.extensions import db
 from hcl_server.repositories import jobs
 from hcl_server.services.datasets import save_upload
+from hcl_server.services.jobs import admit, cancel_job
 from hcl_server.services.reading import options_from_form
 from hcl_server.services.scoring import production_model
 from hcl_server.storage import storage
@@ -35,10 +36,12 @@ def create_bulk_job(org_id: str, upload, name: str | None, as_of: str | None, re
     reading options (``reading``: the form's fields, see services.reading), enqueue it.
 
     Raises Conflict without a production model, Invalid or UnsupportedFile for the upload,
-    Unprocessable for a reading option ml_pipeline refuses.
+    Unprocessable for a reading option ml_pipeline refuses, TooManyJobs at the organization's
+    limit (services.jobs.admit).
     """
     options = options_from_form(reading)
     mv = production_model(org_id)
+    priority = admit(org_id)
     job = Job(id=new_id(), organization_id=org_id, kind="bulk", model_version_id=mv.id)
     filename, key, size = save_upload(upload, org_id, "bulk", job.id)
     job.params = BulkParams(
@@ -52,7 +55,7 @@ def create_bulk_job(org_id: str, upload, name: str | None, as_of: str | None, re
     ).to_dict()
     db.session.add(job)
     db.session.commit()
-    enqueue_or_fail(job, "hcl.bulk.split", job.id)
+    enqueue_or_fail(job, "hcl.bulk.split", job.id, priority=priority)
     return job
 
 
@@ -68,13 +71,9 @@ def list_bulk_jobs(org_id: str, limit: int, offset: int) -> tuple[list[Job], int
 
 def cancel_bulk_job(org_id: str, job_id: str) -> Job:
     """Cancel a queued or running job; its tasks see the status and stop. Conflict if finished."""
-    job = get_bulk_job(org_id, job_id)
-    cancelled = jobs.cancel(job.id)
-    db.session.commit()
-    job = get_bulk_job(org_id, job_id)  # the commit expired it: read it again with its version
-    if not cancelled:
-        raise Conflict(f"bulk job {job.id} is already {job.status}")
-    return job
+    get_bulk_job(org_id, job_id)
+    cancel_job(job_id, "bulk job")
+    return get_bulk_job(org_id, job_id)  # the commit expired it: read it again with its version
 
 
 def download(org_id: str, job_id: str, file_format: str) -> BinaryIO:

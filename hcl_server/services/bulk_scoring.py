@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from hcl_server.celery_app import enqueue
+from hcl_server.celery_app import MAX_PRIORITY, enqueue_later
 from hcl_server.db import BulkPartition, Job
 from hcl_server.db.models import utcnow
 from hcl_server.db.params import BulkParams
@@ -29,7 +29,8 @@ from hcl_server.services.bulk_results import (
     prediction_records,
 )
 from hcl_server.services.exports import EXCEL_MAX_ROWS, escape_frame, write_xlsx
-from hcl_server.services.jobs import MAX_ATTEMPTS, ProgressWriter, died_message, fail
+from hcl_server.services.heartbeat import Heartbeat
+from hcl_server.services.jobs import MAX_ATTEMPTS, ProgressWriter, died_message, fail, stale_after_s
 from hcl_server.services.reading import api_messages
 from hcl_server.services.scoring import bundle_for, risk_thresholds
 from hcl_server.storage import storage
@@ -77,7 +78,21 @@ def split(job: Job) -> None:
         time.perf_counter() - started,
     )
     for i in range(len(groups)):
-        enqueue("hcl.bulk.partition", job.id, i)
+        # A broker that went down now loses nothing: the partitions are committed as pending, and
+        # the reconciler sends every one whose task is not waiting in the queue.
+        if not enqueue_later("hcl.bulk.partition", job.id, i, priority=partition_priority(i)):
+            break
+
+
+PARTITIONS_PER_TURN = 2
+
+
+def partition_priority(index: int) -> int:
+    """Partitions of one job go out at falling priority (1, 1, 2, 2, ... 9), below the first step
+    of any job (0): another organization's upload, sent while this job's partitions wait, is
+    split or profiled next, and its own partitions interleave with this job's rather than wait
+    for all of them."""
+    return min(MAX_PRIORITY, 1 + index // PARTITIONS_PER_TURN)
 
 
 def _shard_upload(job: Job, params: BulkParams, folder: Path) -> tuple[Shards, int]:
@@ -104,31 +119,48 @@ def _as_of(params: BulkParams, last_day: int | None) -> int:
 
 
 def score_partition(job: Job, index: int, redelivered: bool) -> None:
-    """Score one partition of a running job, store its predictions and result file, commit; the
-    last partition to finish enqueues the merge.
+    """Claim and score one partition of a running job, store its predictions and result file,
+    commit; the last partition to finish enqueues the merge.
 
-    Only a redelivery (the broker's sign that a worker died with it) writes before scoring: the
-    count of dead workers. On SQLite a write at the start of every partition waited for the other
-    worker's store of 100,000 predictions. Raises PipelineError for shards that do not score.
+    The claim (a conditional UPDATE counting the attempt) lets one delivery at a time score it;
+    a heartbeat shows it alive while it runs. A partition whose workers died ``MAX_ATTEMPTS``
+    times fails the job with that reason. Raises PipelineError for shards that do not score.
     """
     part = partitions.get(job.id, index)
     if part.status != "done":
-        if redelivered and not _count_dead_worker(job, part):
+        attempt = _claim_partition(job, index, redelivered)
+        if attempt is None:
             return
-        _score(job, part)
-    _merge_when_all_done(job.id)
+        db.session.refresh(part)
+        beat = Heartbeat(
+            BulkPartition,
+            BulkPartition.job_id == job.id,
+            BulkPartition.index == index,
+            BulkPartition.status == "running",
+            BulkPartition.attempts == attempt,
+        )
+        with beat:
+            _score(job, part)
+    merge_when_all_done(job.id)
 
 
-def _count_dead_worker(job: Job, part: BulkPartition) -> bool:
-    """Count the worker that died scoring this partition; fail the job (and return False) at the
-    MAX_ATTEMPTS-th death."""
-    died = part.attempts + 1  # the first delivery's worker and every redelivery's since
-    if died >= MAX_ATTEMPTS:
-        fail(job, f"partition {part.index}: " + died_message(died, "the worker scoring it"))
-        return False
-    part.attempts = died
-    db.session.commit()
-    return True
+def _claim_partition(job: Job, index: int, redelivered: bool) -> int | None:
+    """This delivery's attempt at the partition (see services.jobs.claim: a redelivery waits up
+    to two heartbeats for a dead worker's partition), or None: another delivery is scoring it,
+    it is done, or its workers died ``MAX_ATTEMPTS`` times (the job is then failed)."""
+    stale_s = stale_after_s(redelivered)
+    deadline = time.monotonic() + (stale_s + 1 if redelivered else 0)
+    while True:
+        attempt = partitions.claim(job.id, index, stale_s, MAX_ATTEMPTS)
+        db.session.commit()
+        if attempt is not None:
+            return attempt
+        if partitions.exhausted(job.id, index, stale_s, MAX_ATTEMPTS):
+            fail(job, f"partition {index}: " + died_message(MAX_ATTEMPTS, "the worker scoring it"))
+            return None
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(min(1.0, stale_s / 4))
 
 
 def _score(job: Job, part: BulkPartition) -> None:
@@ -181,14 +213,23 @@ def _load_partition(job: Job, params: BulkParams, index: int, folder: Path) -> E
     )
 
 
-def _merge_when_all_done(job_id: str) -> None:
-    """Enqueue the merge once every partition is done (once: a conditional UPDATE moves the stage)."""
+def merge_when_all_done(job_id: str) -> bool:
+    """Enqueue the merge once every partition is done (once: a conditional UPDATE moves the
+    stage); True when this call moved the job to merging."""
     if partitions.count_pending(job_id):
-        return
+        return False
     moved = jobs.move_stage(job_id, "scoring", "merging")
     db.session.commit()
     if moved:
-        enqueue("hcl.bulk.merge", job_id)
+        enqueue_later("hcl.bulk.merge", job_id)
+    return moved
+
+
+def merge_claimed(job: Job) -> None:
+    """``merge`` with a heartbeat on the job while it runs (the reconciler re-sends the merge of
+    a job whose heartbeat stops in stage merging)."""
+    with Heartbeat(Job, Job.id == job.id, Job.status == "running", Job.stage == "merging"):
+        merge(job)
 
 
 def merge(job: Job) -> None:
@@ -220,7 +261,7 @@ def merge(job: Job) -> None:
         "done" if done else "cancelled",
     )
     if done and total <= EXCEL_MAX_ROWS:
-        enqueue("hcl.bulk.xlsx", job.id)
+        enqueue_later("hcl.bulk.xlsx", job.id, priority=EXCEL_PRIORITY)
 
 
 def _fetched(keys: Iterator[str]) -> Iterator[Path]:
@@ -230,6 +271,9 @@ def _fetched(keys: Iterator[str]) -> Iterator[Path]:
         for key in keys:
             storage().get_file(key, piece)
             yield piece
+
+
+EXCEL_PRIORITY = 5  # after the first steps and early partitions of waiting jobs: the CSV is ready
 
 
 def excel_pending(job_id: str) -> Job | None:
@@ -248,7 +292,7 @@ def write_excel(job: Job) -> None:
     started = time.perf_counter()
     prefix = result_prefix(job)
     try:
-        with tempfile.TemporaryDirectory() as tmp:
+        with Heartbeat(Job, Job.id == job.id), tempfile.TemporaryDirectory() as tmp:
             csv_path, xlsx_path = Path(tmp) / "predictions.csv", Path(tmp) / "predictions.xlsx"
             storage().get_file(f"{prefix}/results/predictions.csv", csv_path)
             write_xlsx(csv_path, xlsx_path)

@@ -14,6 +14,7 @@ from hcl_server.db.models import new_id
 from hcl_server.errors import Invalid, UnsupportedFile
 from hcl_server.extensions import db
 from hcl_server.repositories import datasets
+from hcl_server.services.jobs import admit
 from hcl_server.services.reading import api_messages, api_worded, options_from_form
 from hcl_server.storage import storage
 from ml_pipeline.data.eventlog import EventLog, load_events
@@ -69,8 +70,10 @@ def save_upload(upload: FileStorage | None, org_id: str, kind: str, row_id: str)
 
 def create_dataset(org_id: str, upload: FileStorage | None, name: str | None, reading: dict) -> Dataset:
     """Store the upload, commit the dataset row with its reading options (``reading``: the form's
-    fields, see services.reading), then enqueue its profiling."""
+    fields, see services.reading), then enqueue its profiling. Raises TooManyJobs at the
+    organization's limit (services.jobs.admit)."""
     options = options_from_form(reading)
+    priority = admit(org_id)
     dataset = Dataset(id=new_id(), organization_id=org_id, name="", filename="", storage_key="", size_bytes=0)
     filename, key, size = save_upload(upload, org_id, "datasets", dataset.id)
     dataset.name, dataset.filename, dataset.storage_key, dataset.size_bytes = (
@@ -83,7 +86,7 @@ def create_dataset(org_id: str, upload: FileStorage | None, name: str | None, re
     dataset.column_mapping = options.column_mapping
     db.session.add(dataset)
     db.session.commit()
-    enqueue_or_fail(dataset, "hcl.datasets.profile", dataset.id)
+    enqueue_or_fail(dataset, "hcl.datasets.profile", dataset.id, priority=priority)
     return dataset
 
 

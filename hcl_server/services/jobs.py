@@ -1,19 +1,35 @@
-"""Job state transitions shared by every task: claim, progress, finish, fail (each commits)."""
+"""Job state transitions shared by every task: claim, heartbeat, progress, finish, fail (each commits)."""
 
 from __future__ import annotations
 
 import logging
 import time
 
+from flask import current_app
+
+from hcl_server.celery_app import MAX_PRIORITY
 from hcl_server.db import Dataset, Job
 from hcl_server.db.models import utcnow
+from hcl_server.errors import Conflict, TooManyJobs
 from hcl_server.extensions import db
 from hcl_server.repositories import jobs
+from hcl_server.services.heartbeat import Heartbeat, Stopped, check
 
 logger = logging.getLogger(__name__)
 PROGRESS_EVERY_S = 2.0
-STALE_AFTER_S = 120
 MAX_ATTEMPTS = 3  # deliveries of one job, dataset or partition before a worker death fails it
+
+
+def stale_after_s(redelivered: bool = False) -> float:
+    """Seconds without a heartbeat after which a running row's worker counts as dead.
+
+    A delivery the broker marks redelivered (a prefork child was killed and its task rejected
+    back, or Redis restored it from a dead worker) needs only two missed beats: the broker has
+    already said the worker that had it is gone. Any other delivery (a reconciler's re-send)
+    needs ``JOB_STALE_S``.
+    """
+    config = current_app.config
+    return 2 * float(config["JOB_HEARTBEAT_S"]) if redelivered else float(config["JOB_STALE_S"])
 
 
 def died_message(attempts: int, what: str = "the worker running it", stage: str | None = None) -> str:
@@ -25,31 +41,53 @@ def died_message(attempts: int, what: str = "the worker running it", stage: str 
     )
 
 
-def claim(model: type[Job] | type[Dataset], row_id: str, stale_after_s: float = STALE_AFTER_S) -> bool:
-    """Move a queued row to running with a conditional UPDATE; False if another delivery has it.
+def claim(model: type[Job] | type[Dataset], row_id: str, redelivered: bool = False) -> int | None:
+    """Move a queued row to running with a conditional UPDATE: the attempt number this delivery
+    holds it with (the fencing token its heartbeat names), or None when it must skip the row.
 
-    A row left running without an update for ``stale_after_s`` is taken over: the broker hands a
-    task to another worker only after its visibility timeout, i.e. when the first worker died.
-    Each claim counts an attempt. A row whose workers died ``MAX_ATTEMPTS`` times is failed
-    instead, with the reason: a job that kills every worker that runs it (a native crash, memory
-    beyond the machine's) must end, not come back forever.
+    A running row whose heartbeat is older than ``stale_after_s(redelivered)`` is taken over: its
+    worker died. A redelivered task waits up to that long for the old heartbeat to go stale, so
+    a kill -9 of the prefork child is taken over within two beats, while a worker that is still
+    alive keeps its row. A row whose workers died ``MAX_ATTEMPTS`` times is failed instead, with
+    the reason: a job that kills every worker that runs it (a native crash, memory beyond the
+    machine's) must end, not come back forever.
     """
-    row = jobs.get(model, row_id)
-    if row is not None and row.attempts >= MAX_ATTEMPTS:
-        error = died_message(row.attempts, stage=getattr(row, "stage", None))
-        gave_up = jobs.give_up(model, row_id, error, stale_after_s)
-        db.session.commit()
-        if gave_up:
-            logger.error("%s %s failed: %s", model.__tablename__, row_id, error)
-        return False
-    claimed = jobs.claim(model, row_id, stale_after_s)
-    db.session.commit()
-    return claimed
+    stale_s = stale_after_s(redelivered)
+    deadline = time.monotonic() + (stale_s + 1 if redelivered else 0)
+    while True:
+        row = jobs.get(model, row_id)
+        if row is None or row.status not in ("queued", "running"):
+            return None
+        if row.attempts >= MAX_ATTEMPTS:
+            error = died_message(row.attempts, stage=getattr(row, "stage", None))
+            gave_up = jobs.give_up(model, row_id, error, stale_s)
+            db.session.commit()
+            if gave_up:
+                logger.error("%s %s failed: %s", model.__tablename__, row_id, error)
+                return None
+        else:
+            attempt = jobs.claim(model, row_id, stale_s)
+            db.session.commit()
+            if attempt is not None:
+                return attempt
+        if time.monotonic() >= deadline:
+            return None
+        db.session.expire_all()
+        time.sleep(min(1.0, stale_s / 4))
 
 
-def claim_and_load(model: type[Job] | type[Dataset], row_id: str) -> Job | Dataset | None:
-    """The row, claimed for this delivery (see ``claim``), or None when this delivery must skip it."""
-    return jobs.get(model, row_id) if claim(model, row_id) else None
+def claim_and_load(
+    model: type[Job] | type[Dataset], row_id: str, redelivered: bool = False
+) -> tuple[Job | Dataset, int] | None:
+    """The row and this delivery's attempt number (see ``claim``), or None to skip it."""
+    attempt = claim(model, row_id, redelivered)
+    return None if attempt is None else (jobs.get(model, row_id), attempt)
+
+
+def heartbeat_for(row: Job | Dataset, attempt: int) -> Heartbeat:
+    """The heartbeat of a row this delivery claimed with ``attempt``."""
+    model = type(row)
+    return Heartbeat(model, model.id == row.id, model.status == "running", model.attempts == attempt)
 
 
 def running_job(job_id: str) -> Job | None:
@@ -67,12 +105,17 @@ class ProgressWriter:
         self.last = 0.0
 
     def __call__(self, stage: str, fraction: float) -> None:
+        """Record the stage and progress (0 to 1). Raises Stopped once the job was cancelled,
+        failed or taken over by another delivery: the step then ends without writing more."""
+        check()
         now = time.monotonic()
         if stage == self.stage and now - self.last < PROGRESS_EVERY_S:
             return
         self.stage, self.last = stage, now
-        jobs.set_progress(self.job_id, stage, round(min(max(fraction, 0.0), 1.0), 4))
+        written = jobs.set_progress(self.job_id, stage, round(min(max(fraction, 0.0), 1.0), 4))
         db.session.commit()
+        if not written:
+            raise Stopped(f"job {self.job_id} is no longer running")
 
 
 def finish(job: Job, status: str, *, error: str | None = None, result: dict | None = None) -> None:
@@ -99,3 +142,33 @@ def fail(row: Job | Dataset, error: str) -> None:
     else:
         row.status, row.error = "failed", error
         db.session.commit()
+
+
+def cancel_job(job_id: str, what: str) -> None:
+    """Cancel a queued or running job (its tasks see the status and stop); commits. Raises
+    Conflict when it had already finished."""
+    cancelled = jobs.cancel(job_id)
+    db.session.commit()
+    if not cancelled:
+        status = db.session.scalar(db.select(Job.status).where(Job.id == job_id))
+        raise Conflict(f"{what} {job_id} is already {status}")
+
+
+def admit(org_id: str) -> int:
+    """Admit one more job or dataset of the organization: its priority (0 first, 9 last), the
+    number of its own jobs already queued or running, so a second organization's first job is
+    taken before the first organization's backlog.
+
+    Raises TooManyJobs (429) at ``ORG_MAX_ACTIVE_JOBS`` queued and running jobs and datasets.
+    Checked before the upload is stored; requests that arrive together may pass the limit by
+    the number in flight.
+    """
+    active = jobs.count_active(org_id)
+    limit = int(current_app.config["ORG_MAX_ACTIVE_JOBS"])
+    if active >= limit:
+        raise TooManyJobs(
+            f"this organization already has {active} jobs and datasets queued or running "
+            f"(the limit is {limit}); send it again when one has finished",
+            {"active": active, "limit": limit},
+        )
+    return min(MAX_PRIORITY, active)

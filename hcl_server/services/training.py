@@ -17,7 +17,8 @@ from hcl_server.errors import Conflict
 from hcl_server.extensions import db
 from hcl_server.repositories import datasets, jobs, model_versions
 from hcl_server.services.datasets import read_events
-from hcl_server.services.jobs import ProgressWriter, finish
+from hcl_server.services.heartbeat import Stopped
+from hcl_server.services.jobs import ProgressWriter, admit, cancel_job
 from hcl_server.services.reading import api_messages
 from hcl_server.storage import put_dir
 from ml_pipeline.data.days import date_to_day
@@ -32,7 +33,8 @@ def create_training_job(org_id: str, request: dict) -> Job:
     """Check the dataset is usable, commit a queued job, then enqueue it.
 
     ``request`` holds dataset_id and the TrainingParams fields (None: the default). Raises
-    NotFound for another organization's dataset, Conflict while it is unread or unreadable.
+    NotFound for another organization's dataset, Conflict while it is unread or unreadable,
+    TooManyJobs at the organization's limit (services.jobs.admit).
     """
     params = TrainingParams.from_dict(request)
     dataset = datasets.get_for_org(org_id, request["dataset_id"])
@@ -40,10 +42,11 @@ def create_training_job(org_id: str, request: dict) -> Job:
         raise Conflict(f"dataset {dataset.id} could not be read: {dataset.error}")
     if dataset.status != "succeeded":
         raise Conflict(f"dataset {dataset.id} is still being read (status {dataset.status}); retry shortly")
+    priority = admit(org_id)
     job = Job(organization_id=org_id, kind="training", dataset_id=dataset.id, params=params.to_dict())
     db.session.add(job)
     db.session.commit()
-    enqueue_or_fail(job, "hcl.training.run", job.id)
+    enqueue_or_fail(job, "hcl.training.run", job.id, priority=priority)
     return job
 
 
@@ -83,11 +86,13 @@ def run_training(job: Job) -> None:
         bundle = save_bundle(trained, log, Path(tmp) / "bundle")
         metadata = json.loads((bundle / "metadata.json").read_text())
         mv = register_model(job, bundle, metadata)
-    job.model_version_id = mv.id
-    job.warnings = api_messages(list(log.warnings) + list(trained.warnings))
     result = {"metrics": metadata["metrics"], "selection": metadata["selection"], "model_version": mv.version}
     result["training"] = metadata["training"]  # which model was trained and why (rolling windows or BG/NBD)
-    finish(job, "succeeded", result=result)
+    warnings = api_messages(list(log.warnings) + list(trained.warnings))
+    # Conditional: a job cancelled while it trained stays cancelled and its version is not kept.
+    if not jobs.succeed(job.id, result, warnings, model_version_id=mv.id):
+        raise Stopped(f"training job {job.id} was cancelled while it trained")
+    db.session.commit()
     logger.info(
         "training job %s (org %s) succeeded: version %s",
         job.id,
@@ -132,3 +137,11 @@ def promote(org_id: str, version: int) -> ModelVersion:
     mv.is_production, mv.promoted_at = True, utcnow()
     db.session.commit()
     return mv
+
+
+def cancel_training_job(org_id: str, job_id: str) -> Job:
+    """Cancel a queued or running training job: a queued one never starts, a running one stops at
+    its next progress report and registers no version. Conflict once it has finished."""
+    get_training_job(org_id, job_id)
+    cancel_job(job_id, "training job")
+    return get_training_job(org_id, job_id)

@@ -12,8 +12,8 @@ from hcl_server.services import bulk_scoring
 from hcl_server.tasks.outcome import redelivered, run_claimed, run_while_running
 
 
-@shared_task(name="hcl.bulk.split", ignore_result=True)
-def split_bulk_job(job_id: str) -> None:
+@shared_task(name="hcl.bulk.split", ignore_result=True, bind=True)
+def split_bulk_job(self, job_id: str) -> None:
     """Split the upload into customer partitions and enqueue one task per partition."""
     run_claimed(
         Job,
@@ -21,13 +21,14 @@ def split_bulk_job(job_id: str) -> None:
         bulk_scoring.split,
         what="bulk job",
         internal_error="internal error while reading the file",
+        redelivered=redelivered(self),
     )
 
 
 @shared_task(name="hcl.bulk.partition", ignore_result=True, bind=True)
 def score_partition(self, job_id: str, index: int) -> None:
-    """Score one partition; the last one to finish enqueues the merge. A redelivery counts the
-    worker that died with it (``redelivered``)."""
+    """Score one partition; the last one to finish enqueues the merge. A redelivery takes over
+    the partition of a worker that died (``redelivered``)."""
     run_while_running(
         job_id,
         lambda job: bulk_scoring.score_partition(job, index, redelivered(self)),
@@ -41,7 +42,10 @@ def score_partition(self, job_id: str, index: int) -> None:
 def merge_bulk_job(job_id: str) -> None:
     """Concatenate partition results into the downloadable files and record the summary."""
     run_while_running(
-        job_id, bulk_scoring.merge, what="bulk job", internal_error="internal error while merging the results"
+        job_id,
+        bulk_scoring.merge_claimed,
+        what="bulk job",
+        internal_error="internal error while merging the results",
     )
 
 

@@ -8,7 +8,9 @@ from typing import TypeVar
 
 from hcl_server.db import Dataset, Job
 from hcl_server.errors import Unavailable
-from hcl_server.services.jobs import claim_and_load, fail, running_job
+from hcl_server.extensions import db
+from hcl_server.services.heartbeat import Stopped
+from hcl_server.services.jobs import claim_and_load, fail, heartbeat_for, running_job
 from ml_pipeline.data.options import api_wording
 from ml_pipeline.errors import PipelineError
 
@@ -17,15 +19,24 @@ Row = TypeVar("Row", Job, Dataset)
 
 
 def run_claimed(
-    model: type[Row], row_id: str, step: Callable[[Row], None], *, what: str, internal_error: str
+    model: type[Row],
+    row_id: str,
+    step: Callable[[Row], None],
+    *,
+    what: str,
+    internal_error: str,
+    redelivered: bool = False,
 ) -> None:
-    """Claim the row for this delivery and run ``step`` on it (see ``record_outcome``); skip it,
-    logged, when another delivery has it."""
-    row = claim_and_load(model, row_id)
-    if row is None:
-        logger.info("%s %s already claimed; skipping this delivery", what, row_id)
+    """Claim the row for this delivery (services.jobs.claim: a redelivered task takes over the
+    row of a worker that died) and run ``step`` on it with a heartbeat (see ``record_outcome``);
+    skip it, logged, when another delivery is alive with it or it has finished."""
+    claimed = claim_and_load(model, row_id, redelivered)
+    if claimed is None:
+        logger.info("%s %s is finished or held by a live delivery; skipping this one", what, row_id)
         return
-    record_outcome(row, step, what=what, internal_error=internal_error)
+    row, attempt = claimed
+    with heartbeat_for(row, attempt):
+        record_outcome(row, step, what=what, internal_error=internal_error)
 
 
 def run_while_running(
@@ -48,11 +59,14 @@ def record_outcome(
         through the API: "pass --date-format" reads "pass the date_format field"). Any other exception is ours: it is logged with its traceback and the client reads
         ``internal_error``. A broker that stayed unreachable while the step enqueued its next task
     (Unavailable) fails the row with that reason. A row cancelled meanwhile stays cancelled
-    (services.jobs.fail).
+    (services.jobs.fail); a step that notices it (Stopped) ends without a word on the row.
     """
     ctx = {f"{row.__tablename__[:-1]}_id": row.id, "org_id": row.organization_id}
     try:
         step(row)
+    except Stopped as exc:  # cancelled, failed or taken over meanwhile: its state is already right
+        db.session.rollback()
+        logger.info("%s %s (org %s): %sstopped: %s", what, *ctx.values(), prefix, exc, extra=ctx)
     except PipelineError as exc:
         logger.info("%s %s (org %s): %s%s", what, *ctx.values(), prefix, exc, extra=ctx)
         fail(row, prefix + api_wording(str(exc)))
