@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
 "$BIN/flask" --app run db upgrade
-"$BIN/celery" -A celery_worker worker --loglevel=info --concurrency=1 &
+# -B: Celery beat inside the worker, so the reconciler runs on the embedded defaults too.
+"$BIN/celery" -A celery_worker worker -B --loglevel=info --concurrency=1 &
 worker=$!
 trap 'kill "$worker" 2>/dev/null; wait "$worker" 2>/dev/null || true' EXIT INT TERM
 "$BIN/gunicorn" --bind "127.0.0.1:${PORT:-5000}" --workers 2 --timeout 300 run:app

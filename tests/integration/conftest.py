@@ -185,3 +185,77 @@ def poll():
             time.sleep(0.3)
 
     return wait
+
+
+def _events_csv(n_customers: int, n_events: int, seed: int) -> bytes:
+    from ml_pipeline.data.synthetic import generate_events
+
+    frame = generate_events(n_customers=n_customers, n_events=n_events, days=400, seed=seed)
+    return frame.assign(event_date=frame["event_date"].dt.strftime("%Y-%m-%d")).to_csv(index=False).encode()
+
+
+def _upload_file(client, url, key, data, filename="events.csv"):
+    import io
+
+    return client.post(
+        url,
+        headers={"X-API-Key": key},
+        content_type="multipart/form-data",
+        data={"file": (io.BytesIO(data), filename)},
+    )
+
+
+@pytest.fixture(scope="session")
+def events_csv():
+    """A synthetic event log as CSV bytes: events_csv(n_customers, n_events, seed)."""
+    return _events_csv
+
+
+@pytest.fixture(scope="session")
+def upload_file():
+    """POST bytes as the multipart field 'file': upload_file(client, url, key, data)."""
+    return _upload_file
+
+
+class RedisServer:
+    """A redis-server of a test on a loopback port, without persistence: a kill loses every
+    message in it, as a restarted Redis without AOF or RDB does. Never the machine's own Redis."""
+
+    def __init__(self, folder: Path):
+        self.port, self.folder, self.proc = _free_port(), folder, None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        args = ["--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        self.proc = subprocess.Popen(
+            ["redis-server", *args], cwd=self.folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    def kill(self) -> None:
+        self.proc.kill()
+        self.proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def redis_server(tmp_path_factory):
+    """A private Redis server for the module (killed and restarted by chaos tests)."""
+    import shutil
+
+    if shutil.which("redis-server") is None:
+        unavailable("redis-server is not installed (apt-get install redis-server)")
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server
+    if server.proc.poll() is None:
+        server.kill()

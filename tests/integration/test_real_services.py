@@ -11,23 +11,7 @@ import boto3
 import pandas as pd
 import pytest
 
-from ml_pipeline.data.synthetic import generate_events
-
 pytestmark = pytest.mark.integration
-
-
-def _csv(n_customers: int, n_events: int, seed: int) -> bytes:
-    frame = generate_events(n_customers=n_customers, n_events=n_events, days=400, seed=seed)
-    return frame.assign(event_date=frame["event_date"].dt.strftime("%Y-%m-%d")).to_csv(index=False).encode()
-
-
-def _upload(client, url, key, data, filename="events.csv"):
-    return client.post(
-        url,
-        headers={"X-API-Key": key},
-        content_type="multipart/form-data",
-        data={"file": (io.BytesIO(data), filename)},
-    )
 
 
 @pytest.fixture(scope="session")
@@ -36,9 +20,9 @@ def worker(start_worker):
 
 
 @pytest.fixture(scope="session")
-def trained(it_app, it_org, worker, poll):
+def trained(it_app, it_org, worker, poll, events_csv, upload_file):
     client, key = it_app.test_client(), it_org["api_key"]
-    ds = _upload(client, "/api/v1/datasets", key, _csv(1200, 15000, seed=21))
+    ds = upload_file(client, "/api/v1/datasets", key, events_csv(1200, 15000, seed=21))
     assert ds.status_code == 202
     dataset = poll(client, ds.headers["Location"], key)
     assert dataset["status"] == "succeeded", dataset
@@ -108,9 +92,9 @@ def test_training_stores_the_bundle_in_s3_and_the_version_in_postgres(it_app, it
         assert db.session.scalar(db.select(ModelVersion.is_production).where(ModelVersion.version == 1))
 
 
-def test_bulk_job_and_predict_end_to_end(it_app, it_org, trained, poll):
+def test_bulk_job_and_predict_end_to_end(it_app, it_org, trained, poll, events_csv, upload_file):
     client, key = it_app.test_client(), it_org["api_key"]
-    r = _upload(client, "/api/v1/bulk-jobs", key, _csv(1200, 15000, seed=21))
+    r = upload_file(client, "/api/v1/bulk-jobs", key, events_csv(1200, 15000, seed=21))
     body = poll(client, r.headers["Location"], key)
     assert body["status"] == "succeeded" and body["total_customers"] == 1200, body
     page = client.get(f"/api/v1/bulk-jobs/{body['id']}/predictions", headers={"X-API-Key": key}).get_json()
@@ -119,7 +103,7 @@ def test_bulk_job_and_predict_end_to_end(it_app, it_org, trained, poll):
     assert all(isinstance(p["reasons"], list) and len(p["reasons"]) <= 3 for p in page["predictions"])
     assert any(p["reasons"] for p in page["predictions"])
     csv = client.get(f"/api/v1/bulk-jobs/{body['id']}/download", headers={"X-API-Key": key})
-    assert len(pd.read_csv(io.BytesIO(csv.data))) == 1200
+    assert len(pd.readevents_csv(io.BytesIO(csv.data))) == 1200
     one = client.post(
         "/api/v1/predict",
         headers={"X-API-Key": key},
@@ -144,11 +128,11 @@ def test_other_organization_sees_nothing(it_app, trained):
 
 
 def test_killed_worker_is_redelivered_and_completes_without_duplicates(
-    it_app, it_org, trained, worker, start_worker, poll
+    it_app, it_org, trained, worker, start_worker, poll, events_csv, upload_file
 ):
     """kill -9 the worker mid-job; Redis hands its task to a new worker; every customer stored once."""
     client, key = it_app.test_client(), it_org["api_key"]
-    r = _upload(client, "/api/v1/bulk-jobs", key, _csv(3000, 36000, seed=33))  # 10 partitions
+    r = upload_file(client, "/api/v1/bulk-jobs", key, events_csv(3000, 36000, seed=33))  # 10 partitions
     url = r.headers["Location"]
     poll(
         client,
