@@ -287,3 +287,37 @@ def test_an_upload_while_redis_is_down_answers_503_and_leaves_no_queued_row(
                 db.select(db.func.count()).where(model.organization_id == org_id, model.status == "queued")
             )
             assert queued == 0
+
+
+def test_one_organizations_backlog_does_not_hold_up_another(
+    chaos_app, chaos_org, chaos_trained, worker, events_csv, upload_file
+):
+    """Fairness, measured: organization A's bulk job has its 10 partitions waiting in the queue
+    when organization B uploads a dataset. B's first job goes out at priority 0 and A's
+    partitions at 1 to 5, so B's dataset is read after at most the partition in hand and the
+    next, not after A's whole backlog (in arrival order it would wait for all 10)."""
+    import json
+
+    other = json.loads(
+        chaos_app.test_cli_runner().invoke(args=["orgs", "create", "Other"]).output.strip().splitlines()[-1]
+    )
+    client, key = chaos_app.test_client(), chaos_org["api_key"]
+    r = upload_file(client, "/api/v1/bulk-jobs", key, events_csv(CUSTOMERS, 36000, seed=37))
+    url = r.headers["Location"]
+    _wait(client, url, key, lambda b: b.get("stage") == "scoring" or _finished(b), every=0.02)
+    ds = upload_file(client, "/api/v1/datasets", other["api_key"], events_csv(200, 2000, seed=38))
+    read = _wait(client, ds.headers["Location"], other["api_key"], _finished, every=0.1)
+    assert read["status"] == "succeeded", read
+    with chaos_app.app_context():
+        from hcl_server.db import BulkPartition, Job
+        from hcl_server.extensions import db
+
+        job_id = url.rsplit("/", 1)[-1]
+        done = db.session.scalar(
+            db.select(db.func.count()).where(BulkPartition.job_id == job_id, BulkPartition.status == "done")
+        )
+        print(f"fairness: B's dataset was read when A's job had {done} of 10 partitions done")
+        assert done <= 3, done
+        assert db.session.get(Job, job_id).status == "running"
+    body = _wait(client, url, key, _finished, timeout=240, every=0.3)
+    assert body["status"] == "succeeded", body
