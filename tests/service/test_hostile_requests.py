@@ -122,3 +122,12 @@ def test_a_worker_step_that_cannot_enqueue_its_next_task_fails_its_row(app, org)
         db.session.commit()
         record_outcome(row, step, what="dataset", internal_error="internal error")
         assert row.status == "failed" and "task queue is not reachable" in row.error
+
+
+def test_an_encoding_with_a_nul_character_is_422(client, org, upload_dataset):
+    # codecs.lookup raises ValueError ("embedded null character"), not LookupError, for such a name.
+    r = upload_dataset(
+        client, org["api_key"], b"customer_id,event_date\nA,2023-01-01\n", encoding="utf\x00-8"
+    )
+    assert r.status_code == 422, r.get_json()
+    assert "encoding: unknown encoding 'utf\\x00-8'" in r.get_json()["error"]["message"]
