@@ -131,3 +131,16 @@ def test_an_encoding_with_a_nul_character_is_422(client, org, upload_dataset):
     )
     assert r.status_code == 422, r.get_json()
     assert "encoding: unknown encoding 'utf\\x00-8'" in r.get_json()["error"]["message"]
+
+
+def test_a_json_body_nested_too_deeply_is_400(client, org):
+    # json.loads recurses once per level: this 200 kB body raised RecursionError, a 500.
+    for url in ("/api/v1/predict", "/api/v1/predict/batch", "/api/v1/training-jobs"):
+        r = client.post(
+            url,
+            headers={"X-API-Key": org["api_key"]},
+            data="[" * 100_000 + "]" * 100_000,
+            content_type="application/json",
+        )
+        assert r.status_code == 400, (url, r.get_json())
+        assert r.get_json()["error"]["details"] == {"json": ["Invalid JSON body."]}
