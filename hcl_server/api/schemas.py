@@ -21,6 +21,8 @@ from ml_pipeline.errors import EventLogError
 from ml_pipeline.models.registry import MODEL_KINDS
 
 HORIZON = validate.Range(min=1, max=365)
+# Text the service stores or looks up: PostgreSQL cannot hold a NUL character in a text column.
+NO_NUL = validate.Regexp(r"^[^\x00]*$", error="must not contain a NUL character")
 
 
 class JsonObject(fields.String):
@@ -140,7 +142,7 @@ class UploadForm(ReadingForm):
 
 
 class DatasetForm(UploadForm):
-    name = fields.String(validate=validate.Length(max=300))
+    name = fields.String(validate=[validate.Length(max=300), NO_NUL])
 
 
 class DatasetOut(Schema):
@@ -171,7 +173,7 @@ class Accepted(Schema):
 
 
 class TrainingRequest(Schema):
-    dataset_id = fields.String(required=True)
+    dataset_id = fields.String(required=True, validate=NO_NUL)
     horizon_days = fields.Integer(validate=HORIZON, load_default=None)
     churn_horizon_days = fields.Integer(validate=HORIZON, load_default=None)
     as_of = fields.Date(
@@ -314,7 +316,7 @@ class BatchOut(Schema):
 
 
 class BulkForm(UploadForm):
-    name = fields.String(validate=validate.Length(max=300))
+    name = fields.String(validate=[validate.Length(max=300), NO_NUL])
     as_of = fields.Date(
         load_default=None, metadata={"description": "YYYY-MM-DD; default: the day after the last event"}
     )

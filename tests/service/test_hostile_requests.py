@@ -3,6 +3,7 @@ would become too long a path, a database that is down. Each answers 4xx or 503, 
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -144,3 +145,35 @@ def test_a_json_body_nested_too_deeply_is_400(client, org):
         )
         assert r.status_code == 400, (url, r.get_json())
         assert r.get_json()["error"]["details"] == {"json": ["Invalid JSON body."]}
+
+
+def test_a_nul_character_in_an_id_or_a_stored_name_is_4xx(client, org):
+    # PostgreSQL cannot hold a NUL character, even as a query's parameter: each of these was a
+    # 500 there. An id with one names nothing (404); a name or id sent to be stored is 422.
+    h = {"X-API-Key": org["api_key"]}
+    for url in (
+        "/api/v1/datasets/a%00b",
+        "/api/v1/training-jobs/a%00b",
+        "/api/v1/bulk-jobs/a%00b",
+        "/api/v1/bulk-jobs/a%00b/predictions",
+        "/api/v1/bulk-jobs/a%00b/download",
+        "/api/v1/customers/a%00b/prediction",
+    ):
+        assert client.get(url, headers=h).status_code == 404, url
+    assert client.post("/api/v1/bulk-jobs/a%00b/cancel", headers=h).status_code == 404
+    r = client.post("/api/v1/training-jobs", headers=h, json={"dataset_id": "a\x00b"})
+    assert (
+        r.status_code == 422
+        and "dataset_id: must not contain a NUL character" in r.get_json()["error"]["message"]
+    )
+    for url in ("/api/v1/datasets", "/api/v1/bulk-jobs"):
+        r = client.post(
+            url,
+            headers=h,
+            content_type="multipart/form-data",
+            data={"file": (io.BytesIO(b"customer_id,event_date\nA,2023-01-01\n"), "a.csv"), "name": "a\x00b"},
+        )
+        assert (
+            r.status_code == 422
+            and "name: must not contain a NUL character" in r.get_json()["error"]["message"]
+        )
