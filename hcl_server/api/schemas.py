@@ -6,6 +6,7 @@ import json
 
 from flask_smorest.fields import Upload
 from marshmallow import Schema, ValidationError, fields, pre_load, validate
+from werkzeug.datastructures import FileStorage
 
 from hcl_server.services.datasets import dataset_options
 from hcl_server.services.reading import form_fields
@@ -133,10 +134,21 @@ class ReadingForm(Schema):
         return {k: v for k, v in data.items() if v != ""}
 
 
+class FileUpload(Upload):
+    """flask-smorest's Upload field, refusing a value that is not a file: the parser reads the
+    form's fields too, so a ``file`` sent as a plain field (no filename) arrived as a str and
+    failed later as a 500."""
+
+    def _deserialize(self, value, attr, data, **kwargs) -> FileStorage:
+        if not isinstance(value, FileStorage):
+            raise ValidationError("must be a file: a multipart part with a filename")
+        return value
+
+
 class UploadForm(ReadingForm):
     """An event-log upload: the file and how to read it (multipart/form-data)."""
 
-    file = Upload(
+    file = FileUpload(
         required=True, metadata={"description": "event log: CSV (optionally .gz), .xlsx or Parquet"}
     )
 

@@ -177,3 +177,18 @@ def test_a_nul_character_in_an_id_or_a_stored_name_is_4xx(client, org):
             r.status_code == 422
             and "name: must not contain a NUL character" in r.get_json()["error"]["message"]
         )
+
+
+def test_a_file_field_that_is_not_a_file_is_422(client, org):
+    # The upload parser reads form fields too: "file" sent as a plain field (multipart without a
+    # filename, or url-encoded) reached the service as a str and failed there with a 500.
+    h = {"X-API-Key": org["api_key"]}
+    plain = b'--XX\r\nContent-Disposition: form-data; name="file"\r\n\r\nA,2023-01-01\r\n--XX--\r\n'
+    for url in ("/api/v1/datasets", "/api/v1/bulk-jobs"):
+        for content_type, body in (
+            ("multipart/form-data; boundary=XX", plain),
+            ("application/x-www-form-urlencoded", b"file=A,2023-01-01"),
+        ):
+            r = client.post(url, headers={**h, "Content-Type": content_type}, data=body)
+            assert r.status_code == 422, (url, content_type, r.get_json())
+            assert "file: must be a file" in r.get_json()["error"]["message"]
