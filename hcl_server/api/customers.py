@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from flask import g
-from flask_smorest import Blueprint
 
 from hcl_server.api.auth import require_api_key
+from hcl_server.api.multipart import Blueprint
 from hcl_server.api.schemas import StoredPrediction
 from hcl_server.services.predictions import latest_prediction
 

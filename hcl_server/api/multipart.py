@@ -1,8 +1,14 @@
-"""Uploads: a file and form fields read by one schema and documented as one multipart/form-data
+"""The API's request parser and Blueprint.
+
+Uploads: a file and form fields read by one schema and documented as one multipart/form-data
 request body (flask-smorest documents a single body location per view, so a schema for the
-files and another for the form left the file out of the OpenAPI document)."""
+files and another for the form left the file out of the OpenAPI document). JSON bodies: one
+nested too deeply to decode is refused as invalid JSON (400), like any other that does not parse.
+"""
 
 from __future__ import annotations
+
+import json
 
 import flask_smorest
 from webargs.flaskparser import FlaskParser
@@ -19,9 +25,20 @@ class MultipartParser(FlaskParser):
         """The request's files and form fields as one MultiDictProxy."""
         return self._makeproxy(CombinedMultiDict([req.files, req.form]), schema)
 
+    def _raw_load_json(self, req):
+        """The JSON body, as webargs reads it; a body nested deeper than the interpreter's
+        recursion limit raises JSONDecodeError (webargs answers 400 "Invalid JSON body.")."""
+        try:
+            return super()._raw_load_json(req)
+        except RecursionError:
+            # json.loads recurses once per nesting level: 100,000 "[" in a 200 kB body exhausted
+            # the stack, and RecursionError is not a JSONDecodeError, so it escaped as a 500.
+            raise json.JSONDecodeError("nested too deeply", "[" * 2, 0) from None
+
 
 class Blueprint(flask_smorest.Blueprint):
-    """A flask-smorest Blueprint whose views can take ``@blp.arguments(..., location="multipart")``."""
+    """A flask-smorest Blueprint parsing with MultipartParser: its views can take
+    ``@blp.arguments(..., location="multipart")``. Every /api/v1 blueprint is one."""
 
     ARGUMENTS_PARSER = MultipartParser()
     DEFAULT_LOCATION_CONTENT_TYPE_MAPPING = {

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from flask import g
-from flask_smorest import Blueprint
 
 from hcl_server.api.auth import require_api_key
 from hcl_server.api.errors import ApiError
+from hcl_server.api.multipart import Blueprint
 from hcl_server.api.schemas import BatchOut, BatchRequest, CustomerRequest, PredictionOut
 from hcl_server.services.scoring import predict_inline
 

@@ -6,6 +6,7 @@ import json
 
 from flask_smorest.fields import Upload
 from marshmallow import Schema, ValidationError, fields, pre_load, validate
+from werkzeug.datastructures import FileStorage
 
 from hcl_server.services.datasets import dataset_options
 from hcl_server.services.reading import form_fields
@@ -21,6 +22,8 @@ from ml_pipeline.errors import EventLogError
 from ml_pipeline.models.registry import MODEL_KINDS
 
 HORIZON = validate.Range(min=1, max=365)
+# Text the service stores or looks up: PostgreSQL cannot hold a NUL character in a text column.
+NO_NUL = validate.Regexp(r"^[^\x00]*$", error="must not contain a NUL character")
 
 
 class JsonObject(fields.String):
@@ -131,16 +134,27 @@ class ReadingForm(Schema):
         return {k: v for k, v in data.items() if v != ""}
 
 
+class FileUpload(Upload):
+    """flask-smorest's Upload field, refusing a value that is not a file: the parser reads the
+    form's fields too, so a ``file`` sent as a plain field (no filename) arrived as a str and
+    failed later as a 500."""
+
+    def _deserialize(self, value, attr, data, **kwargs) -> FileStorage:
+        if not isinstance(value, FileStorage):
+            raise ValidationError("must be a file: a multipart part with a filename")
+        return value
+
+
 class UploadForm(ReadingForm):
     """An event-log upload: the file and how to read it (multipart/form-data)."""
 
-    file = Upload(
+    file = FileUpload(
         required=True, metadata={"description": "event log: CSV (optionally .gz), .xlsx or Parquet"}
     )
 
 
 class DatasetForm(UploadForm):
-    name = fields.String(validate=validate.Length(max=300))
+    name = fields.String(validate=[validate.Length(max=300), NO_NUL])
 
 
 class DatasetOut(Schema):
@@ -171,7 +185,7 @@ class Accepted(Schema):
 
 
 class TrainingRequest(Schema):
-    dataset_id = fields.String(required=True)
+    dataset_id = fields.String(required=True, validate=NO_NUL)
     horizon_days = fields.Integer(validate=HORIZON, load_default=None)
     churn_horizon_days = fields.Integer(validate=HORIZON, load_default=None)
     as_of = fields.Date(
@@ -314,7 +328,7 @@ class BatchOut(Schema):
 
 
 class BulkForm(UploadForm):
-    name = fields.String(validate=validate.Length(max=300))
+    name = fields.String(validate=[validate.Length(max=300), NO_NUL])
     as_of = fields.Date(
         load_default=None, metadata={"description": "YYYY-MM-DD; default: the day after the last event"}
     )

@@ -5,9 +5,9 @@ from __future__ import annotations
 import io
 
 from flask import Response, send_file
-from flask_smorest import Blueprint
 
 from hcl_server.api.auth import require_api_key
+from hcl_server.api.multipart import Blueprint
 
 blp = Blueprint("templates", __name__, url_prefix="/api/v1/templates", description="Event-log templates")
 blp.before_request(require_api_key)

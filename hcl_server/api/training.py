@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from flask import g, url_for
-from flask_smorest import Blueprint
 
 from hcl_server.api.auth import require_api_key
+from hcl_server.api.multipart import Blueprint
 from hcl_server.api.schemas import Accepted, JobOut, ModelDetailOut, ModelList, ModelOut, TrainingRequest
 from hcl_server.services import training
 

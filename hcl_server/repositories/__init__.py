@@ -24,7 +24,9 @@ def get_scoped(model: type[T], org_id: str, row_id: str, what: str, query=None) 
     Raises NotFound, whose message does not reveal whether another organization has that id.
     """
     query = scoped(model, org_id) if query is None else query
-    row = db.session.scalar(query.where(model.id == row_id))
+    # No stored text holds a NUL character (PostgreSQL refuses one, even in a query's parameter,
+    # which answered 500): such an id names no row.
+    row = None if "\x00" in row_id else db.session.scalar(query.where(model.id == row_id))
     if row is None:
         raise NotFound(f"{what} {row_id} not found")
     return row

@@ -26,6 +26,8 @@ def page_for_job(
 
 def latest_for_customer(org_id: str, customer_id: str) -> Prediction | None:
     """The customer's prediction from the most recently finished succeeded job that scored them."""
+    if "\x00" in customer_id:
+        return None  # no stored id holds a NUL character, and PostgreSQL refuses one in a query
     return db.session.scalar(
         scoped(Prediction, org_id)
         .join(Job, Job.id == Prediction.job_id)

@@ -178,7 +178,9 @@ def from_records(records: list[tuple[str, str, float, str | None, str | None]]) 
     categories, category = _encode_records([r[4] or "" for r in records], encode_categories)
     return _in_day_order(
         EventLog(
-            customer_ids=ids.astype(str).astype(object),
+            # Already Python strings: numpy's fixed-width str dtype would drop a trailing NUL
+            # character ("a\x00" became "a"), and the caller could not find its customer.
+            customer_ids=ids,
             customer=customer,
             day=day,
             amount=amount,

@@ -83,8 +83,9 @@ class ReadOptions:
 
             try:
                 codecs.lookup(self.encoding)
-            except LookupError:
-                raise EventLogError(f"unknown encoding '{self.encoding}'") from None
+            except (LookupError, ValueError):
+                # ValueError: a name with a NUL character in it ("embedded null character").
+                raise EventLogError(f"unknown encoding {self.encoding!r}") from None
 
     def to_dict(self) -> dict:
         """The options that differ from the defaults, as JSON-ready values."""

@@ -3,6 +3,7 @@ would become too long a path, a database that is down. Each answers 4xx or 503, 
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -122,3 +123,72 @@ def test_a_worker_step_that_cannot_enqueue_its_next_task_fails_its_row(app, org)
         db.session.commit()
         record_outcome(row, step, what="dataset", internal_error="internal error")
         assert row.status == "failed" and "task queue is not reachable" in row.error
+
+
+def test_an_encoding_with_a_nul_character_is_422(client, org, upload_dataset):
+    # codecs.lookup raises ValueError ("embedded null character"), not LookupError, for such a name.
+    r = upload_dataset(
+        client, org["api_key"], b"customer_id,event_date\nA,2023-01-01\n", encoding="utf\x00-8"
+    )
+    assert r.status_code == 422, r.get_json()
+    assert "encoding: unknown encoding 'utf\\x00-8'" in r.get_json()["error"]["message"]
+
+
+def test_a_json_body_nested_too_deeply_is_400(client, org):
+    # json.loads recurses once per level: this 200 kB body raised RecursionError, a 500.
+    for url in ("/api/v1/predict", "/api/v1/predict/batch", "/api/v1/training-jobs"):
+        r = client.post(
+            url,
+            headers={"X-API-Key": org["api_key"]},
+            data="[" * 100_000 + "]" * 100_000,
+            content_type="application/json",
+        )
+        assert r.status_code == 400, (url, r.get_json())
+        assert r.get_json()["error"]["details"] == {"json": ["Invalid JSON body."]}
+
+
+def test_a_nul_character_in_an_id_or_a_stored_name_is_4xx(client, org):
+    # PostgreSQL cannot hold a NUL character, even as a query's parameter: each of these was a
+    # 500 there. An id with one names nothing (404); a name or id sent to be stored is 422.
+    h = {"X-API-Key": org["api_key"]}
+    for url in (
+        "/api/v1/datasets/a%00b",
+        "/api/v1/training-jobs/a%00b",
+        "/api/v1/bulk-jobs/a%00b",
+        "/api/v1/bulk-jobs/a%00b/predictions",
+        "/api/v1/bulk-jobs/a%00b/download",
+        "/api/v1/customers/a%00b/prediction",
+    ):
+        assert client.get(url, headers=h).status_code == 404, url
+    assert client.post("/api/v1/bulk-jobs/a%00b/cancel", headers=h).status_code == 404
+    r = client.post("/api/v1/training-jobs", headers=h, json={"dataset_id": "a\x00b"})
+    assert (
+        r.status_code == 422
+        and "dataset_id: must not contain a NUL character" in r.get_json()["error"]["message"]
+    )
+    for url in ("/api/v1/datasets", "/api/v1/bulk-jobs"):
+        r = client.post(
+            url,
+            headers=h,
+            content_type="multipart/form-data",
+            data={"file": (io.BytesIO(b"customer_id,event_date\nA,2023-01-01\n"), "a.csv"), "name": "a\x00b"},
+        )
+        assert (
+            r.status_code == 422
+            and "name: must not contain a NUL character" in r.get_json()["error"]["message"]
+        )
+
+
+def test_a_file_field_that_is_not_a_file_is_422(client, org):
+    # The upload parser reads form fields too: "file" sent as a plain field (multipart without a
+    # filename, or url-encoded) reached the service as a str and failed there with a 500.
+    h = {"X-API-Key": org["api_key"]}
+    plain = b'--XX\r\nContent-Disposition: form-data; name="file"\r\n\r\nA,2023-01-01\r\n--XX--\r\n'
+    for url in ("/api/v1/datasets", "/api/v1/bulk-jobs"):
+        for content_type, body in (
+            ("multipart/form-data; boundary=XX", plain),
+            ("application/x-www-form-urlencoded", b"file=A,2023-01-01"),
+        ):
+            r = client.post(url, headers={**h, "Content-Type": content_type}, data=body)
+            assert r.status_code == 422, (url, content_type, r.get_json())
+            assert "file: must be a file" in r.get_json()["error"]["message"]

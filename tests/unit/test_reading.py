@@ -296,3 +296,12 @@ def test_from_records_codes_types_and_categories_as_the_file_path(write_csv):
     pd.testing.assert_frame_equal(log.to_frame(), via_file.to_frame())
     assert log.event_types == via_file.event_types == ["add_to_cart", "login", "purchase", "refund"]
     assert log.categories == via_file.categories == ["x", "y"]
+
+
+def test_from_records_keeps_each_customer_id_as_sent():
+    # The predict API finds each customer's prediction by the id it was sent: a trailing NUL
+    # character, dropped by numpy's str dtype, made that lookup fail with a 500.
+    from ml_pipeline.data.eventlog import from_records
+
+    log = from_records([("a\x00", "2020-01-01", 1.0, None, None), ("a", "2020-01-02", 2.0, None, None)])
+    assert sorted(log.customer_ids) == ["a", "a\x00"]
