@@ -28,6 +28,8 @@ class Config:
     S3_BUCKET: str = field(default_factory=lambda: _env("S3_BUCKET", ""))
     S3_ENDPOINT_URL: str = field(default_factory=lambda: _env("S3_ENDPOINT_URL", ""))
     MAX_UPLOAD_MB: int = field(default_factory=lambda: int(_env("MAX_UPLOAD_MB", "200")))
+    # A JSON body (predict, predict/batch, training) larger than this answers 413.
+    MAX_JSON_MB: int = field(default_factory=lambda: int(_env("MAX_JSON_MB", "32")))
     # Customers per bulk-scoring partition: a worker's memory is bounded by this, not by the file.
     BULK_PARTITION_CUSTOMERS: int = field(
         default_factory=lambda: int(_env("BULK_PARTITION_CUSTOMERS", "100000"))

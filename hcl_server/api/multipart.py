@@ -11,8 +11,11 @@ from __future__ import annotations
 import json
 
 import flask_smorest
+from flask import current_app
 from webargs.flaskparser import FlaskParser
 from werkzeug.datastructures import CombinedMultiDict
+
+from hcl_server.api.errors import ApiError
 
 
 class MultipartParser(FlaskParser):
@@ -27,7 +30,18 @@ class MultipartParser(FlaskParser):
 
     def _raw_load_json(self, req):
         """The JSON body, as webargs reads it; a body nested deeper than the interpreter's
-        recursion limit raises JSONDecodeError (webargs answers 400 "Invalid JSON body.")."""
+        recursion limit raises JSONDecodeError (webargs answers 400 "Invalid JSON body.").
+
+        Raises ApiError 413 for a body over ``MAX_JSON_MB``: decoding and validating a 133 MB
+        batch held a web worker for a minute; a file that size belongs in a bulk job.
+        """
+        limit_mb = current_app.config["MAX_JSON_MB"]
+        if req.content_length is not None and req.content_length > limit_mb * 1024 * 1024:
+            raise ApiError(
+                413,
+                f"the JSON body is {req.content_length / 2**20:.0f} MB, over the limit of {limit_mb} MB; "
+                "send fewer customers per request, or upload them as a file with POST /api/v1/bulk-jobs",
+            )
         try:
             return super()._raw_load_json(req)
         except RecursionError:

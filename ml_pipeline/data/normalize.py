@@ -320,6 +320,12 @@ def read_customer_ids(
     """
     ids, codes = ids
     ids = ids.fillna("").str.strip()
+    # A NUL character is not text a database stores, and numpy's string type drops a trailing one
+    # ("a\x00" would become customer "a"): such an id is a bad row, before ids are merged.
+    has_nul = ids.str.contains("\x00", regex=False).to_numpy(bool)
+    if has_nul.any():
+        bad.add(has_nul[codes], f"{cols['customer_id']} with a NUL character")
+        ids = ids.where(~has_nul, "")
     canonical = canonical_ids(ids)
     changed = (canonical != ids).to_numpy(bool)
     if changed.any():

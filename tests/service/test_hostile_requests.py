@@ -147,6 +147,21 @@ def test_a_json_body_nested_too_deeply_is_400(client, org):
         assert r.get_json()["error"]["details"] == {"json": ["Invalid JSON body."]}
 
 
+def test_a_json_body_over_the_limit_is_413_before_it_is_decoded(client, org, app, monkeypatch):
+    # A 133 MB batch held a web worker for a minute while it was decoded and validated.
+    monkeypatch.setitem(app.config, "MAX_JSON_MB", 1)
+    body = '{"customers": [' + ",".join(['{"customer_id": "c", "transactions": []}'] * 30_000) + "]}"
+    r = client.post(
+        "/api/v1/predict/batch",
+        headers={"X-API-Key": org["api_key"]},
+        data=body,
+        content_type="application/json",
+    )
+    assert r.status_code == 413, r.get_json()
+    assert "over the limit of 1 MB" in r.get_json()["error"]["message"]
+    assert "POST /api/v1/bulk-jobs" in r.get_json()["error"]["message"]
+
+
 def test_a_nul_character_in_an_id_or_a_stored_name_is_4xx(client, org):
     # PostgreSQL cannot hold a NUL character, even as a query's parameter: each of these was a
     # 500 there. An id with one names nothing (404); a name or id sent to be stored is 422.

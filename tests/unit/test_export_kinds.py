@@ -415,6 +415,17 @@ def test_an_overlong_customer_id_is_a_bad_row_and_a_megabyte_field_is_read(tmp_p
     assert any("customer_id longer than 200 characters (first in row 2)" in w for w in log.warnings)
 
 
+def test_a_customer_id_with_a_nul_character_is_a_bad_row_not_another_customer(tmp_path):
+    # A text file with a NUL byte is refused as binary; a Parquet file can carry one in a string.
+    days = pd.date_range("2023-01-01", periods=200).strftime("%Y-%m-%d")
+    frame = pd.DataFrame({"customer_id": ["a"] * 199 + ["a\x00"], "event_date": days, "amount": 1.0})
+    frame.loc[199, "amount"] = 100.0
+    frame.to_parquet(tmp_path / "events.parquet")
+    log = load_events(tmp_path / "events.parquet")
+    assert list(log.customer_ids) == ["a"] and log.to_frame()["amount"].sum() == 199
+    assert any("customer_id with a NUL character (first in row 201)" in w for w in log.warnings)
+
+
 def test_a_header_wider_than_64_kib(tmp_path):
     extra = [f"column_{i}" for i in range(20000)]
     text = ",".join(["customer_id", "event_date", "amount", *extra]) + "\n"
