@@ -27,6 +27,9 @@ class Config:
     # With S3_BUCKET set, files live in that bucket (S3_ENDPOINT_URL for MinIO, R2, moto, ...).
     S3_BUCKET: str = field(default_factory=lambda: _env("S3_BUCKET", ""))
     S3_ENDPOINT_URL: str = field(default_factory=lambda: _env("S3_ENDPOINT_URL", ""))
+    # Seconds an S3 call keeps trying (with backoff) while the storage does not answer, before the
+    # job or request fails with "the file storage did not answer".
+    STORAGE_RETRY_S: float = field(default_factory=lambda: float(_env("STORAGE_RETRY_S", "30")))
     MAX_UPLOAD_MB: int = field(default_factory=lambda: int(_env("MAX_UPLOAD_MB", "200")))
     # Customers per bulk-scoring partition: a worker's memory is bounded by this, not by the file.
     BULK_PARTITION_CUSTOMERS: int = field(

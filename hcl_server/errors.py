@@ -41,3 +41,8 @@ class OutputFailed(DomainError):
 class Unavailable(DomainError):
     """A service the request needs (the task queue) cannot be reached; the request can be sent
     again as it is, later."""
+
+
+class StorageUnavailable(Unavailable):
+    """The file storage did not answer within its retry budget (STORAGE_RETRY_S); what was being
+    done can be done again, later. A job fails with its message, a request answers 503."""

@@ -30,24 +30,6 @@ def _upload(client, url, key, data, filename="events.csv"):
     )
 
 
-@pytest.fixture(scope="session")
-def worker(start_worker):
-    return start_worker()
-
-
-@pytest.fixture(scope="session")
-def trained(it_app, it_org, worker, poll):
-    client, key = it_app.test_client(), it_org["api_key"]
-    ds = _upload(client, "/api/v1/datasets", key, _csv(1200, 15000, seed=21))
-    assert ds.status_code == 202
-    dataset = poll(client, ds.headers["Location"], key)
-    assert dataset["status"] == "succeeded", dataset
-    job = client.post("/api/v1/training-jobs", headers={"X-API-Key": key}, json={"dataset_id": dataset["id"]})
-    done = poll(client, job.headers["Location"], key)
-    assert done["status"] == "succeeded", done
-    return {"dataset": dataset, "job": done}
-
-
 def test_ready_checks_the_real_services(it_app):
     r = it_app.test_client().get("/health/ready")
     assert r.status_code == 200 and r.get_json()["checks"] == {
