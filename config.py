@@ -31,6 +31,9 @@ class Config:
     # job or request fails with "the file storage did not answer".
     STORAGE_RETRY_S: float = field(default_factory=lambda: float(_env("STORAGE_RETRY_S", "30")))
     MAX_UPLOAD_MB: int = field(default_factory=lambda: int(_env("MAX_UPLOAD_MB", "200")))
+    # Largest contents of a compressed upload (.gz, .xlsx), checked before it is parsed: a small
+    # file can unpack to gigabytes. Empty: five times MAX_UPLOAD_MB (a CSV gzips 5-10x).
+    MAX_INFLATED_MB: float = field(default_factory=lambda: float(_env("MAX_INFLATED_MB", "") or 0))
     # Customers per bulk-scoring partition: a worker's memory is bounded by this, not by the file.
     BULK_PARTITION_CUSTOMERS: int = field(
         default_factory=lambda: int(_env("BULK_PARTITION_CUSTOMERS", "100000"))
@@ -40,6 +43,10 @@ class Config:
         default_factory=lambda: int(_env("CELERY_VISIBILITY_TIMEOUT", "14400"))
     )
     PORT: int = field(default_factory=lambda: int(_env("PORT", "5000")))
+
+    def __post_init__(self) -> None:
+        if not self.MAX_INFLATED_MB:
+            self.MAX_INFLATED_MB = 5.0 * self.MAX_UPLOAD_MB
 
     def as_flask(self) -> dict:
         """Settings as the upper-case mapping Flask and its extensions expect."""
