@@ -492,11 +492,6 @@ def _csv_error(path: Path, exc: Exception, opts: _CsvOptions) -> EventLogError:
             f"{path.name}: cannot be decoded as {opts.describe_encoding()} ({str(exc).splitlines()[0]}); "
             "pass --encoding with the file's encoding"
         )
-    if "straddl" in str(exc):
-        return EventLogError(
-            f"{path.name}: a row is longer than the reader's block of text; an event log's rows are "
-            "short (is a field's closing quote missing, or a field megabytes long?)"
-        )
     return EventLogError(f"{path.name}: cannot be read as CSV ({str(exc).splitlines()[0]})")
 
 

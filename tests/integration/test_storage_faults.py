@@ -128,3 +128,31 @@ def test_a_bulk_job_fails_in_words_when_s3_stays_down(
     assert body["status"] == "failed", body
     assert "the file storage did not answer for" in body["error"], body
     assert "internal error" not in body["error"]
+
+
+def test_an_upload_while_s3_is_down_answers_503_and_stores_no_row(
+    it_env, it_app, it_org, s3_server, events_csv, upload
+):
+    """The request's own storage call gives up after STORAGE_RETRY_S (1 s here): 503 with
+    Retry-After, the reason in words, and no dataset row left behind."""
+    from hcl_server import create_app
+
+    app = create_app(
+        {
+            "TESTING": True,
+            **{k: v for k, v in it_env.items() if not k.startswith("AWS")},
+            "STORAGE_RETRY_S": 1.0,
+        }
+    )
+    client, key = app.test_client(), it_org["api_key"]
+    before = len(client.get("/api/v1/datasets", headers={"X-API-Key": key}).get_json()["datasets"])
+    s3_server.stop()
+    try:
+        r = upload(client, "/api/v1/datasets", key, events_csv(20, 100, seed=5))
+    finally:
+        s3_server.start()
+    assert r.status_code == 503 and r.headers.get("Retry-After"), r.get_json()
+    assert r.get_json()["error"]["message"].startswith(
+        "the file storage did not answer for 1 s (while storing events.csv)"
+    )
+    assert len(client.get("/api/v1/datasets", headers={"X-API-Key": key}).get_json()["datasets"]) == before
