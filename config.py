@@ -27,9 +27,15 @@ class Config:
     # With S3_BUCKET set, files live in that bucket (S3_ENDPOINT_URL for MinIO, R2, moto, ...).
     S3_BUCKET: str = field(default_factory=lambda: _env("S3_BUCKET", ""))
     S3_ENDPOINT_URL: str = field(default_factory=lambda: _env("S3_ENDPOINT_URL", ""))
+    # Seconds an S3 call keeps trying (with backoff) while the storage does not answer, before the
+    # job or request fails with "the file storage did not answer".
+    STORAGE_RETRY_S: float = field(default_factory=lambda: float(_env("STORAGE_RETRY_S", "30")))
     MAX_UPLOAD_MB: int = field(default_factory=lambda: int(_env("MAX_UPLOAD_MB", "200")))
     # A JSON body (predict, predict/batch, training) larger than this answers 413.
     MAX_JSON_MB: int = field(default_factory=lambda: int(_env("MAX_JSON_MB", "32")))
+    # Largest contents of a compressed upload (.gz, .xlsx), checked before it is parsed: a small
+    # file can unpack to gigabytes. Empty: five times MAX_UPLOAD_MB (a CSV gzips 5-10x).
+    MAX_INFLATED_MB: float = field(default_factory=lambda: float(_env("MAX_INFLATED_MB", "") or 0))
     # Customers per bulk-scoring partition: a worker's memory is bounded by this, not by the file.
     BULK_PARTITION_CUSTOMERS: int = field(
         default_factory=lambda: int(_env("BULK_PARTITION_CUSTOMERS", "100000"))
@@ -47,6 +53,10 @@ class Config:
     # Queued and running jobs and datasets one organization may have; more answers 429.
     ORG_MAX_ACTIVE_JOBS: int = field(default_factory=lambda: int(_env("ORG_MAX_ACTIVE_JOBS", "10")))
     PORT: int = field(default_factory=lambda: int(_env("PORT", "5000")))
+
+    def __post_init__(self) -> None:
+        if not self.MAX_INFLATED_MB:
+            self.MAX_INFLATED_MB = 5.0 * self.MAX_UPLOAD_MB
 
     def as_flask(self) -> dict:
         """Settings as the upper-case mapping Flask and its extensions expect."""

@@ -46,3 +46,8 @@ class Unavailable(DomainError):
 class TooManyJobs(DomainError):
     """The organization already has as many queued and running jobs as it may; the request can
     be sent again once one of them has finished."""
+
+
+class StorageUnavailable(Unavailable):
+    """The file storage did not answer within its retry budget (STORAGE_RETRY_S); what was being
+    done can be done again, later. A job fails with its message, a request answers 503."""

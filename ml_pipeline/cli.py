@@ -90,6 +90,13 @@ def _add_input_options(p: argparse.ArgumentParser) -> None:
         default="warn",
         help="exact duplicate rows: warn (keep; refuse above 5%%), keep, drop or error (default warn)",
     )
+    p.add_argument(
+        "--max-inflated-mb",
+        type=float,
+        metavar="MB",
+        help="refuse a .gz or .xlsx file whose contents unpack to more than MB megabytes, before "
+        "reading it (default: no limit; the service applies its MAX_INFLATED_MB)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
@@ -192,7 +199,7 @@ def read_options(args) -> ReadOptions:
 
 
 def _load(args):
-    return load_events(args.events, read_options(args))
+    return load_events(args.events, read_options(args), max_inflated_mb=args.max_inflated_mb)
 
 
 def metrics_table(metrics: dict, selection: dict) -> str:

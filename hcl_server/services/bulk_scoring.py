@@ -14,6 +14,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from flask import current_app
+
 from hcl_server.celery_app import MAX_PRIORITY, enqueue_later
 from hcl_server.db import BulkPartition, Job
 from hcl_server.db.models import utcnow
@@ -102,7 +104,12 @@ def _shard_upload(job: Job, params: BulkParams, folder: Path) -> tuple[Shards, i
     path = folder / params.filename
     storage().get_file(params.storage_key, path)
     (folder / "shards").mkdir()
-    shards = shard_file(path, folder / "shards", options=ReadOptions.from_dict(params.read_options))
+    shards = shard_file(
+        path,
+        folder / "shards",
+        options=ReadOptions.from_dict(params.read_options),
+        max_inflated_mb=current_app.config["MAX_INFLATED_MB"],
+    )
     path.unlink()
     as_of = _as_of(params, shards.last_day)
     for i, shard_path in enumerate(shards.paths):

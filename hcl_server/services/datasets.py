@@ -6,6 +6,7 @@ import re
 import tempfile
 from pathlib import Path
 
+from flask import current_app
 from werkzeug.datastructures import FileStorage
 
 from hcl_server.celery_app import enqueue_or_fail
@@ -115,7 +116,7 @@ def read_events(dataset: Dataset, folder: Path) -> EventLog:
     """
     path = folder / dataset.filename
     storage().get_file(dataset.storage_key, path)
-    return load_events(path, dataset_options(dataset))
+    return load_events(path, dataset_options(dataset), max_inflated_mb=current_app.config["MAX_INFLATED_MB"])
 
 
 def profile_dataset(dataset: Dataset) -> None:

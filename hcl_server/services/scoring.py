@@ -37,14 +37,21 @@ def production_model(org_id: str):
 
 
 def bundle_for(mv: ModelVersion) -> Bundle:
-    """The loaded bundle of a model version, downloaded once per process and kept in a small LRU."""
+    """The loaded bundle of a model version, downloaded once per process and kept in a small LRU
+    (``_CACHE_SIZE`` versions).
+
+    The bundle is read whole into memory (metadata, feature builder, each model file), so its
+    downloaded folder is removed as soon as it is loaded: nothing is left on disk, whether the
+    entry stays in the cache, leaves it or the process ends. Raises StorageUnavailable when the
+    storage does not answer, PipelineError for a folder that is not a bundle.
+    """
     with _LOCK:
         if mv.id in _CACHE:
             _CACHE.move_to_end(mv.id)
             return _CACHE[mv.id]
-    folder = Path(tempfile.mkdtemp(prefix=f"hcl-bundle-{mv.version}-"))
-    get_dir(mv.storage_prefix, folder)
-    bundle = load_bundle(folder)
+    with tempfile.TemporaryDirectory(prefix=f"hcl-bundle-{mv.version}-") as folder:
+        get_dir(mv.storage_prefix, Path(folder))
+        bundle = load_bundle(folder)
     with _LOCK:
         _CACHE[mv.id] = bundle
         while len(_CACHE) > _CACHE_SIZE:

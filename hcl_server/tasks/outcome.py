@@ -54,12 +54,14 @@ def record_outcome(
 ) -> None:
     """Run a service step on a running row; if it raises, record the failure on the row.
 
-        A PipelineError is the data's fault: its message goes to the client (after ``prefix``),
-        worded with the API's form fields where ml_pipeline names a CLI flag (every file here came
-        through the API: "pass --date-format" reads "pass the date_format field"). Any other exception is ours: it is logged with its traceback and the client reads
-        ``internal_error``. A broker that stayed unreachable while the step enqueued its next task
-    (Unavailable) fails the row with that reason. A row cancelled meanwhile stays cancelled
-    (services.jobs.fail); a step that notices it (Stopped) ends without a word on the row.
+    A PipelineError is the data's fault: its message goes to the client (after ``prefix``), worded
+    with the API's form fields where ml_pipeline names a CLI flag (every file here came through the
+    API: "pass --date-format" reads "pass the date_format field"). A broker that stayed unreachable
+    while the step enqueued its next task, or a file storage that did not answer within
+    STORAGE_RETRY_S (Unavailable, StorageUnavailable), fails the row with that reason. Any other
+    exception is ours: it is logged with its traceback and the client reads ``internal_error``. A
+    row cancelled meanwhile stays cancelled (services.jobs.fail); a step that notices it (Stopped)
+    ends without a word on the row.
     """
     ctx = {f"{row.__tablename__[:-1]}_id": row.id, "org_id": row.organization_id}
     try:
@@ -70,7 +72,7 @@ def record_outcome(
     except PipelineError as exc:
         logger.info("%s %s (org %s): %s%s", what, *ctx.values(), prefix, exc, extra=ctx)
         fail(row, prefix + api_wording(str(exc)))
-    except Unavailable as exc:  # the broker stayed down while this step enqueued the next
+    except Unavailable as exc:  # the broker or the storage stayed down longer than their retries
         logger.warning("%s %s (org %s): %s%s", what, *ctx.values(), prefix, exc.message, extra=ctx)
         fail(row, prefix + exc.message)
     except Exception:

@@ -203,14 +203,18 @@ def _encode_records(
     return names, codes[np.fromiter((index[v] for v in values), np.int64, len(values))]
 
 
-def load_events(path: str | Path, options: ReadOptions | None = None, **kwargs) -> EventLog:
+def load_events(
+    path: str | Path, options: ReadOptions | None = None, *, max_inflated_mb: float | None = None, **kwargs
+) -> EventLog:
     """Read and normalize an event-log file; raises EventLogError with a one-line reason.
 
     ``options`` says how to read it (:class:`~ml_pipeline.data.options.ReadOptions`; its fields
-    may be given as keyword arguments instead, e.g. ``duplicates="drop"``).
+    may be given as keyword arguments instead, e.g. ``duplicates="drop"``). A compressed file
+    (.gz, .xlsx) whose contents pass ``max_inflated_mb`` MB is refused before it is parsed (None:
+    no limit; :func:`~ml_pipeline.data.readers.check_inflated_size`).
     """
     options = _options(options, kwargs)
-    raw = read_raw(path, sheet=options.sheet, encoding=options.encoding)
+    raw = read_raw(path, sheet=options.sheet, encoding=options.encoding, max_inflated_mb=max_inflated_mb)
     try:
         log = from_table(raw.table, source=Path(path).name, options=options)
     except EventLogError as exc:

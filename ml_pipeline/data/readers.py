@@ -132,13 +132,64 @@ def _sniff(path: Path) -> tuple[str, bytes]:
     return kind, head
 
 
-def read_raw(path: str | Path, sheet: str | None = None, encoding: str | None = None) -> RawTable:
+_MB = 1 << 20
+
+
+def check_inflated_size(path: Path, kind: str, max_inflated_mb: float | None) -> None:
+    """Refuse a compressed file whose contents are larger than ``max_inflated_mb`` (MB; None: no
+    limit), before anything parses it: a small upload can unpack to gigabytes.
+
+    An .xlsx (a zip) is judged by its members' declared sizes, which Python's zipfile holds each
+    member to when it is read (openpyxl reads through it); a .gz is decompressed once, counting,
+    and stopped as soon as it passes the limit (a gzip header cannot be trusted with the size).
+    Raises EventLogError naming the sizes, the limit and the way past it.
+    """
+    if max_inflated_mb is None or kind not in ("xlsx", "gzip"):
+        return
+    limit = int(max_inflated_mb * _MB)
+    if kind == "xlsx":
+        with zipfile.ZipFile(path) as zf:
+            members = zf.infolist()
+        total = sum(m.file_size for m in members)
+        if total > limit:
+            largest = max(members, key=lambda m: m.file_size)
+            raise EventLogError(
+                f"{path.name}: the workbook unpacks to {total / _MB:,.0f} MB ({largest.filename} alone "
+                f"{largest.file_size / _MB:,.0f} MB) from {path.stat().st_size / _MB:,.1f} MB, more than "
+                f"the {max_inflated_mb:g} MB allowed for a compressed file's contents; export the sheet "
+                "as CSV and use that file"
+            )
+        return
+    seen = 0
+    try:
+        stream = pa.input_stream(str(path), compression="gzip")
+        while chunk := stream.read(4 * _MB):
+            seen += len(chunk)
+            if seen > limit:
+                raise EventLogError(
+                    f"{path.name}: the gzip file unpacks to more than {max_inflated_mb:g} MB (from "
+                    f"{path.stat().st_size / _MB:,.1f} MB), the most allowed for a compressed file's "
+                    "contents; split the log into smaller files, or upload it as plain CSV if it is "
+                    "within the upload limit"
+                )
+    except (OSError, EOFError):
+        return  # a corrupt or truncated gzip: the reader itself says so, with the row where it can
+
+
+def read_raw(
+    path: str | Path,
+    sheet: str | None = None,
+    encoding: str | None = None,
+    max_inflated_mb: float | None = None,
+) -> RawTable:
     """Read a file into a table of columns, refusing files whose content is not what the name says.
 
-    ``encoding`` (a Python codec name) overrides the one decided for a text file.
+    ``encoding`` (a Python codec name) overrides the one decided for a text file; a compressed
+    file unpacking to more than ``max_inflated_mb`` MB is refused (see check_inflated_size).
     """
     path = Path(path)
     kind, head = _sniff(path)
+    check_inflated_size(path, kind, max_inflated_mb)
     if kind in ("text", "gzip"):
         return _read_csv(path, head, compressed=kind == "gzip", encoding=encoding)
     if kind == "xlsx":
@@ -154,6 +205,8 @@ class RawStream:
     """A file read in batches of rows, so memory is bounded by a batch rather than the file.
 
     Iterate for pyarrow tables with the same columns; ``warnings`` is complete once iteration ends.
+    A compressed file unpacking to more than ``max_inflated_mb`` MB is refused when the stream
+    is made (see check_inflated_size).
     """
 
     def __init__(
@@ -162,11 +215,13 @@ class RawStream:
         sheet: str | None = None,
         encoding: str | None = None,
         batch_rows: int = 500_000,
+        max_inflated_mb: float | None = None,
     ):
         self.path = Path(path)
         self.sheet, self.encoding = sheet, encoding
         self.batch_rows = batch_rows
         self.kind, self._head = _sniff(self.path)
+        check_inflated_size(self.path, self.kind, max_inflated_mb)
         self.warnings: list[str] = []
         self.source_format = self.kind  # CSV reading replaces it with the precise format
 
@@ -180,32 +235,63 @@ class RawStream:
 
     def _csv_batches(self):
         """Batches of the CSV file; raises EncodingSwitch when a byte that is not UTF-8 turns up
-        after the first batch (the caller starts again with the encoding it names)."""
+        after the first batch (the caller starts again with the encoding it names).
+
+        A row longer than the block of text pyarrow reads at a time makes the file be read again
+        in blocks of ``_LARGEST_BLOCK``, past the rows already yielded; a row longer than that is
+        refused (EventLogError naming the row it follows and the limit).
+        """
         opts = _CsvOptions(self.path, self._head, compressed=self.kind == "gzip", encoding=self.encoding)
         self.warnings, self.source_format = opts.warnings, opts.source_format
         # pyarrow reads blocks of bytes; ~48 bytes per row makes a block about batch_rows rows.
-        read = pacsv.ReadOptions(**opts.read_kwargs, block_size=max(4096, self.batch_rows * 48))
+        block = max(4096, self.batch_rows * 48)
+        done = 0  # data rows yielded so far
+        while True:
+            try:
+                for table in self._csv_blocks(opts, block, skip=done):
+                    done += table.num_rows
+                    yield table
+                break
+            except _RowTooLong as exc:
+                if block >= _LARGEST_BLOCK:
+                    raise EventLogError(
+                        f"{self.path.name}: a row after row {done + 1} is longer than "
+                        f"{_LARGEST_BLOCK >> 20} MB, the longest row this reader takes; an event log's "
+                        "rows are short (is a field's closing quote missing?)"
+                    ) from exc
+                block = _LARGEST_BLOCK
+                opts.skipped.clear()  # the second read meets the same dropped rows again
+        opts.finish()
+
+    def _csv_blocks(self, opts: _CsvOptions, block: int, skip: int):
+        """Tables of the CSV file read in ``block``-byte blocks, without its first ``skip`` data
+        rows; _RowTooLong when a row does not fit in a block."""
         empty = True
         try:
             with pacsv.open_csv(
                 pa.input_stream(str(self.path), compression="gzip" if self.kind == "gzip" else None),
-                read_options=read,
+                read_options=pacsv.ReadOptions(**opts.read_kwargs, block_size=block),
                 parse_options=opts.parse,
                 convert_options=opts.convert,
             ) as reader:
                 for batch in reader:
                     empty = False
-                    yield pa.Table.from_batches([batch])
+                    if skip >= batch.num_rows:
+                        skip -= batch.num_rows
+                        continue
+                    yield pa.Table.from_batches([batch.slice(skip)])
+                    skip = 0
                 if empty:
                     yield reader.schema.empty_table()
         except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
             if opts.utf8_unconfirmed and _is_utf8_failure(exc):
                 opts.switch_encoding()
                 raise EncodingSwitch(opts.encoding, opts.warnings[-1]) from exc
+            if "straddl" in str(exc):
+                raise _RowTooLong() from exc
             raise _csv_error(self.path, exc, opts) from exc
         except (OSError, EOFError) as exc:
             raise EventLogError(f"{self.path.name}: the file is truncated or corrupt ({exc})") from exc
-        opts.finish()
 
     def _xlsx_batches(self):
         # openpyxl's read-only mode streams rows; the whole sheet is never held as Python objects.
@@ -271,6 +357,10 @@ def _header_bytes(path: Path, compressed: bool) -> bytes:
     if b"\n" not in head and len(head) >= _LONGEST_HEADER:
         raise EventLogError(f"{path.name}: the first line is longer than 16 MB; is it a CSV file?")
     return head
+
+
+class _RowTooLong(Exception):
+    """A row did not fit in the block of text the CSV reader reads at a time."""
 
 
 class EncodingSwitch(Exception):
@@ -401,11 +491,6 @@ def _csv_error(path: Path, exc: Exception, opts: _CsvOptions) -> EventLogError:
         return EventLogError(
             f"{path.name}: cannot be decoded as {opts.describe_encoding()} ({str(exc).splitlines()[0]}); "
             "pass --encoding with the file's encoding"
-        )
-    if "straddl" in str(exc):
-        return EventLogError(
-            f"{path.name}: a row is longer than the reader's block of text; an event log's rows are "
-            "short (is a field's closing quote missing, or a field megabytes long?)"
         )
     return EventLogError(f"{path.name}: cannot be read as CSV ({str(exc).splitlines()[0]})")
 

@@ -114,6 +114,7 @@ def shard_file(
     options: ReadOptions | None = None,
     n_shards: int | None = None,
     batch_rows: int = 100_000,
+    max_inflated_mb: float | None = None,
 ) -> Shards:
     """Split ``path`` into Arrow shards under ``out_dir`` by a stable hash of the customer id.
 
@@ -121,28 +122,40 @@ def shard_file(
     Memory is bounded by ``batch_rows``, not by the file. ``last_day`` leaves out dates far after
     the rest, as reading the file whole does (:mod:`ml_pipeline.data.plausibility`). Raises
     EventLogError for a file that cannot be read, lacks the required columns, or mixes date or
-    number formats.
+    number formats, or a compressed file whose contents pass ``max_inflated_mb`` MB (None: no
+    limit).
     """
     path, out_dir = Path(path), Path(out_dir)
     options = options or ReadOptions()
+    read = partial(_shard_stream, batch_rows=batch_rows, max_inflated_mb=max_inflated_mb)
     try:
-        return _shard_stream(path, out_dir, options, n_shards, batch_rows)
+        return read(path, out_dir, options, n_shards)
     except EncodingSwitch as switch:
         # A byte that is not UTF-8 turned up after some batches were written: start again with
         # the encoding the whole file shows.
         for p in out_dir.glob("shard-*.arrow"):
             p.unlink()
-        shards = _shard_stream(
-            path, out_dir, replace(options, encoding=switch.encoding), n_shards, batch_rows
-        )
+        shards = read(path, out_dir, replace(options, encoding=switch.encoding), n_shards)
         shards.warnings.insert(0, switch.warning)
         return shards
 
 
 def _shard_stream(
-    path: Path, out_dir: Path, options: ReadOptions, n_shards: int | None, batch_rows: int
+    path: Path,
+    out_dir: Path,
+    options: ReadOptions,
+    n_shards: int | None,
+    *,
+    batch_rows: int,
+    max_inflated_mb: float | None,
 ) -> Shards:
-    stream = RawStream(path, sheet=options.sheet, encoding=options.encoding, batch_rows=batch_rows)
+    stream = RawStream(
+        path,
+        sheet=options.sheet,
+        encoding=options.encoding,
+        batch_rows=batch_rows,
+        max_inflated_mb=max_inflated_mb,
+    )
     n_shards = n_shards or shard_count(path, stream.kind)
     cols: dict[str, str] = {}
     warnings: list[str] = []

@@ -12,6 +12,7 @@ import secrets
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -68,22 +69,58 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+class S3Server:
+    """moto's S3 server on a fixed loopback port that a test can stop and start again.
+
+    moto keeps its buckets in this process, so a server started again on the same port serves
+    the same objects: to a client, S3 was away and came back.
+    """
+
+    def __init__(self) -> None:
+        self.port = _free_port()
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self.server = None
+
+    def start(self) -> None:
+        from moto.server import ThreadedMotoServer
+
+        self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+        self.server.start()
+
+    def stop(self) -> None:
+        """Stop serving and close the listening socket, so connections are refused (moto's own
+        stop leaves the socket open: connections would hang rather than fail)."""
+        if self.server is not None:
+            self.server.stop()
+            self.server._server.server_close()
+            self.server = None
+
+    def down_for(self, seconds: float) -> threading.Thread:
+        """Stop the server now and start it again after ``seconds``, on a thread (returned)."""
+        self.stop()
+        back = threading.Timer(seconds, self.start)
+        back.start()
+        return back
+
+
 @pytest.fixture(scope="session")
-def s3_endpoint():
+def s3_server():
     """moto's S3 server on a loopback port, with the bucket created."""
     import boto3
-    from moto.server import ThreadedMotoServer
 
     os.environ.update(
         AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1"
     )
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server = S3Server()
     server.start()
-    endpoint = f"http://127.0.0.1:{port}"
-    boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket="hcl-it")
-    yield endpoint
+    boto3.client("s3", endpoint_url=server.endpoint).create_bucket(Bucket="hcl-it")
+    yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint(s3_server):
+    return s3_server.endpoint
 
 
 @pytest.fixture(scope="session")
@@ -95,7 +132,12 @@ def it_env(pg_url, redis_url, s3_endpoint, tmp_path_factory):
         "S3_ENDPOINT_URL": s3_endpoint,
         "STORAGE_DIR": str(tmp_path_factory.mktemp("it-storage")),
         "BULK_PARTITION_CUSTOMERS": "300",
-        "CELERY_VISIBILITY_TIMEOUT": "5",  # so a killed worker's task comes back within the test
+        # A killed worker's work comes back through the reconciler (tests/integration/test_chaos.py),
+        # not by Redis redelivering a task whose worker did not acknowledge it in time.
+        "JOB_HEARTBEAT_S": "1",
+        "JOB_STALE_S": "6",
+        # S3 calls give up after 8 s (30 by default), so an outage test that outlasts them is short.
+        "STORAGE_RETRY_S": "8",
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_DEFAULT_REGION": "us-east-1",
@@ -114,7 +156,7 @@ def it_app(it_env):
             "TESTING": True,
             **{k: v for k, v in it_env.items() if not k.startswith("AWS")},
             "BULK_PARTITION_CUSTOMERS": 300,
-            "CELERY_VISIBILITY_TIMEOUT": 5,
+            "STORAGE_RETRY_S": 8.0,
         }
     )
     with app.app_context():
@@ -187,14 +229,16 @@ def poll():
     return wait
 
 
-def _events_csv(n_customers: int, n_events: int, seed: int) -> bytes:
+def synthetic_csv(n_customers: int, n_events: int, seed: int) -> bytes:
+    """A synthetic event log as CSV bytes, dates written YYYY-MM-DD."""
     from ml_pipeline.data.synthetic import generate_events
 
     frame = generate_events(n_customers=n_customers, n_events=n_events, days=400, seed=seed)
     return frame.assign(event_date=frame["event_date"].dt.strftime("%Y-%m-%d")).to_csv(index=False).encode()
 
 
-def _upload_file(client, url, key, data, filename="events.csv"):
+def upload_file(client, url: str, key: str, data: bytes, filename: str = "events.csv"):
+    """POST ``data`` as the multipart field ``file``."""
     import io
 
     return client.post(
@@ -207,14 +251,40 @@ def _upload_file(client, url, key, data, filename="events.csv"):
 
 @pytest.fixture(scope="session")
 def events_csv():
-    """A synthetic event log as CSV bytes: events_csv(n_customers, n_events, seed)."""
-    return _events_csv
+    """``synthetic_csv`` for test modules (a conftest is not imported by name)."""
+    return synthetic_csv
 
 
 @pytest.fixture(scope="session")
-def upload_file():
-    """POST bytes as the multipart field 'file': upload_file(client, url, key, data)."""
-    return _upload_file
+def upload():
+    """``upload_file`` for test modules."""
+    return upload_file
+
+
+@pytest.fixture(scope="session")
+def worker_logs(tmp_path_factory):
+    """The text of every worker log written so far (a worker writes its log as it goes)."""
+    base = tmp_path_factory.getbasetemp()
+    return lambda: "".join(p.read_text(errors="replace") for p in sorted(base.glob("workers*/worker-*.log")))
+
+
+@pytest.fixture(scope="session")
+def worker(start_worker):
+    return start_worker()
+
+
+@pytest.fixture(scope="session")
+def trained(it_app, it_org, worker, poll):
+    """A dataset profiled and a model trained by the real worker, shared by every module."""
+    client, key = it_app.test_client(), it_org["api_key"]
+    ds = upload_file(client, "/api/v1/datasets", key, synthetic_csv(1200, 15000, seed=21))
+    assert ds.status_code == 202
+    dataset = poll(client, ds.headers["Location"], key)
+    assert dataset["status"] == "succeeded", dataset
+    job = client.post("/api/v1/training-jobs", headers={"X-API-Key": key}, json={"dataset_id": dataset["id"]})
+    done = poll(client, job.headers["Location"], key)
+    assert done["status"] == "succeeded", done
+    return {"dataset": dataset, "job": done}
 
 
 class RedisServer:

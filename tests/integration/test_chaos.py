@@ -140,11 +140,11 @@ def _assert_one_prediction_per_customer(app, job_id: str, customers: int) -> Non
 
 
 @pytest.fixture(scope="module")
-def chaos_trained(chaos_app, chaos_org, worker, events_csv, upload_file):
+def chaos_trained(chaos_app, chaos_org, worker, events_csv, upload):
     """A dataset read and a model trained; the pool child is killed ~mid-training, and the
     redelivered task takes the job over (the model is then the production one)."""
     client, key = chaos_app.test_client(), chaos_org["api_key"]
-    ds = upload_file(client, "/api/v1/datasets", key, events_csv(1200, 15000, seed=21))
+    ds = upload(client, "/api/v1/datasets", key, events_csv(1200, 15000, seed=21))
     dataset = _wait(client, ds.headers["Location"], key, _finished, every=0.3)
     assert dataset["status"] == "succeeded", dataset
     r = client.post(
@@ -177,10 +177,10 @@ def test_bulk_job_survives_killed_pool_children_during_split_and_scoring(
     chaos_trained,
     worker,
     events_csv,
-    upload_file,
+    upload,
 ):
     client, key = chaos_app.test_client(), chaos_org["api_key"]
-    r = upload_file(client, "/api/v1/bulk-jobs", key, events_csv(CUSTOMERS, 36000, seed=33))
+    r = upload(client, "/api/v1/bulk-jobs", key, events_csv(CUSTOMERS, 36000, seed=33))
     url = r.headers["Location"]
     split = _wait(client, url, key, lambda b: b.get("stage") == "splitting" or _finished(b), every=0.02)
     assert split["stage"] == "splitting", f"the split was not caught: {split}"
@@ -201,13 +201,13 @@ def test_a_killed_worker_resumes_within_a_minute_not_at_the_visibility_timeout(
     worker,
     processes,
     events_csv,
-    upload_file,
+    upload,
 ):
     """The whole worker is killed mid-partition: its message stays unacknowledged in Redis for
     the 4-hour visibility timeout, but the reconciler sees the partition's heartbeat stop and
     sends it again to the worker that replaces it."""
     client, key = chaos_app.test_client(), chaos_org["api_key"]
-    r = upload_file(client, "/api/v1/bulk-jobs", key, events_csv(CUSTOMERS, 36000, seed=34))
+    r = upload(client, "/api/v1/bulk-jobs", key, events_csv(CUSTOMERS, 36000, seed=34))
     url = r.headers["Location"]
     _wait(client, url, key, lambda b: b.get("progress", 0) > 0.2 or _finished(b))
     child = _pool_child(worker["proc"])
@@ -237,13 +237,13 @@ def test_a_redis_restart_loses_the_queue_and_the_job_still_ends(
     redis_server,
     stage,
     events_csv,
-    upload_file,
+    upload,
 ):
     """Redis without persistence is killed during the split or the scoring and started again
     empty: the partitions (and the split's own message) are gone from the broker; the reconciler
     sends again what is missing and every customer is stored once."""
     client, key = chaos_app.test_client(), chaos_org["api_key"]
-    r = upload_file(client, "/api/v1/bulk-jobs", key, events_csv(CUSTOMERS, 36000, seed=35))
+    r = upload(client, "/api/v1/bulk-jobs", key, events_csv(CUSTOMERS, 36000, seed=35))
     url = r.headers["Location"]
     if stage == "splitting":
         caught = _wait(client, url, key, lambda b: b.get("stage") == "splitting" or _finished(b), every=0.02)
@@ -265,13 +265,13 @@ def test_an_upload_while_redis_is_down_answers_503_and_leaves_no_queued_row(
     worker,
     redis_server,
     events_csv,
-    upload_file,
+    upload,
 ):
     client, key = chaos_app.test_client(), chaos_org["api_key"]
     redis_server.kill()
     try:
         for url in ("/api/v1/datasets", "/api/v1/bulk-jobs"):
-            r = upload_file(client, url, key, events_csv(200, 2000, seed=36))
+            r = upload(client, url, key, events_csv(200, 2000, seed=36))
             assert r.status_code == 503, r.get_json()
             assert r.headers["Retry-After"] == "10"
             assert "task queue is not reachable" in r.get_json()["error"]["message"]
@@ -290,7 +290,7 @@ def test_an_upload_while_redis_is_down_answers_503_and_leaves_no_queued_row(
 
 
 def test_one_organizations_backlog_does_not_hold_up_another(
-    chaos_app, chaos_org, chaos_trained, worker, events_csv, upload_file
+    chaos_app, chaos_org, chaos_trained, worker, events_csv, upload
 ):
     """Fairness, measured: organization A's bulk job has its 10 partitions waiting in the queue
     when organization B uploads a dataset. B's first job goes out at priority 0 and A's
@@ -302,10 +302,10 @@ def test_one_organizations_backlog_does_not_hold_up_another(
         chaos_app.test_cli_runner().invoke(args=["orgs", "create", "Other"]).output.strip().splitlines()[-1]
     )
     client, key = chaos_app.test_client(), chaos_org["api_key"]
-    r = upload_file(client, "/api/v1/bulk-jobs", key, events_csv(CUSTOMERS, 36000, seed=37))
+    r = upload(client, "/api/v1/bulk-jobs", key, events_csv(CUSTOMERS, 36000, seed=37))
     url = r.headers["Location"]
     _wait(client, url, key, lambda b: b.get("stage") == "scoring" or _finished(b), every=0.02)
-    ds = upload_file(client, "/api/v1/datasets", other["api_key"], events_csv(200, 2000, seed=38))
+    ds = upload(client, "/api/v1/datasets", other["api_key"], events_csv(200, 2000, seed=38))
     read = _wait(client, ds.headers["Location"], other["api_key"], _finished, every=0.1)
     assert read["status"] == "succeeded", read
     with chaos_app.app_context():

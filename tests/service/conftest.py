@@ -24,6 +24,8 @@ def service_env(tmp_path_factory):
         "REDIS_URL": "",
         "S3_BUCKET": "",
         "BULK_PARTITION_CUSTOMERS": "150",
+        # Small, so a test's compressed upload can pass it cheaply (tests/service/test_hostile_requests.py).
+        "MAX_INFLATED_MB": "5",
     }
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)

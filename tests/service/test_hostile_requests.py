@@ -207,3 +207,72 @@ def test_a_file_field_that_is_not_a_file_is_422(client, org):
             r = client.post(url, headers={**h, "Content-Type": content_type}, data=body)
             assert r.status_code == 422, (url, content_type, r.get_json())
             assert "file: must be a file" in r.get_json()["error"]["message"]
+
+
+def _packed_gzip(megabytes: int) -> bytes:
+    """A gzip CSV event log of about ``megabytes`` MB that packs to a few KB."""
+    import gzip
+
+    cycle = "".join(f"c{i % 97},2024-01-{1 + i % 28:02d},{1 + i % 50}.5\n" for i in range(100))
+    text = "customer_id,event_date,amount\n" + cycle * (megabytes * (1 << 20) // len(cycle) + 1)
+    return gzip.compress(text.encode())
+
+
+def _padded_workbook(megabytes: int) -> bytes:
+    """An .xlsx with a two-row sheet and a member of ``megabytes`` MB of zeros (a few KB packed)."""
+    import io
+    import zipfile
+
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    wb.active.append(["customer_id", "event_date", "amount"])
+    wb.active.append(["a", "2024-01-01", 3])
+    buf = io.BytesIO()
+    wb.save(buf)
+    with zipfile.ZipFile(buf, "a", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("xl/media/padding.bin", b"\0" * (megabytes << 20))
+    return buf.getvalue()
+
+
+def test_a_compressed_upload_that_unpacks_past_the_limit_fails_in_words(
+    client, org, upload, upload_dataset, wait, trained
+):
+    """MAX_INFLATED_MB is 5 here: a 6 MB gzip and a 6 MB workbook fail before they are parsed,
+    as a dataset and as a bulk job, saying the sizes, the limit and the way past it."""
+    key = org["api_key"]
+    gz, xlsx = _packed_gzip(6), _padded_workbook(6)
+    assert len(gz) < 100_000 and len(xlsx) < 100_000
+    ds = wait(upload_dataset(client, key, gz, "events.csv.gz").headers["Location"], key)
+    assert ds["status"] == "failed", ds
+    assert ds["errors"] == [
+        "events.csv.gz: the gzip file unpacks to more than 5 MB (from 0.0 MB), the most allowed for a "
+        "compressed file's contents; split the log into smaller files, or upload it as plain CSV if it "
+        "is within the upload limit"
+    ], ds
+    bulk = wait(upload(client, "/api/v1/bulk-jobs", key, xlsx, "shop.xlsx").headers["Location"], key)
+    assert bulk["status"] == "failed", bulk
+    assert bulk["error"] == (
+        "shop.xlsx: the workbook unpacks to 6 MB (xl/media/padding.bin alone 6 MB) from 0.0 MB, more "
+        "than the 5 MB allowed for a compressed file's contents; export the sheet as CSV and use that file"
+    ), bulk
+
+
+def test_a_bulk_file_with_a_5_mb_field_is_scored(client, org, upload, wait, trained, log_bytes):
+    """One row's note of 5 MB, longer than the 4.8 MB blocks the bulk split reads: the split reads
+    the file again in larger blocks and every customer is scored."""
+    import io
+
+    import pandas as pd
+
+    frame = pd.read_csv(io.BytesIO(log_bytes), dtype=str)
+    frame["note"] = ""
+    frame.loc[frame.index[len(frame) // 2], "note"] = "x" * (5 << 20)
+    body = wait(
+        upload(client, "/api/v1/bulk-jobs", org["api_key"], frame.to_csv(index=False).encode()).headers[
+            "Location"
+        ],
+        org["api_key"],
+    )
+    assert body["status"] == "succeeded", body
+    assert body["total_customers"] == frame["customer_id"].nunique()

@@ -305,3 +305,56 @@ def test_from_records_keeps_each_customer_id_as_sent():
 
     log = from_records([("a\x00", "2020-01-01", 1.0, None, None), ("a", "2020-01-02", 2.0, None, None)])
     assert sorted(log.customer_ids) == ["a", "a\x00"]
+
+
+def _rows(n: int) -> str:
+    """``n`` event rows repeating every 100 (they pack to almost nothing) of 97 customers."""
+    cycle = "".join(f"c{i % 97},2024-01-{1 + i % 28:02d},{1 + i % 50}.5\n" for i in range(100))
+    return cycle * (n // 100)
+
+
+def test_a_gzip_that_unpacks_past_the_limit_is_refused_before_parsing(tmp_path):
+    path = tmp_path / "events.csv.gz"
+    with gzip.open(path, "wt") as fh:  # ~2.6 MB of rows in a few KB
+        fh.write("customer_id,event_date,amount\n" + _rows(120_000))
+    assert path.stat().st_size < 200_000
+    with pytest.raises(EventLogError) as caught:
+        load_events(path, max_inflated_mb=1)
+    assert str(caught.value).startswith(
+        "events.csv.gz: the gzip file unpacks to more than 1 MB (from 0.0 MB), the most allowed for a "
+        "compressed file's contents; split the log into smaller files"
+    ), caught.value
+    assert load_events(path, max_inflated_mb=5, duplicates="keep").n_customers == 97  # within the limit
+    assert load_events(path, duplicates="keep").n_customers == 97  # the library default: no limit
+
+
+def test_a_workbook_that_unpacks_past_the_limit_is_refused_by_its_declared_sizes(tmp_path):
+    import zipfile
+
+    path = tmp_path / "shop.xlsx"
+    wb = openpyxl.Workbook()
+    wb.active.append(["customer_id", "event_date", "amount"])
+    wb.active.append(["a", "2024-01-01", 3])
+    wb.save(path)
+    assert load_events(path, max_inflated_mb=1).n_customers == 1
+    with zipfile.ZipFile(path, "a", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("xl/media/padding.bin", b"\0" * (3 << 20))  # 3 MB that packs to a few KB
+    with pytest.raises(EventLogError) as caught:
+        load_events(path, max_inflated_mb=2)
+    message = str(caught.value)
+    assert message.startswith(
+        "shop.xlsx: the workbook unpacks to 3 MB (xl/media/padding.bin alone 3 MB) from 0.0 MB"
+    )
+    assert message.endswith(
+        "more than the 2 MB allowed for a compressed file's contents; export the sheet as CSV and use that file"
+    )
+
+
+def test_the_cli_takes_a_limit_on_inflated_size(tmp_path, capsys):
+    from ml_pipeline.cli import main
+
+    path = tmp_path / "events.csv.gz"
+    with gzip.open(path, "wt") as fh:
+        fh.write("customer_id,event_date,amount\n" + _rows(120_000))
+    assert main(["profile", "--events", str(path), "--max-inflated-mb", "1"]) == 2
+    assert "unpacks to more than 1 MB" in capsys.readouterr().err

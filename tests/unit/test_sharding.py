@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import openpyxl
 import pandas as pd
@@ -124,3 +126,44 @@ def test_many_distinct_timestamps_take_the_last_day_from_the_shards(tmp_path, mo
     out.mkdir()
     shards = shard_file(path, out, batch_rows=50, n_shards=3)
     assert shards.last_day == int(load_events(path).day[-1])
+
+
+def _long_row_file(path, before: int, field_bytes: int, after: int):
+    """A CSV with a note column: ``before`` short rows, one whose note is ``field_bytes`` long,
+    ``after`` short rows."""
+    short = "".join(f"c{i % 37},2024-02-{1 + i % 28:02d},{1 + i % 9}.25,ok\n" for i in range(before))
+    tail = "".join(f"d{i % 11},2024-03-{1 + i % 28:02d},2.5,ok\n" for i in range(after))
+    path.write_text(
+        f"customer_id,event_date,amount,note\n{short}c1,2024-02-03,7.5,{'x' * field_bytes}\n{tail}"
+    )
+    return path
+
+
+def test_a_row_longer_than_the_streamed_block_is_read_again_in_larger_blocks(tmp_path):
+    """A 5 MB field (the reader's first blocks are 48 KB here) after several batches were
+    written: the split starts the read again in larger blocks, past the rows it has, and loses none."""
+    path = _long_row_file(tmp_path / "events.csv", before=6000, field_bytes=5 << 20, after=500)
+    out = tmp_path / "shards"
+    out.mkdir()
+    shards = shard_file(path, out, batch_rows=1000, n_shards=5)
+    assert shards.rows == 6501
+    events = _events(_load_all(shards, [list(range(len(shards.paths)))]))
+    assert events.equals(_events([load_events(path)]))
+    assert sum(shards.customers) == 37 + 11
+
+
+def test_a_row_longer_than_the_largest_block_is_refused_naming_the_row(tmp_path, monkeypatch):
+    from ml_pipeline.data import readers
+
+    monkeypatch.setattr(readers, "_LARGEST_BLOCK", 1 << 20)  # 1 MB, so the file can stay small
+    path = _long_row_file(tmp_path / "events.csv", before=3000, field_bytes=2 << 20, after=10)
+    out = tmp_path / "shards"
+    out.mkdir()
+    with pytest.raises(EventLogError) as caught:
+        shard_file(path, out, batch_rows=500)
+    said = re.fullmatch(
+        r"events\.csv: a row after row (\d+) is longer than 1 MB, the longest row this reader takes; an event "
+        r"log's rows are short \(is a field's closing quote missing\?\)",
+        str(caught.value),
+    )
+    assert said and int(said.group(1)) <= 3001, caught.value  # the long row is row 3002
