@@ -340,7 +340,7 @@ def cmd_evaluate(args) -> int:
 def cmd_predict(args) -> int:
     from ml_pipeline.data.readers import write_csv_atomic
     from ml_pipeline.serving.bundle import load_bundle
-    from ml_pipeline.serving.scoring import SEGMENTS, predict
+    from ml_pipeline.serving.scoring import SEGMENTS, predict, rounded
 
     started = time.perf_counter()
     bundle = load_bundle(args.model)
@@ -359,6 +359,7 @@ def cmd_predict(args) -> int:
         as_of=date_to_day(args.as_of) if args.as_of else None,
         reasons=None if args.reasons == "none" else args.reasons,
     )
+    frame = rounded(frame)
     write_csv_atomic(frame, args.out)
     counts = frame["risk_segment"].value_counts()
     mix = ", ".join(f"{s} {int(counts.get(s, 0)):,}" for s in SEGMENTS)

@@ -41,7 +41,7 @@ from ml_pipeline.data.eventlog import EventLog
 from ml_pipeline.data.options import ReadOptions
 from ml_pipeline.data.sharding import Shards, load_shards, shard_file
 from ml_pipeline.errors import PipelineError
-from ml_pipeline.serving.scoring import predict
+from ml_pipeline.serving.scoring import predict, rounded
 
 logger = logging.getLogger(__name__)
 
@@ -176,11 +176,13 @@ def _score(job: Job, part: BulkPartition) -> None:
     bundle = bundle_for(model_versions.get(job.model_version_id))
     with tempfile.TemporaryDirectory() as tmp:
         log = _load_partition(job, params, part.index, Path(tmp))
-        frame = predict(
-            bundle,
-            log,
-            as_of=date_to_day(params.as_of),
-            risk_thresholds=risk_thresholds(job.organization_id, bundle),
+        frame = rounded(
+            predict(
+                bundle,
+                log,
+                as_of=date_to_day(params.as_of),
+                risk_thresholds=risk_thresholds(job.organization_id, bundle),
+            )
         )
         out = Path(tmp) / "result.csv"
         escape_frame(frame).to_csv(out, index=False)

@@ -101,3 +101,19 @@ def predict(
     if reasons:  # last: the contract's columns keep their places
         out["reasons"] = churn_reasons(bundle, values, reasons)
     return pd.DataFrame(out)
+
+
+PROBABILITY_DECIMALS = 4
+MONEY_DECIMALS = 2
+
+
+def rounded(frame: pd.DataFrame) -> pd.DataFrame:
+    """Predictions as files and stored rows carry them: churn probability to 4 decimals, spend
+    (currency units) to cents. ``frame``: ``predict``'s output; a new frame is returned."""
+    out = frame.copy()
+    if "churn_probability" in out:
+        out["churn_probability"] = out["churn_probability"].astype(float).round(PROBABILITY_DECIMALS)
+    for col in out.columns:
+        if col.startswith("spend_"):
+            out[col] = out[col].astype(float).round(MONEY_DECIMALS)
+    return out

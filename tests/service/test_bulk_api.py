@@ -93,7 +93,12 @@ def test_downloads_have_the_cli_columns_and_no_formulas(client, org, scored):
     ws = openpyxl.load_workbook(io.BytesIO(xlsx.data)).active
     ids = [row[0] for row in ws.iter_rows(min_row=2, values_only=False)]
     assert all(c.data_type == "s" for c in ids)
-    assert '\'=HYPERLINK("http://x")' in {c.value for c in ids}
+    # A typed text cell is never run as a formula: the .xlsx holds the id as it was sent.
+    assert '=HYPERLINK("http://x")' in {c.value for c in ids}
+    # Probabilities to 4 decimals and money to cents, in the file as in the stored predictions.
+    text = csv.get_data(as_text=True).splitlines()[1:]
+    assert all(len(line.split(",")[1].partition(".")[2]) <= 4 for line in text[:200])
+    assert (frame["spend_total"] * 100).round(6).mod(1).eq(0).all()
 
 
 def test_customer_latest_prediction(client, org, scored):
