@@ -105,3 +105,33 @@ def test_other_organization_sees_nothing(it_app, trained):
     assert client.get(f"/api/v1/datasets/{trained['dataset']['id']}", headers=other).status_code == 404
     assert client.get(f"/api/v1/training-jobs/{trained['job']['id']}", headers=other).status_code == 404
     assert client.get("/api/v1/models/1", headers=other).status_code == 404
+
+
+def test_the_reconciler_reads_the_tasks_waiting_in_every_priority_list(redis_server, tmp_path):
+    """celery_app.waiting_tasks reads Redis' priority lists ("celery", "celery:1", ...): the
+    reconciler re-sends a task only when it is not among them (a private Redis, no worker)."""
+    from celery import _state
+
+    from hcl_server import create_app
+    from hcl_server.celery_app import enqueue, waiting_tasks
+
+    before = _state.default_app
+    app = create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": "sqlite://",
+            "REDIS_URL": redis_server.url,
+            "STORAGE_DIR": str(tmp_path),
+        }
+    )
+    if before is not None:
+        before.set_default()
+    with app.app_context():
+        enqueue("hcl.bulk.partition", "job-1", 3, priority=2)
+        enqueue("hcl.datasets.profile", "ds-1")
+        enqueue("hcl.bulk.xlsx", "job-1", priority=9)
+        assert waiting_tasks() == {
+            ("hcl.bulk.partition", ("job-1", 3)),
+            ("hcl.datasets.profile", ("ds-1",)),
+            ("hcl.bulk.xlsx", ("job-1",)),
+        }
