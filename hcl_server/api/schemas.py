@@ -25,6 +25,13 @@ HORIZON = validate.Range(min=1, max=365)
 # Text the service stores or looks up: PostgreSQL cannot hold a NUL character in a text column.
 NO_NUL = validate.Regexp(r"^[^\x00]*$", error="must not contain a NUL character")
 
+# Documentation only: a download's body, the Excel media type, and the Location of a 202.
+FILE = {"type": "string", "format": "binary"}
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+LOCATION = {
+    "Location": {"description": "the URL to poll for the status of the work", "schema": {"type": "string"}}
+}
+
 
 class JsonObject(fields.String):
     """A form field holding a JSON object as text; it loads as the dict ``inner`` makes of it."""
@@ -405,3 +412,24 @@ class PredictionPage(Schema):
 
 class DownloadArgs(Schema):
     format = fields.String(load_default="csv", validate=validate.OneOf(("csv", "xlsx")))
+
+
+class ErrorBody(Schema):
+    status = fields.Integer(required=True, metadata={"description": "the HTTP status, e.g. 422"})
+    code = fields.String(
+        required=True,
+        metadata={"description": "the status's phrase in snake case, e.g. unprocessable_entity"},
+    )
+    message = fields.String(required=True, metadata={"description": "what went wrong, for a person"})
+    details = fields.Dict(
+        metadata={
+            "description": "more, when there is any: for a request that does not validate, the "
+            'messages by location and field, e.g. {"form": {"decimal": ["Must be one of: dot, comma."]}}'
+        }
+    )
+
+
+class Error(Schema):
+    """What every error answers (api/errors.py): {"error": {"status", "code", "message", "details"?}}."""
+
+    error = fields.Nested(ErrorBody, required=True)
