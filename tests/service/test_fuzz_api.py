@@ -72,6 +72,9 @@ def api_schema(app, make_org):
                 "enabled": False,
                 "not_a_server_error": {"enabled": True},
                 "status_code_conformance": {"enabled": True},
+                "content_type_conformance": {"enabled": True},
+                "response_schema_conformance": {"enabled": True},
+                "response_headers_conformance": {"enabled": True},
             },
         }
     )
@@ -85,6 +88,7 @@ def run(schema) -> tuple[Counter, list[str]]:
     """Run every phase over every operation; the statuses answered (a count of each) and one
     line per failed check or engine error (with a curl command to reproduce a failure)."""
     statuses, problems = Counter(), []
+    ran = Counter()
     for event in from_schema(schema).execute():
         if isinstance(event, events.ScenarioFinished):
             recorder = event.recorder
@@ -93,6 +97,7 @@ def run(schema) -> tuple[Counter, list[str]]:
             )
             for case_id, checks in recorder.checks.items():
                 for check in checks:
+                    ran[check.name] += 1
                     if check.status == Status.FAILURE:
                         case = recorder.cases[case_id].value
                         problems.append(f"{check.name}: {recorder.label}: {case.as_curl_command()[:2000]}")
@@ -100,6 +105,7 @@ def run(schema) -> tuple[Counter, list[str]]:
             problems.append(f"error in {event.label}: {event.info.message}")
         elif isinstance(event, events.FatalError):
             raise event.exception
+    print("checks run:", dict(ran))
     return statuses, problems
 
 
