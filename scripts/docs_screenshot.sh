@@ -39,7 +39,9 @@ for _ in $(seq 1 100); do
   sleep 0.2
 done
 
-echo "network namespace: ${HCL_OFFLINE_NS:+its own}${HCL_OFFLINE_NS:-the host's (unshare unavailable)}; interfaces: $(awk -F: 'NR > 2 {printf "%s ", $1}' /proc/net/dev)"
+where="the host's (unshare unavailable)"
+[ "${HCL_OFFLINE_NS:-}" = 1 ] && where="its own"
+echo "network namespace: $where; interfaces: $(awk -F: 'NR > 2 {printf "%s ", $1}' /proc/net/dev)"
 mkdir -p "$(dirname "$OUT")"
 chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --no-first-run \
   --user-data-dir="$tmp/chromium" \

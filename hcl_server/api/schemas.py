@@ -25,6 +25,9 @@ HORIZON = validate.Range(min=1, max=365)
 # Text the service stores or looks up: PostgreSQL cannot hold a NUL character in a text column.
 NO_NUL = validate.Regexp(r"^[^\x00]*$", error="must not contain a NUL character")
 
+# Documentation only: the type of a field computed by a method.
+OBJECT_OR_NULL = {"type": "object", "nullable": True}
+INTEGER_OR_NULL = {"type": "integer", "nullable": True}
 # Documentation only: a download's body, the Excel media type, and the Location of a 202.
 FILE = {"type": "string", "format": "binary"}
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -171,11 +174,12 @@ class DatasetOut(Schema):
     size_bytes = fields.Integer()
     status = fields.String()
     read_options = fields.Method(
-        "_read_options", metadata={"description": "the reading options given at upload, by form field"}
+        "_read_options",
+        metadata={"type": "object", "description": "the reading options given at upload, by form field"},
     )
     profile = fields.Dict(allow_none=True)
     warnings = fields.List(fields.String())
-    errors = fields.Method("_errors")
+    errors = fields.Method("_errors", metadata={"type": "array", "items": {"type": "string"}})
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
 
@@ -229,16 +233,17 @@ class JobState(Schema):
 class JobOut(JobState):
     dataset_id = fields.String(allow_none=True)
     params = fields.Dict()
-    metrics = fields.Method("_metrics")
-    selection = fields.Method("_selection")
+    metrics = fields.Method("_metrics", metadata=OBJECT_OR_NULL)
+    selection = fields.Method("_selection", metadata=OBJECT_OR_NULL)
     training = fields.Method(
         "_training",
         metadata={
+            **OBJECT_OR_NULL,
             "description": "which model was trained and why: {model: rolling_windows or btyd_fallback "
-            "(BG/NBD + Gamma-Gamma on the whole history, for a log too short for rolling windows), why}"
+            "(BG/NBD + Gamma-Gamma on the whole history, for a log too short for rolling windows), why}",
         },
     )
-    model_version = fields.Method("_version")
+    model_version = fields.Method("_version", metadata=INTEGER_OR_NULL)
 
     def _metrics(self, job) -> dict | None:
         return (job.result or {}).get("metrics")
@@ -263,7 +268,7 @@ class ModelOut(Schema):
 
 
 class ModelDetailOut(ModelOut):
-    details = fields.Method("_details")
+    details = fields.Method("_details", metadata={"type": "object"})
 
     def _details(self, mv) -> dict:
         meta = mv.bundle_metadata
@@ -342,21 +347,33 @@ class BulkForm(UploadForm):
 
 
 class BulkJobOut(JobState):
-    name = fields.Function(lambda job: job.params.get("name"))
-    total_customers = fields.Function(lambda job: (job.result or {}).get("total_customers"))
-    summary = fields.Function(lambda job: (job.result or {}).get("summary"))
-    as_of = fields.Function(lambda job: job.params.get("as_of"))
+    name = fields.Function(lambda job: job.params.get("name"), metadata={"type": "string", "nullable": True})
+    total_customers = fields.Function(
+        lambda job: (job.result or {}).get("total_customers"), metadata=INTEGER_OR_NULL
+    )
+    summary = fields.Function(
+        lambda job: (job.result or {}).get("summary"),
+        metadata={
+            **OBJECT_OR_NULL,
+            "description": "when it has succeeded: {avg_churn_probability, risk_distribution, predicted_spend_total}",
+        },
+    )
+    as_of = fields.Function(
+        lambda job: job.params.get("as_of"), metadata={"type": "string", "format": "date", "nullable": True}
+    )
     read_options = fields.Function(
         lambda job: form_fields(job.params.get("read_options")),
-        metadata={"description": "the reading options given at upload, by form field"},
+        metadata={"type": "object", "description": "the reading options given at upload, by form field"},
     )
     xlsx = fields.Function(
         lambda job: (job.result or {}).get("xlsx"),
         metadata={
-            "description": "Excel download: pending, ready, too_many_rows or failed (the CSV is ready at success)"
+            "type": "string",
+            "nullable": True,
+            "description": "Excel download: pending, ready, too_many_rows or failed (the CSV is ready at success)",
         },
     )
-    model_version = fields.Method("_version")
+    model_version = fields.Method("_version", metadata=INTEGER_OR_NULL)
 
     def _training(self, job) -> dict | None:
         return (job.result or {}).get("training")
@@ -398,7 +415,10 @@ class StoredPrediction(Schema):
     churn_probability = fields.Float()
     risk_segment = fields.String()
     reasons = fields.List(fields.String(), metadata={"description": REASONS_DOC})
-    predicted_spend = fields.Function(lambda p: {"total": p.spend_total, **p.spend})
+    predicted_spend = fields.Function(
+        lambda p: {"total": p.spend_total, **p.spend},
+        metadata={"type": "object", "additionalProperties": {"type": "number"}},
+    )
     job_id = fields.String()
     created_at = fields.DateTime()
 

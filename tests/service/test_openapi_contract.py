@@ -5,6 +5,7 @@ thousands of generated requests against the same document."""
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 from openapi_schema_validator import OAS30Validator
@@ -171,3 +172,96 @@ def test_docs_and_swagger_ui_are_served_by_the_app(client):
     assert b"SwaggerUIBundle" in client.get("/docs/swagger-ui/swagger-ui-bundle.js").data
     # The page's spec URL is the app's document.
     assert 'url: "/api/v1/openapi.json"' in html
+
+
+def conforms(document: dict, method: str, template: str, response) -> None:
+    """Assert that an answer is one the document lists for the operation: its status, its media
+    type, and (for JSON) its body against the schema, by the OpenAPI 3.0 rules."""
+    operation = document["paths"][template][method]
+    where = f"{method.upper()} {template} {response.status_code}"
+    assert str(response.status_code) in operation["responses"], where
+    content = deref(document, operation["responses"][str(response.status_code)]).get("content", {})
+    assert response.mimetype in content, (where, response.mimetype, list(content))
+    if response.mimetype == "application/json":
+        schema = {**content["application/json"]["schema"], "components": document["components"]}
+        errors = [
+            f"{list(e.path)}: {e.message}" for e in OAS30Validator(schema).iter_errors(response.get_json())
+        ]
+        assert not errors, (where, errors[:5])
+
+
+def test_real_answers_match_the_document(app, document, org, trained, log_bytes, upload, wait):
+    """The fuzz cannot reach a finished dataset, job or model: here every operation answers about
+    real ones (a trained model, a scored bulk job) and each answer is checked against the document."""
+    client = app.test_client()
+    h = {"X-API-Key": org["api_key"]}
+    dataset, job = trained["dataset"], trained["job"]
+
+    def check(method: str, template: str, url: str, expected: int, **kwargs):
+        response = getattr(client, method)(url, headers=h, **kwargs)
+        assert response.status_code == expected, (
+            url,
+            response.status_code,
+            response.get_data(as_text=True)[:300],
+        )
+        conforms(document, method, template, response)
+        return response
+
+    check("get", "/api/v1/datasets", "/api/v1/datasets", 200)
+    check("get", "/api/v1/datasets/{dataset_id}", f"/api/v1/datasets/{dataset['id']}", 200)
+    check("get", "/api/v1/datasets/{dataset_id}", "/api/v1/datasets/nope", 404)
+    check("get", "/api/v1/training-jobs/{job_id}", f"/api/v1/training-jobs/{job['id']}", 200)
+    check("post", "/api/v1/training-jobs/{job_id}/cancel", f"/api/v1/training-jobs/{job['id']}/cancel", 409)
+    check(
+        "post",
+        "/api/v1/training-jobs",
+        "/api/v1/training-jobs",
+        400,
+        data="{",
+        content_type="application/json",
+    )
+    check("get", "/api/v1/models", "/api/v1/models", 200)
+    check("get", "/api/v1/models/{version}", "/api/v1/models/1", 200)
+    check("post", "/api/v1/models/{version}/promote", "/api/v1/models/1/promote", 200)
+    customer = {
+        "customer_id": "c1",
+        "as_of": "2018-01-01",
+        "transactions": [{"event_date": "2017-06-01", "amount": 4}],
+    }
+    check("post", "/api/v1/predict", "/api/v1/predict", 200, json=customer)
+    check("post", "/api/v1/predict/batch", "/api/v1/predict/batch", 200, json={"customers": [customer]})
+    check(
+        "post",
+        "/api/v1/predict/batch",
+        "/api/v1/predict/batch",
+        422,
+        json={"customers": [customer, customer]},
+    )
+
+    started = upload(client, "/api/v1/bulk-jobs", org["api_key"], log_bytes, "contract.csv")
+    conforms(document, "post", "/api/v1/bulk-jobs", started)
+    assert started.status_code == 202 and started.headers["Location"]
+    bulk = wait(started.headers["Location"], org["api_key"])
+    assert bulk["status"] == "succeeded", bulk
+    base = f"/api/v1/bulk-jobs/{bulk['id']}"
+    check("get", "/api/v1/bulk-jobs", "/api/v1/bulk-jobs", 200)
+    check("get", "/api/v1/bulk-jobs/{job_id}", base, 200)
+    page = check(
+        "get", "/api/v1/bulk-jobs/{job_id}/predictions", f"{base}/predictions?limit=5", 200
+    ).get_json()
+    customer_id = page["predictions"][0]["customer_id"]
+    check(
+        "get",
+        "/api/v1/customers/{customer_id}/prediction",
+        f"/api/v1/customers/{customer_id}/prediction",
+        200,
+    )
+    check("get", "/api/v1/bulk-jobs/{job_id}/download", f"{base}/download?format=csv", 200)
+    for _ in range(240):
+        if client.get(base, headers=h).get_json()["xlsx"] != "pending":
+            break
+        time.sleep(0.5)
+    check("get", "/api/v1/bulk-jobs/{job_id}/download", f"{base}/download?format=xlsx", 200)
+    check("post", "/api/v1/bulk-jobs/{job_id}/cancel", f"{base}/cancel", 409)
+    check("get", "/api/v1/templates/events.csv", "/api/v1/templates/events.csv", 200)
+    check("get", "/api/v1/templates/events.xlsx", "/api/v1/templates/events.xlsx", 200)
