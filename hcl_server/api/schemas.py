@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 from flask_smorest.fields import Upload
 from marshmallow import Schema, ValidationError, fields, pre_load, validate
@@ -52,6 +53,18 @@ class JsonObject(fields.String):
         if not isinstance(parsed, dict):
             raise ValidationError("must be a JSON object")
         return self.inner.deserialize(parsed)
+
+
+class UtcDateTime(fields.DateTime):
+    """A timestamp with its offset, e.g. 2024-05-31T12:00:00.123456+00:00 (RFC 3339, the
+    document's date-time). The columns are timezone-aware and written in UTC, but SQLite gives
+    them back without a zone: they were answered without an offset there and with one on
+    PostgreSQL, and an offset-less time reads as local time in JavaScript."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if isinstance(value, datetime) and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return super()._serialize(value, attr, obj, **kwargs)
 
 
 def accepted_as(option: str):
@@ -180,8 +193,8 @@ class DatasetOut(Schema):
     profile = fields.Dict(allow_none=True)
     warnings = fields.List(fields.String())
     errors = fields.Method("_errors", metadata={"type": "array", "items": {"type": "string"}})
-    created_at = fields.DateTime()
-    updated_at = fields.DateTime()
+    created_at = UtcDateTime()
+    updated_at = UtcDateTime()
 
     def _errors(self, row) -> list[str]:
         return [row.error] if row.error else []
@@ -225,9 +238,9 @@ class JobState(Schema):
             "it and another took over; after 3 such deaths the job fails"
         }
     )
-    created_at = fields.DateTime()
-    started_at = fields.DateTime(allow_none=True)
-    finished_at = fields.DateTime(allow_none=True)
+    created_at = UtcDateTime()
+    started_at = UtcDateTime(allow_none=True)
+    finished_at = UtcDateTime(allow_none=True)
 
 
 class JobOut(JobState):
@@ -261,8 +274,8 @@ class JobOut(JobState):
 class ModelOut(Schema):
     version = fields.Integer()
     is_production = fields.Boolean()
-    created_at = fields.DateTime()
-    promoted_at = fields.DateTime(allow_none=True)
+    created_at = UtcDateTime()
+    promoted_at = UtcDateTime(allow_none=True)
     training_job_id = fields.String(allow_none=True)
     metrics = fields.Dict()
 
@@ -420,7 +433,7 @@ class StoredPrediction(Schema):
         metadata={"type": "object", "additionalProperties": {"type": "number"}},
     )
     job_id = fields.String()
-    created_at = fields.DateTime()
+    created_at = UtcDateTime()
 
 
 class PredictionPage(Schema):
