@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 EVENTS ?= ../shared/data/cdnow/events.csv.gz
 OUT ?= out
 
-.PHONY: install demo run test lint format bench features-doc accuracy clean
+.PHONY: install demo run test lint format bench features-doc accuracy docs-screenshot clean
 
 install: $(VENV)/.installed
 
@@ -45,6 +45,10 @@ bench: install
 
 accuracy: install
 	scripts/accuracy.sh $(BIN)/python
+
+# docs/swagger-offline.png: /docs rendered by headless Chromium with no network (needs Debian's chromium)
+docs-screenshot: install
+	scripts/docs_screenshot.sh $(BIN)/python
 
 features-doc: install
 	$(BIN)/python -m ml_pipeline features --markdown > docs/features.md

@@ -71,6 +71,9 @@ class Config:
             OPENAPI_URL_PREFIX="/",
             OPENAPI_JSON_PATH="api/v1/openapi.json",
             OPENAPI_SWAGGER_UI_PATH="docs",
-            OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+            # Swagger UI's files are served by the app (hcl_server/api/docs.py), so /docs works offline;
+            # no validator badge, which Swagger UI would fetch from the internet.
+            OPENAPI_SWAGGER_UI_URL="/docs/swagger-ui/",
+            OPENAPI_SWAGGER_UI_CONFIG={"validatorUrl": None},
         )
         return settings

@@ -59,9 +59,10 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from hcl_server.api import bulk, customers, datasets, health, predict, templates, training
+    from hcl_server.api import bulk, customers, datasets, docs, health, predict, templates, training
 
     app.register_blueprint(health.bp)
+    app.register_blueprint(docs.bp)
     for blp in (
         datasets.blp,
         training.jobs,

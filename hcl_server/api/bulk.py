@@ -7,6 +7,9 @@ from flask import g, send_file, url_for
 from hcl_server.api.auth import require_api_key
 from hcl_server.api.multipart import Blueprint
 from hcl_server.api.schemas import (
+    FILE,
+    LOCATION,
+    XLSX,
     Accepted,
     BulkForm,
     BulkJobOut,
@@ -19,13 +22,17 @@ from hcl_server.api.schemas import (
 from hcl_server.services import bulk
 from hcl_server.services.predictions import prediction_page
 
+MEDIA_TYPES = {"csv": "text/csv", "xlsx": XLSX}
+DOWNLOAD = "the predictions file: text/csv for format=csv, an Excel workbook for format=xlsx"
+
 blp = Blueprint("bulk", __name__, url_prefix="/api/v1/bulk-jobs", description="Bulk scoring")
 blp.before_request(require_api_key)
 
 
 @blp.route("", methods=["POST"])
 @blp.arguments(BulkForm, location="multipart")
-@blp.response(202, Accepted)
+@blp.response(202, Accepted, headers=LOCATION)
+@blp.errors(400, 409, 413, 415, 429)
 def start(form):
     """Upload an event log to score every customer with the production model, read with the
     reading options given (each left out is decided from the file)."""
@@ -46,6 +53,7 @@ def list_all(args):
 
 @blp.route("/<job_id>", methods=["GET"])
 @blp.response(200, BulkJobOut)
+@blp.errors(404)
 def get_one(job_id: str):
     """Status, stage, progress, total customers, summary, error and warnings."""
     return bulk.get_bulk_job(g.org_id, job_id)
@@ -54,6 +62,7 @@ def get_one(job_id: str):
 @blp.route("/<job_id>/predictions", methods=["GET"])
 @blp.arguments(PredictionArgs, location="query")
 @blp.response(200, PredictionPage)
+@blp.errors(404)
 def predictions(args, job_id: str):
     """Stored predictions of a finished job, filtered by segment and sorted by risk or value."""
     rows, total = prediction_page(
@@ -64,16 +73,21 @@ def predictions(args, job_id: str):
 
 @blp.route("/<job_id>/download", methods=["GET"])
 @blp.arguments(DownloadArgs, location="query")
-@blp.response(200)
+@blp.response(200, FILE, content_type="text/csv", description=DOWNLOAD)
+@blp.alt_response(200, schema=FILE, content_type=XLSX, description=DOWNLOAD, success=True)
+@blp.errors(404, 409, 500)
 def download(args, job_id: str):
     """The predictions file, CSV or Excel, with the columns of the CLI's predictions file."""
     handle = bulk.download(g.org_id, job_id, args["format"])
     name = f"predictions-{job_id}.{args['format']}"
-    return send_file(handle, as_attachment=True, download_name=name, etag=False)
+    return send_file(
+        handle, mimetype=MEDIA_TYPES[args["format"]], as_attachment=True, download_name=name, etag=False
+    )
 
 
 @blp.route("/<job_id>/cancel", methods=["POST"])
 @blp.response(200, BulkJobOut)
+@blp.errors(404, 409)
 def cancel(job_id: str):
     """Cancel a queued or running job."""
     return bulk.cancel_bulk_job(g.org_id, job_id)

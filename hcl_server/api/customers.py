@@ -15,6 +15,7 @@ blp.before_request(require_api_key)
 
 @blp.route("/<customer_id>/prediction", methods=["GET"])
 @blp.response(200, StoredPrediction)
+@blp.errors(404)
 def latest(customer_id: str):
     """The customer's prediction from the most recent finished bulk job that scored them."""
     return latest_prediction(g.org_id, customer_id)

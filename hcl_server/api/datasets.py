@@ -6,7 +6,7 @@ from flask import g, url_for
 
 from hcl_server.api.auth import require_api_key
 from hcl_server.api.multipart import Blueprint
-from hcl_server.api.schemas import Accepted, DatasetForm, DatasetList, DatasetOut
+from hcl_server.api.schemas import LOCATION, Accepted, DatasetForm, DatasetList, DatasetOut
 from hcl_server.services import datasets
 
 blp = Blueprint("datasets", __name__, url_prefix="/api/v1/datasets", description="Event logs")
@@ -15,7 +15,8 @@ blp.before_request(require_api_key)
 
 @blp.route("", methods=["POST"])
 @blp.arguments(DatasetForm, location="multipart")
-@blp.response(202, Accepted)
+@blp.response(202, Accepted, headers=LOCATION)
+@blp.errors(400, 413, 415, 429)
 def upload(form):
     """Upload an event log; it is read and profiled in the background, with the reading options
     given (each left out is decided from the file)."""
@@ -32,6 +33,7 @@ def list_all():
 
 @blp.route("/<dataset_id>", methods=["GET"])
 @blp.response(200, DatasetOut)
+@blp.errors(404)
 def get_one(dataset_id: str):
     """A dataset with its profile, warnings and errors."""
     return datasets.get_dataset(g.org_id, dataset_id)

@@ -8,6 +8,7 @@ nested too deeply to decode is refused as invalid JSON (400), like any other tha
 
 from __future__ import annotations
 
+import http
 import json
 
 import flask_smorest
@@ -52,10 +53,38 @@ class MultipartParser(FlaskParser):
 
 class Blueprint(flask_smorest.Blueprint):
     """A flask-smorest Blueprint parsing with MultipartParser: its views can take
-    ``@blp.arguments(..., location="multipart")``. Every /api/v1 blueprint is one."""
+    ``@blp.arguments(..., location="multipart")``. Every /api/v1 blueprint is one.
+
+    Every operation of the blueprint documents the error statuses in ``errors`` (by default 401,
+    for the API key every /api/v1 request needs, and 503, for a database that does not answer),
+    and a view adds its own with ``@blp.errors(404, 409)``; each is documented with the API's
+    error schema (``extensions.Api``). ``@blp.arguments`` adds 422 itself.
+    """
 
     ARGUMENTS_PARSER = MultipartParser()
     DEFAULT_LOCATION_CONTENT_TYPE_MAPPING = {
         **flask_smorest.Blueprint.DEFAULT_LOCATION_CONTENT_TYPE_MAPPING,
         "multipart": "multipart/form-data",
     }
+
+    def __init__(self, *args, errors: tuple[int, ...] = (401, 503), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.blueprint_errors = tuple(errors)
+        self._prepare_doc_cbks.append(self._prepare_errors_doc)
+
+    def errors(self, *statuses: int):
+        """Decorator documenting error statuses a view answers, beyond the blueprint's."""
+
+        def decorator(func):
+            for status in statuses:
+                func = self.alt_response(status, http.HTTPStatus(status).name)(func)
+            return func
+
+        return decorator
+
+    def _prepare_errors_doc(self, doc, doc_info, **kwargs):
+        """Add the blueprint's error statuses to an operation's responses."""
+        responses = doc.setdefault("responses", {})
+        for status in self.blueprint_errors:
+            responses.setdefault(status, http.HTTPStatus(status).name)
+        return doc

@@ -17,6 +17,7 @@ blp.before_request(require_api_key)
 @blp.route("", methods=["POST"])
 @blp.arguments(CustomerRequest)
 @blp.response(200, PredictionOut)
+@blp.errors(400, 409, 413)
 def predict_one(body):
     """Churn probability, risk segment and spend per target for one customer."""
     return predict_inline(g.org_id, [body])[0]
@@ -25,6 +26,7 @@ def predict_one(body):
 @blp.route("/batch", methods=["POST"])
 @blp.arguments(BatchRequest)
 @blp.response(200, BatchOut)
+@blp.errors(400, 409, 413)
 def predict_batch(body):
     """The same for up to 5,000 customers at once."""
     ids = [c["customer_id"] for c in body["customers"]]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 from flask_smorest.fields import Upload
 from marshmallow import Schema, ValidationError, fields, pre_load, validate
@@ -25,6 +26,16 @@ HORIZON = validate.Range(min=1, max=365)
 # Text the service stores or looks up: PostgreSQL cannot hold a NUL character in a text column.
 NO_NUL = validate.Regexp(r"^[^\x00]*$", error="must not contain a NUL character")
 
+# Documentation only: the type of a field computed by a method.
+OBJECT_OR_NULL = {"type": "object", "nullable": True}
+INTEGER_OR_NULL = {"type": "integer", "nullable": True}
+# Documentation only: a download's body, the Excel media type, and the Location of a 202.
+FILE = {"type": "string", "format": "binary"}
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+LOCATION = {
+    "Location": {"description": "the URL to poll for the status of the work", "schema": {"type": "string"}}
+}
+
 
 class JsonObject(fields.String):
     """A form field holding a JSON object as text; it loads as the dict ``inner`` makes of it."""
@@ -42,6 +53,18 @@ class JsonObject(fields.String):
         if not isinstance(parsed, dict):
             raise ValidationError("must be a JSON object")
         return self.inner.deserialize(parsed)
+
+
+class UtcDateTime(fields.DateTime):
+    """A timestamp with its offset, e.g. 2024-05-31T12:00:00.123456+00:00 (RFC 3339, the
+    document's date-time). The columns are timezone-aware and written in UTC, but SQLite gives
+    them back without a zone: they were answered without an offset there and with one on
+    PostgreSQL, and an offset-less time reads as local time in JavaScript."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if isinstance(value, datetime) and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return super()._serialize(value, attr, obj, **kwargs)
 
 
 def accepted_as(option: str):
@@ -164,13 +187,14 @@ class DatasetOut(Schema):
     size_bytes = fields.Integer()
     status = fields.String()
     read_options = fields.Method(
-        "_read_options", metadata={"description": "the reading options given at upload, by form field"}
+        "_read_options",
+        metadata={"type": "object", "description": "the reading options given at upload, by form field"},
     )
     profile = fields.Dict(allow_none=True)
     warnings = fields.List(fields.String())
-    errors = fields.Method("_errors")
-    created_at = fields.DateTime()
-    updated_at = fields.DateTime()
+    errors = fields.Method("_errors", metadata={"type": "array", "items": {"type": "string"}})
+    created_at = UtcDateTime()
+    updated_at = UtcDateTime()
 
     def _errors(self, row) -> list[str]:
         return [row.error] if row.error else []
@@ -214,24 +238,25 @@ class JobState(Schema):
             "it and another took over; after 3 such deaths the job fails"
         }
     )
-    created_at = fields.DateTime()
-    started_at = fields.DateTime(allow_none=True)
-    finished_at = fields.DateTime(allow_none=True)
+    created_at = UtcDateTime()
+    started_at = UtcDateTime(allow_none=True)
+    finished_at = UtcDateTime(allow_none=True)
 
 
 class JobOut(JobState):
     dataset_id = fields.String(allow_none=True)
     params = fields.Dict()
-    metrics = fields.Method("_metrics")
-    selection = fields.Method("_selection")
+    metrics = fields.Method("_metrics", metadata=OBJECT_OR_NULL)
+    selection = fields.Method("_selection", metadata=OBJECT_OR_NULL)
     training = fields.Method(
         "_training",
         metadata={
+            **OBJECT_OR_NULL,
             "description": "which model was trained and why: {model: rolling_windows or btyd_fallback "
-            "(BG/NBD + Gamma-Gamma on the whole history, for a log too short for rolling windows), why}"
+            "(BG/NBD + Gamma-Gamma on the whole history, for a log too short for rolling windows), why}",
         },
     )
-    model_version = fields.Method("_version")
+    model_version = fields.Method("_version", metadata=INTEGER_OR_NULL)
 
     def _metrics(self, job) -> dict | None:
         return (job.result or {}).get("metrics")
@@ -249,14 +274,14 @@ class JobOut(JobState):
 class ModelOut(Schema):
     version = fields.Integer()
     is_production = fields.Boolean()
-    created_at = fields.DateTime()
-    promoted_at = fields.DateTime(allow_none=True)
+    created_at = UtcDateTime()
+    promoted_at = UtcDateTime(allow_none=True)
     training_job_id = fields.String(allow_none=True)
     metrics = fields.Dict()
 
 
 class ModelDetailOut(ModelOut):
-    details = fields.Method("_details")
+    details = fields.Method("_details", metadata={"type": "object"})
 
     def _details(self, mv) -> dict:
         meta = mv.bundle_metadata
@@ -335,21 +360,33 @@ class BulkForm(UploadForm):
 
 
 class BulkJobOut(JobState):
-    name = fields.Function(lambda job: job.params.get("name"))
-    total_customers = fields.Function(lambda job: (job.result or {}).get("total_customers"))
-    summary = fields.Function(lambda job: (job.result or {}).get("summary"))
-    as_of = fields.Function(lambda job: job.params.get("as_of"))
+    name = fields.Function(lambda job: job.params.get("name"), metadata={"type": "string", "nullable": True})
+    total_customers = fields.Function(
+        lambda job: (job.result or {}).get("total_customers"), metadata=INTEGER_OR_NULL
+    )
+    summary = fields.Function(
+        lambda job: (job.result or {}).get("summary"),
+        metadata={
+            **OBJECT_OR_NULL,
+            "description": "when it has succeeded: {avg_churn_probability, risk_distribution, predicted_spend_total}",
+        },
+    )
+    as_of = fields.Function(
+        lambda job: job.params.get("as_of"), metadata={"type": "string", "format": "date", "nullable": True}
+    )
     read_options = fields.Function(
         lambda job: form_fields(job.params.get("read_options")),
-        metadata={"description": "the reading options given at upload, by form field"},
+        metadata={"type": "object", "description": "the reading options given at upload, by form field"},
     )
     xlsx = fields.Function(
         lambda job: (job.result or {}).get("xlsx"),
         metadata={
-            "description": "Excel download: pending, ready, too_many_rows or failed (the CSV is ready at success)"
+            "type": "string",
+            "nullable": True,
+            "description": "Excel download: pending, ready, too_many_rows or failed (the CSV is ready at success)",
         },
     )
-    model_version = fields.Method("_version")
+    model_version = fields.Method("_version", metadata=INTEGER_OR_NULL)
 
     def _training(self, job) -> dict | None:
         return (job.result or {}).get("training")
@@ -391,9 +428,12 @@ class StoredPrediction(Schema):
     churn_probability = fields.Float()
     risk_segment = fields.String()
     reasons = fields.List(fields.String(), metadata={"description": REASONS_DOC})
-    predicted_spend = fields.Function(lambda p: {"total": p.spend_total, **p.spend})
+    predicted_spend = fields.Function(
+        lambda p: {"total": p.spend_total, **p.spend},
+        metadata={"type": "object", "additionalProperties": {"type": "number"}},
+    )
     job_id = fields.String()
-    created_at = fields.DateTime()
+    created_at = UtcDateTime()
 
 
 class PredictionPage(Schema):
@@ -405,3 +445,24 @@ class PredictionPage(Schema):
 
 class DownloadArgs(Schema):
     format = fields.String(load_default="csv", validate=validate.OneOf(("csv", "xlsx")))
+
+
+class ErrorBody(Schema):
+    status = fields.Integer(required=True, metadata={"description": "the HTTP status, e.g. 422"})
+    code = fields.String(
+        required=True,
+        metadata={"description": "the status's phrase in snake case, e.g. unprocessable_entity"},
+    )
+    message = fields.String(required=True, metadata={"description": "what went wrong, for a person"})
+    details = fields.Dict(
+        metadata={
+            "description": "more, when there is any: for a request that does not validate, the "
+            'messages by location and field, e.g. {"form": {"decimal": ["Must be one of: dot, comma."]}}'
+        }
+    )
+
+
+class Error(Schema):
+    """What every error answers (api/errors.py): {"error": {"status", "code", "message", "details"?}}."""
+
+    error = fields.Nested(ErrorBody, required=True)

@@ -8,6 +8,7 @@ from flask import Response, send_file
 
 from hcl_server.api.auth import require_api_key
 from hcl_server.api.multipart import Blueprint
+from hcl_server.api.schemas import FILE, XLSX
 
 blp = Blueprint("templates", __name__, url_prefix="/api/v1/templates", description="Event-log templates")
 blp.before_request(require_api_key)
@@ -22,7 +23,7 @@ TEMPLATE_ROWS = [
 
 
 @blp.route("/events.csv", methods=["GET"])
-@blp.response(200)
+@blp.response(200, FILE, content_type="text/csv", description="the template as CSV")
 def template_csv():
     """The event-log template as CSV."""
     body = "\n".join(",".join(r) for r in TEMPLATE_ROWS) + "\n"
@@ -32,7 +33,7 @@ def template_csv():
 
 
 @blp.route("/events.xlsx", methods=["GET"])
-@blp.response(200)
+@blp.response(200, FILE, content_type=XLSX, description="the template as an Excel workbook")
 def template_xlsx():
     """The event-log template as Excel."""
     from openpyxl import Workbook
@@ -50,5 +51,5 @@ def template_xlsx():
         buf,
         as_attachment=True,
         download_name="events.xlsx",
-        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        mimetype=XLSX,
     )

@@ -6,7 +6,15 @@ from flask import g, url_for
 
 from hcl_server.api.auth import require_api_key
 from hcl_server.api.multipart import Blueprint
-from hcl_server.api.schemas import Accepted, JobOut, ModelDetailOut, ModelList, ModelOut, TrainingRequest
+from hcl_server.api.schemas import (
+    LOCATION,
+    Accepted,
+    JobOut,
+    ModelDetailOut,
+    ModelList,
+    ModelOut,
+    TrainingRequest,
+)
 from hcl_server.services import training
 
 jobs = Blueprint("training", __name__, url_prefix="/api/v1/training-jobs", description="Training jobs")
@@ -17,7 +25,8 @@ models.before_request(require_api_key)
 
 @jobs.route("", methods=["POST"])
 @jobs.arguments(TrainingRequest)
-@jobs.response(202, Accepted)
+@jobs.response(202, Accepted, headers=LOCATION)
+@jobs.errors(400, 404, 409, 413, 429)
 def start(body):
     """Train a model version on a dataset; poll the Location for status and metrics."""
     if body.get("as_of") is not None:
@@ -28,6 +37,7 @@ def start(body):
 
 @jobs.route("/<job_id>", methods=["GET"])
 @jobs.response(200, JobOut)
+@jobs.errors(404)
 def get_job(job_id: str):
     """Status, stage, progress, per-target metrics (model vs baseline), model version, error."""
     return training.get_training_job(g.org_id, job_id)
@@ -35,6 +45,7 @@ def get_job(job_id: str):
 
 @jobs.route("/<job_id>/cancel", methods=["POST"])
 @jobs.response(200, JobOut)
+@jobs.errors(404, 409)
 def cancel_job(job_id: str):
     """Cancel a queued or running training job: it stops at its next progress report and
     registers no model version."""
@@ -50,6 +61,7 @@ def list_models():
 
 @models.route("/<int:version>", methods=["GET"])
 @models.response(200, ModelDetailOut)
+@models.errors(404)
 def get_model(version: int):
     """One version: metrics, features, categories, horizons, training data."""
     return training.get_model(g.org_id, version)
@@ -57,6 +69,7 @@ def get_model(version: int):
 
 @models.route("/<int:version>/promote", methods=["POST"])
 @models.response(200, ModelOut)
+@models.errors(404)
 def promote_model(version: int):
     """Make this version the production model."""
     return training.promote(g.org_id, version)
