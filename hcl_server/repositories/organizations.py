@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from sqlalchemy import null
+
 from hcl_server.db import ApiKey, Organization
 from hcl_server.extensions import db
 
@@ -26,3 +28,12 @@ def risk_thresholds(org_id: str) -> dict | None:
     """The organization's own risk thresholds, if it set any."""
     org = db.session.get(Organization, org_id)
     return org.risk_thresholds if org else None
+
+
+def set_risk_thresholds(org_id: str, thresholds: dict | None) -> None:
+    """The organization's own risk thresholds (None: the production model's apply)."""
+    db.session.execute(
+        db.update(Organization)
+        .where(Organization.id == org_id)
+        .values(risk_thresholds=null() if thresholds is None else thresholds)
+    )
