@@ -448,3 +448,27 @@ class RiskThresholdsOut(Schema):
         allow_none=True, metadata={"description": "the production model version, null without one"}
     )
 
+
+class ApiKeyOut(Schema):
+    """An API key as it may be shown: never the key itself nor its hash."""
+
+    id = fields.String()
+    prefix = fields.String(metadata={"description": "the key's first 12 characters, to tell keys apart"})
+    created_at = fields.DateTime()
+    revoked_at = fields.DateTime(allow_none=True)
+    active = fields.Boolean(metadata={"description": "not revoked: requests with it are accepted"})
+    current = fields.Boolean(metadata={"description": "the key this request was made with"})
+
+
+class ApiKeyList(Schema):
+    api_keys = fields.List(fields.Nested(ApiKeyOut))
+
+
+class ApiKeyIssued(ApiKeyOut):
+    api_key = fields.String(
+        metadata={"description": "the key to send as X-API-Key; shown only in this answer, stored hashed"}
+    )
+
+
+class ApiKeyRotated(ApiKeyIssued):
+    replaces = fields.Nested(ApiKeyOut, metadata={"description": "the key the rotation revoked"})
