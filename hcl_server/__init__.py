@@ -11,6 +11,7 @@ from flask.cli import AppGroup
 
 from config import BASE_DIR, Config
 from hcl_server import extensions as ext  # not `import db`: the hcl_server.db package would shadow it
+from hcl_server.api.rate_limit import init_rate_limit
 from hcl_server.celery_app import init_celery
 from hcl_server.storage import init_storage
 
@@ -56,6 +57,7 @@ def register_extensions(app: Flask) -> None:
     ext.openapi.spec.options["security"] = [{"ApiKey": []}]
     init_storage(app)
     init_celery(app)
+    init_rate_limit(app)
 
 
 def register_blueprints(app: Flask) -> None:

@@ -7,13 +7,16 @@ from flask import g, request
 from hcl_server.api.errors import ApiError
 from hcl_server.services.orgs import KeyRef, key_for
 
+_LOOKED_UP = "hcl.api_key"
+
 
 def current_key() -> KeyRef | None:
     """The request's unrevoked API key (X-API-Key) as a KeyRef, or None; looked up once per
-    request (the rate limiter and the authentication share it), never across requests."""
-    if "api_key" not in g:
-        g.api_key = key_for(request.headers.get("X-API-Key"))
-    return g.api_key
+    request (the rate limiter and the authentication share it) and kept in the request's own
+    environ, not in ``g``, which a test's app context can carry from one request to the next."""
+    if _LOOKED_UP not in request.environ:
+        request.environ[_LOOKED_UP] = key_for(request.headers.get("X-API-Key"))
+    return request.environ[_LOOKED_UP]
 
 
 def require_api_key() -> None:
