@@ -33,6 +33,10 @@ SEED = int(os.environ.get("HCL_FUZZ_SEED", "12"))
 # its copy of the document so that each request stays small; the limits themselves are enforced
 # by marshmallow and tested where they are set.
 MAX_ITEMS = 20
+# Revoking or rotating the key the run authenticates with turns every later request into a 401,
+# and schemathesis reuses the key ids that GET /api/v1/api-keys answers: those two operations run
+# in a second pass, after every other operation has had its requests.
+LOCKOUT = r"/api-keys/[^/]+/(revoke|rotate)$"
 
 
 def capped(node, limit: int = MAX_ITEMS):
@@ -106,12 +110,16 @@ def run(schema) -> tuple[Counter, list[str]]:
 def test_no_request_answers_a_server_error(api_schema, caplog):
     """Whatever a client sends to any operation, the answer is never a 5xx, and its status is one
     the document lists."""
-    operations = sum(1 for _ in api_schema.get_all_operations())
+    operations = [op.ok() for op in api_schema.get_all_operations()]
+    # Operations that take no input (GET /api/v1/models) have few distinct requests to send.
+    with_input = sum(1 for op in operations if list(op.iter_parameters()) or list(op.body))
     # Thousands of refused requests would fill the captured log; errors are still shown.
     caplog.set_level(logging.ERROR)
-    statuses, problems = run(api_schema)
+    statuses, problems = run(api_schema.exclude(path_regex=LOCKOUT))
+    last_statuses, last_problems = run(api_schema.include(path_regex=LOCKOUT))
+    statuses, problems = statuses + last_statuses, problems + last_problems
     sent = sum(statuses.values())
-    print(f"schemathesis: {sent} requests over {operations} operations, statuses {dict(statuses)}")
+    print(f"schemathesis: {sent} requests over {len(operations)} operations, statuses {dict(statuses)}")
     assert not problems, f"{len(problems)} failed checks:\n" + "\n".join(dict.fromkeys(problems))
-    # Every operation was fuzzed: at least the fuzzing phase's examples for each.
-    assert operations >= 19 and sent >= operations * EXAMPLES, (operations, sent)
+    # Every operation was fuzzed: at least the fuzzing phase's examples for each that takes input.
+    assert len(operations) >= 28 and sent >= with_input * EXAMPLES, (len(operations), with_input, sent)
