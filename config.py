@@ -52,6 +52,9 @@ class Config:
     RECONCILE_EVERY_S: float = field(default_factory=lambda: float(_env("RECONCILE_EVERY_S", "30")))
     # Queued and running jobs and datasets one organization may have; more answers 429.
     ORG_MAX_ACTIVE_JOBS: int = field(default_factory=lambda: int(_env("ORG_MAX_ACTIVE_JOBS", "10")))
+    # Requests one API key may make, e.g. "600/minute" or "20/second;600/minute" (Flask-Limiter's
+    # notation); counted in Redis when REDIS_URL is set, else in each process. Empty: no limit.
+    RATE_LIMIT: str = field(default_factory=lambda: _env("RATE_LIMIT", "600/minute"))
     PORT: int = field(default_factory=lambda: int(_env("PORT", "5000")))
 
     def __post_init__(self) -> None:

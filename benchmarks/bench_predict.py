@@ -31,7 +31,10 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="hcl-predict-"))
     os.environ.update(
-        STORAGE_DIR=str(work / "storage"), DATABASE_URL=f"sqlite:///{work}/db.sqlite3", REDIS_URL=""
+        STORAGE_DIR=str(work / "storage"),
+        DATABASE_URL=f"sqlite:///{work}/db.sqlite3",
+        REDIS_URL="",
+        RATE_LIMIT="",  # latency from one key: not capped by the per-key limit
     )
     from hcl_server import create_app
     from hcl_server.db import ModelVersion

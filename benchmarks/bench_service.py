@@ -99,6 +99,8 @@ def main() -> None:
         "STORAGE_DIR": str(work / "storage"),
         "DATABASE_URL": args.database_url or f"sqlite:///{work / 'hcl.sqlite3'}",
         "REDIS_URL": args.redis_url or "",
+        # Throughput from one API key: the per-key limit (600/minute by default) would cap it.
+        "RATE_LIMIT": "",
     }
     train_file = write_events(generate_events(20_000, 200_000, seed=5), work / "train.csv.gz")
     bulk_file = ROOT / "benchmarks" / "data" / f"bulk_{args.customers}.csv.gz"

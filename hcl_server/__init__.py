@@ -11,6 +11,7 @@ from flask.cli import AppGroup
 
 from config import BASE_DIR, Config
 from hcl_server import extensions as ext  # not `import db`: the hcl_server.db package would shadow it
+from hcl_server.api.rate_limit import init_rate_limit
 from hcl_server.celery_app import init_celery
 from hcl_server.storage import init_storage
 
@@ -56,10 +57,22 @@ def register_extensions(app: Flask) -> None:
     ext.openapi.spec.options["security"] = [{"ApiKey": []}]
     init_storage(app)
     init_celery(app)
+    init_rate_limit(app)
 
 
 def register_blueprints(app: Flask) -> None:
-    from hcl_server.api import bulk, customers, datasets, docs, health, predict, templates, training
+    from hcl_server.api import (
+        api_keys,
+        bulk,
+        customers,
+        datasets,
+        docs,
+        health,
+        predict,
+        settings,
+        templates,
+        training,
+    )
 
     app.register_blueprint(health.bp)
     app.register_blueprint(docs.bp)
@@ -71,6 +84,8 @@ def register_blueprints(app: Flask) -> None:
         bulk.blp,
         customers.blp,
         templates.blp,
+        settings.blp,
+        api_keys.blp,
     ):
         ext.openapi.register_blueprint(blp)
 
@@ -79,6 +94,11 @@ def register_errorhandlers(app: Flask) -> None:
     from hcl_server.api.errors import register_error_handlers
 
     register_error_handlers(app)
+
+
+def _json(value: dict) -> str:
+    """One line of JSON, dates as ISO 8601."""
+    return json.dumps(value, default=lambda v: v.isoformat())
 
 
 def register_commands(app: Flask) -> None:
@@ -92,6 +112,68 @@ def register_commands(app: Flask) -> None:
 
         org, key = create_organization(name)
         click.echo(json.dumps({"organization_id": org.id, "api_key": key}))
+
+    @orgs.group("keys")
+    def keys() -> None:
+        """List, create, revoke and rotate an organization's API keys (JSON output)."""
+
+    def run_key_command(action):
+        from hcl_server.errors import DomainError
+
+        try:
+            return action()
+        except DomainError as exc:
+            raise click.ClickException(exc.message) from exc
+
+    @keys.command("list")
+    @click.argument("org_id")
+    def keys_list(org_id: str) -> None:
+        """Print the organization's keys, newest first, one JSON object a line (id, prefix,
+        created_at, revoked_at, active); never the keys themselves."""
+        from hcl_server.services.orgs import key_summary, list_api_keys
+
+        for row in run_key_command(lambda: list_api_keys(org_id)):
+            click.echo(_json(key_summary(row)))
+
+    @keys.command("create")
+    @click.argument("org_id")
+    def keys_create(org_id: str) -> None:
+        """Create a key for the organization; prints it (shown once) with its id as JSON."""
+        from hcl_server.services.orgs import create_api_key, key_summary
+
+        issued = run_key_command(lambda: create_api_key(org_id))
+        click.echo(_json({**key_summary(issued.row), "api_key": issued.api_key}))
+
+    @keys.command("revoke")
+    @click.argument("org_id")
+    @click.argument("key_id")
+    @click.option("--force", is_flag=True, help="Revoke it even if it is the organization's last active key.")
+    def keys_revoke(org_id: str, key_id: str, force: bool) -> None:
+        """Revoke a key: requests with it answer 401 at once. The organization's last active key
+        is kept unless --force."""
+        from hcl_server.services.orgs import key_summary, revoke_api_key
+
+        click.echo(
+            _json(key_summary(run_key_command(lambda: revoke_api_key(org_id, key_id, allow_last=force))))
+        )
+
+    @keys.command("rotate")
+    @click.argument("org_id")
+    @click.argument("key_id")
+    def keys_rotate(org_id: str, key_id: str) -> None:
+        """Create a new key and revoke KEY_ID at once; prints the new key (shown once) as JSON."""
+        from hcl_server.services.orgs import key_summary, rotate_api_key
+
+        issued = run_key_command(lambda: rotate_api_key(org_id, key_id))
+        click.echo(
+            _json(
+                {
+                    **key_summary(issued.row),
+                    "api_key": issued.api_key,
+                    "replaces": key_summary(issued.replaces),
+                }
+            )
+        )
 
     app.cli.add_command(orgs)
 

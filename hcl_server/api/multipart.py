@@ -56,7 +56,8 @@ class Blueprint(flask_smorest.Blueprint):
     ``@blp.arguments(..., location="multipart")``. Every /api/v1 blueprint is one.
 
     Every operation of the blueprint documents the error statuses in ``errors`` (by default 401,
-    for the API key every /api/v1 request needs, and 503, for a database that does not answer),
+    for the API key every /api/v1 request needs, 429, for the key's rate limit (RATE_LIMIT), and
+    503, for a database that does not answer),
     and a view adds its own with ``@blp.errors(404, 409)``; each is documented with the API's
     error schema (``extensions.Api``). ``@blp.arguments`` adds 422 itself.
     """
@@ -67,7 +68,7 @@ class Blueprint(flask_smorest.Blueprint):
         "multipart": "multipart/form-data",
     }
 
-    def __init__(self, *args, errors: tuple[int, ...] = (401, 503), **kwargs):
+    def __init__(self, *args, errors: tuple[int, ...] = (401, 429, 503), **kwargs):
         super().__init__(*args, **kwargs)
         self.blueprint_errors = tuple(errors)
         self._prepare_doc_cbks.append(self._prepare_errors_doc)

@@ -6,11 +6,12 @@ import json
 from datetime import UTC, datetime
 
 from flask_smorest.fields import Upload
-from marshmallow import Schema, ValidationError, fields, pre_load, validate
+from marshmallow import Schema, ValidationError, fields, pre_load, validate, validates_schema
 from werkzeug.datastructures import FileStorage
 
 from hcl_server.services.datasets import dataset_options
 from hcl_server.services.reading import form_fields
+from hcl_server.services.settings import threshold_problems
 from ml_pipeline.data.columns import CANONICAL
 from ml_pipeline.data.options import (
     AMOUNT_KINDS,
@@ -271,6 +272,13 @@ class JobOut(JobState):
         return (job.result or {}).get("model_version")
 
 
+class TrainingList(Schema):
+    training_jobs = fields.List(fields.Nested(JobOut))
+    total = fields.Integer(metadata={"description": "the organization's training jobs in all"})
+    limit = fields.Integer()
+    offset = fields.Integer()
+
+
 class ModelOut(Schema):
     version = fields.Integer()
     is_production = fields.Boolean()
@@ -466,3 +474,62 @@ class Error(Schema):
     """What every error answers (api/errors.py): {"error": {"status", "code", "message", "details"?}}."""
 
     error = fields.Nested(ErrorBody, required=True)
+
+
+THRESHOLD = validate.Range(min=0, max=1)
+
+
+class RiskThresholds(Schema):
+    """Churn probabilities where the risk segments start: Low below medium, Medium from medium,
+    High from high, Critical from critical (the shape of the model bundle's risk_thresholds)."""
+
+    medium = fields.Float(required=True, allow_nan=False, validate=THRESHOLD, metadata={"example": 0.3})
+    high = fields.Float(required=True, allow_nan=False, validate=THRESHOLD, metadata={"example": 0.5})
+    critical = fields.Float(required=True, allow_nan=False, validate=THRESHOLD, metadata={"example": 0.7})
+
+    @validates_schema
+    def _ordered(self, data, **kwargs) -> None:
+        problems = threshold_problems(data)
+        if problems:
+            raise ValidationError(problems)
+
+
+class RiskThresholdsOut(Schema):
+    medium = fields.Float()
+    high = fields.Float()
+    critical = fields.Float()
+    source = fields.String(
+        metadata={
+            "description": "organization: set with PUT; model: the production model's (after DELETE, "
+            "or never set); default: no production model yet, the thresholds a new model carries",
+            "enum": ["organization", "model", "default"],
+        }
+    )
+    model_version = fields.Integer(
+        allow_none=True, metadata={"description": "the production model version, null without one"}
+    )
+
+
+class ApiKeyOut(Schema):
+    """An API key as it may be shown: never the key itself nor its hash."""
+
+    id = fields.String()
+    prefix = fields.String(metadata={"description": "the key's first 12 characters, to tell keys apart"})
+    created_at = UtcDateTime()
+    revoked_at = UtcDateTime(allow_none=True)
+    active = fields.Boolean(metadata={"description": "not revoked: requests with it are accepted"})
+    current = fields.Boolean(metadata={"description": "the key this request was made with"})
+
+
+class ApiKeyList(Schema):
+    api_keys = fields.List(fields.Nested(ApiKeyOut))
+
+
+class ApiKeyIssued(ApiKeyOut):
+    api_key = fields.String(
+        metadata={"description": "the key to send as X-API-Key; shown only in this answer, stored hashed"}
+    )
+
+
+class ApiKeyRotated(ApiKeyIssued):
+    replaces = fields.Nested(ApiKeyOut, metadata={"description": "the key the rotation revoked"})

@@ -13,6 +13,8 @@ from hcl_server.api.schemas import (
     ModelDetailOut,
     ModelList,
     ModelOut,
+    PageArgs,
+    TrainingList,
     TrainingRequest,
 )
 from hcl_server.services import training
@@ -33,6 +35,15 @@ def start(body):
         body["as_of"] = body["as_of"].isoformat()
     job = training.create_training_job(g.org_id, body)
     return job, 202, {"Location": url_for("training.get_job", job_id=job.id)}
+
+
+@jobs.route("", methods=["GET"])
+@jobs.arguments(PageArgs, location="query")
+@jobs.response(200, TrainingList)
+def list_jobs(args):
+    """The organization's training jobs, newest first, paginated (``total`` counts them all)."""
+    rows, total = training.list_training_jobs(g.org_id, args["limit"], args["offset"])
+    return {"training_jobs": rows, "total": total, **args}
 
 
 @jobs.route("/<job_id>", methods=["GET"])

@@ -33,6 +33,11 @@ def get(model_version_id: str) -> ModelVersion | None:
     return db.session.get(ModelVersion, model_version_id)
 
 
+def production(org_id: str) -> ModelVersion | None:
+    """The organization's production version, or None."""
+    return db.session.scalar(scoped(ModelVersion, org_id).where(ModelVersion.is_production.is_(True)))
+
+
 def production_for_scoring(org_id: str):
     """The production version's (id, version, storage_prefix, risk_thresholds of the organization)
     as one row, or None.

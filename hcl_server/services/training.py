@@ -55,6 +55,12 @@ def get_training_job(org_id: str, job_id: str) -> Job:
     return jobs.get_for_org(org_id, job_id, "training", "training job")
 
 
+def list_training_jobs(org_id: str, limit: int, offset: int) -> tuple[list[Job], int]:
+    """The organization's training jobs, newest first: (one page of at most ``limit`` from
+    ``offset``, the total count)."""
+    return jobs.page_for_org(org_id, "training", limit, offset)
+
+
 def list_models(org_id: str) -> list[ModelVersion]:
     """The organization's model versions, newest first."""
     return model_versions.list_for_org(org_id)

@@ -138,6 +138,8 @@ def it_env(pg_url, redis_url, s3_endpoint, tmp_path_factory):
         "JOB_STALE_S": "6",
         # S3 calls give up after 8 s (30 by default), so an outage test that outlasts them is short.
         "STORAGE_RETRY_S": "8",
+        # No rate limit: the chaos tests poll every 50 ms (its own test: test_rate_limit_redis.py).
+        "RATE_LIMIT": "",
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_DEFAULT_REGION": "us-east-1",

@@ -26,6 +26,9 @@ def service_env(tmp_path_factory):
         "BULK_PARTITION_CUSTOMERS": "150",
         # Small, so a test's compressed upload can pass it cheaply (tests/service/test_hostile_requests.py).
         "MAX_INFLATED_MB": "5",
+        # No rate limit: the fuzz sends thousands of requests with one key. Its own tests set one
+        # (tests/service/test_rate_limit.py).
+        "RATE_LIMIT": "",
     }
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)

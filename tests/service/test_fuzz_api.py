@@ -43,6 +43,10 @@ CHECKS = (
     "response_schema_conformance",
     "response_headers_conformance",
 )
+# Revoking or rotating the key the run authenticates with turns every later request into a 401,
+# and schemathesis reuses the key ids that GET /api/v1/api-keys answers: those two operations run
+# in a second pass, after every other operation has had its requests.
+LOCKOUT = r"/api-keys/[^/]+/(revoke|rotate)$"
 
 
 def capped(node, limit: int = MAX_ITEMS):
@@ -123,19 +127,23 @@ def run(schema) -> tuple[Counter, Counter, list[str]]:
 def test_no_request_answers_a_server_error_or_breaks_the_document(api_schema, caplog):
     """Whatever a client sends to any operation, the answer is never a 5xx, and its status, media
     type, body and headers are what the document says."""
-    operations = sum(1 for _ in api_schema.get_all_operations())
+    operations = [op.ok() for op in api_schema.get_all_operations()]
+    # Operations that take no input (GET /api/v1/models) have few distinct requests to send.
+    with_input = sum(1 for op in operations if list(op.iter_parameters()) or list(op.body))
     # Thousands of refused requests would fill the captured log; errors are still shown.
     caplog.set_level(logging.ERROR)
     started = time.monotonic()
-    statuses, ran, problems = run(api_schema)
+    statuses, ran, problems = run(api_schema.exclude(path_regex=LOCKOUT))
+    last_statuses, last_ran, last_problems = run(api_schema.include(path_regex=LOCKOUT))
+    statuses, ran, problems = statuses + last_statuses, ran + last_ran, problems + last_problems
     sent = sum(statuses.values())
     print(
-        f"schemathesis: {sent} requests over {operations} operations in {time.monotonic() - started:.0f} s, "
-        f"statuses {dict(sorted(statuses.items()))}, checks {dict(ran)}"
+        f"schemathesis: {sent} requests over {len(operations)} operations in "
+        f"{time.monotonic() - started:.0f} s, statuses {dict(sorted(statuses.items()))}, checks {dict(ran)}"
     )
     assert not problems, f"{len(problems)} failed checks:\n" + "\n".join(dict.fromkeys(problems))
-    # Every operation was fuzzed: at least the fuzzing phase's examples for each.
-    assert operations >= 19 and sent >= operations * EXAMPLES, (operations, sent)
+    # Every operation was fuzzed: at least the fuzzing phase's examples for each that takes input.
+    assert len(operations) >= 28 and sent >= with_input * EXAMPLES, (len(operations), with_input, sent)
     # Every check ran (a check the configuration did not know would be left out silently).
     assert set(ran) == set(CHECKS), ran
     assert ran["response_schema_conformance"] >= sent // 2, ran

@@ -106,12 +106,9 @@ def test_statuses_each_operation_can_answer(document):
     for key, statuses in responses.items():
         if "{" in key[1]:
             assert "404" in statuses, key
-    rate_limited = {k for k, statuses in responses.items() if "429" in statuses}
-    assert rate_limited == {
-        ("post", "/api/v1/datasets"),
-        ("post", "/api/v1/bulk-jobs"),
-        ("post", "/api/v1/training-jobs"),
-    }
+    # Every operation can meet its key's rate limit (RATE_LIMIT); what starts work, the
+    # organization's job limit too.
+    assert all("429" in statuses for statuses in responses.values())
     for status in ("429", "503"):
         assert (
             "Retry-After"
