@@ -13,6 +13,10 @@ def _env(name: str, default: str) -> str:
     return os.environ.get(name, default)
 
 
+def _floats(text: str) -> tuple[float, ...]:
+    return tuple(float(part) for part in text.split(",") if part.strip())
+
+
 @dataclass
 class Config:
     """Settings for the Flask app and the Celery worker (see the README's settings table)."""
@@ -52,6 +56,13 @@ class Config:
     RECONCILE_EVERY_S: float = field(default_factory=lambda: float(_env("RECONCILE_EVERY_S", "30")))
     # Queued and running jobs and datasets one organization may have; more answers 429.
     ORG_MAX_ACTIVE_JOBS: int = field(default_factory=lambda: int(_env("ORG_MAX_ACTIVE_JOBS", "10")))
+    # Webhooks: each attempt's timeout (connect and answer), the waits before the 1st, 2nd, ...
+    # retry (the last one repeats), and the attempts after which a delivery is failed.
+    WEBHOOK_TIMEOUT_S: float = field(default_factory=lambda: float(_env("WEBHOOK_TIMEOUT_S", "5")))
+    WEBHOOK_RETRY_DELAYS_S: tuple[float, ...] = field(
+        default_factory=lambda: _floats(_env("WEBHOOK_RETRY_DELAYS_S", "10,30,120,600,3600,21600"))
+    )
+    WEBHOOK_MAX_ATTEMPTS: int = field(default_factory=lambda: int(_env("WEBHOOK_MAX_ATTEMPTS", "7")))
     PORT: int = field(default_factory=lambda: int(_env("PORT", "5000")))
 
     def __post_init__(self) -> None:

@@ -59,7 +59,7 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from hcl_server.api import bulk, customers, datasets, health, predict, templates, training
+    from hcl_server.api import bulk, customers, datasets, health, predict, templates, training, webhooks
 
     app.register_blueprint(health.bp)
     for blp in (
@@ -70,6 +70,7 @@ def register_blueprints(app: Flask) -> None:
         bulk.blp,
         customers.blp,
         templates.blp,
+        webhooks.blp,
     ):
         ext.openapi.register_blueprint(blp)
 
