@@ -26,10 +26,9 @@ import json
 import logging
 import secrets
 import time
-import urllib.error
-import urllib.request
 import uuid
 from datetime import datetime, timedelta
+from http.client import HTTPConnection, HTTPException, HTTPSConnection
 from urllib.parse import urlsplit
 
 from flask import current_app
@@ -292,57 +291,45 @@ def deliver(delivery_id: str) -> None:
 
 def post(url: str, secret: str, delivery: WebhookDelivery, timeout: float) -> dict:
     """POST a delivery's body, signed now, to ``url``: {status_code, error, duration_ms} (error
-    None when the receiver answered 2xx). Redirects are not followed; no proxy is used."""
+    None when the receiver answered 2xx). ``timeout`` bounds the connection and each read; a
+    redirect is not followed (it counts as a failed attempt); no proxy is used."""
     body = delivery.body.encode()
     timestamp = int(time.time())
-    request = urllib.request.Request(
-        url,
-        data=body,
-        method="POST",
-        headers={
-            "Content-Type": "application/json",
-            "User-Agent": "hcl_server-webhooks/1",
-            "X-HCL-Event": delivery.event_type,
-            "X-HCL-Event-Id": delivery.event_id,
-            "X-HCL-Delivery": delivery.id,
-            SIGNATURE_HEADER: signature_header(secret, timestamp, body),
-        },
-    )
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirect())
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "hcl_server-webhooks/1",
+        "X-HCL-Event": delivery.event_type,
+        "X-HCL-Event-Id": delivery.event_id,
+        "X-HCL-Delivery": delivery.id,
+        SIGNATURE_HEADER: signature_header(secret, timestamp, body),
+    }
+    parts = urlsplit(url)
+    connection_class = HTTPSConnection if parts.scheme.lower() == "https" else HTTPConnection
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     started = time.perf_counter()
     status, error = None, None
+    connection = connection_class(parts.hostname, parts.port, timeout=timeout)
     try:
-        with opener.open(request, timeout=timeout) as response:
-            status = response.status
-            response.read(1024)
-    except urllib.error.HTTPError as exc:  # any answer but 2xx (a 3xx too: not followed)
-        status = exc.code
-        location = exc.headers.get("Location") if exc.headers else None
-        error = f"HTTP {exc.code}" + (f": redirect to {location} not followed" if location else "")
-        exc.close()
+        connection.request("POST", target, body=body, headers=headers)
+        response = connection.getresponse()
+        status = response.status
+        response.read(1024)
+        if not 200 <= status < 300:
+            location = response.getheader("Location") if 300 <= status < 400 else None
+            error = f"HTTP {status}" + (f": redirect to {location} not followed" if location else "")
     except TimeoutError:
         error = f"no answer within {timeout:g} s"
-    except urllib.error.URLError as exc:
-        reason = exc.reason
-        error = (
-            f"no answer within {timeout:g} s"
-            if isinstance(reason, TimeoutError)
-            else f"could not connect: {reason}"
-        )
-    except (OSError, ValueError) as exc:  # a connection reset, a malformed answer
+    except ConnectionRefusedError:
+        error = "could not connect: connection refused"
+    except (OSError, HTTPException) as exc:  # no such host, a reset, a TLS failure, a bad answer
         error = f"{type(exc).__name__}: {exc}"
+    finally:
+        connection.close()
     return {
         "status_code": status,
         "error": error[:500] if error else None,
         "duration_ms": round((time.perf_counter() - started) * 1000, 1),
     }
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    """Redirects are answers, not instructions: a 3xx is recorded as a failed attempt."""
-
-    def redirect_request(self, req, fp, code, msg, headers, newurl):  # noqa: D102
-        return None
 
 
 def _record(delivery_id: str, attempt: int, outcome: dict) -> None:

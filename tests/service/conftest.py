@@ -26,6 +26,11 @@ def service_env(tmp_path_factory):
         "BULK_PARTITION_CUSTOMERS": "150",
         # Small, so a test's compressed upload can pass it cheaply (tests/service/test_hostile_requests.py).
         "MAX_INFLATED_MB": "5",
+        # Webhook retries in seconds, not minutes (tests/service/test_webhooks_api.py); the worker
+        # is started once per session, so they are set here.
+        "WEBHOOK_RETRY_DELAYS_S": "0.5,1,2",
+        "WEBHOOK_MAX_ATTEMPTS": "4",
+        "WEBHOOK_TIMEOUT_S": "3",
     }
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
