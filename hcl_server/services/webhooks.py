@@ -29,7 +29,7 @@ import time
 import uuid
 from datetime import datetime, timedelta
 from http.client import HTTPConnection, HTTPException, HTTPSConnection
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from flask import current_app
 from sqlalchemy import event
@@ -69,6 +69,7 @@ EVENT_TYPES = tuple(
 # (a receiver can use it to drop a repeat).
 _EVENT_NAMESPACE = uuid.UUID("5f1c7a52-3d0e-4bb8-9a55-2b6f3f0f6c11")
 _TO_SEND = "webhook_deliveries_to_send"
+_URL_SAFE = "!#$%&'()*+,/:;=?@[]~"
 
 
 # --- the API's side ---------------------------------------------------------------------------
@@ -90,6 +91,15 @@ def check_url(url: str) -> str:
         raise Invalid("the url must start with http:// or https://")
     if not parts.hostname:
         raise Invalid("the url must name a host, e.g. https://example.com/hooks/hcl")
+    if parts.username is not None or parts.password is not None:
+        raise Invalid(
+            "the url must not hold a user name or password (it is shown back by GET); "
+            "the signature proves the events are ours"
+        )
+    try:
+        parts.hostname.encode("idna")
+    except UnicodeError as exc:
+        raise Invalid(f"the url's host is not a valid host name: {exc}") from exc
     return url
 
 
@@ -285,7 +295,10 @@ def deliver(delivery_id: str) -> None:
     hook = webhooks.get_webhook(delivery.webhook_id) if delivery else None
     if delivery is None or hook is None:  # the webhook was deleted meanwhile
         return
-    outcome = post(hook.url, hook.secret, delivery, timeout)
+    if attempt > int(config["WEBHOOK_MAX_ATTEMPTS"]):  # claimed by workers that died sending it
+        outcome = {"status_code": None, "error": "the worker sending it stopped", "duration_ms": 0.0}
+    else:
+        outcome = post(hook.url, hook.secret, delivery, timeout)
     _record(delivery_id, attempt, outcome)
 
 
@@ -305,11 +318,13 @@ def post(url: str, secret: str, delivery: WebhookDelivery, timeout: float) -> di
     }
     parts = urlsplit(url)
     connection_class = HTTPSConnection if parts.scheme.lower() == "https" else HTTPConnection
-    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    # Characters a request line cannot carry (non-ASCII) are sent percent-encoded, as UTF-8.
+    target = quote((parts.path or "/") + (f"?{parts.query}" if parts.query else ""), safe=_URL_SAFE)
     started = time.perf_counter()
-    status, error = None, None
-    connection = connection_class(parts.hostname, parts.port, timeout=timeout)
+    status, error, connection = None, None, None
     try:
+        default_port = 443 if connection_class is HTTPSConnection else 80
+        connection = connection_class(parts.hostname, parts.port or default_port, timeout=timeout)
         connection.request("POST", target, body=body, headers=headers)
         response = connection.getresponse()
         status = response.status
@@ -323,8 +338,12 @@ def post(url: str, secret: str, delivery: WebhookDelivery, timeout: float) -> di
         error = "could not connect: connection refused"
     except (OSError, HTTPException) as exc:  # no such host, a reset, a TLS failure, a bad answer
         error = f"{type(exc).__name__}: {exc}"
+    except Exception as exc:  # whatever else the URL or the answer does: an attempt that failed
+        logger.warning("webhooks: delivery %s to %s: %r", delivery.id, url, exc)
+        error = f"{type(exc).__name__}: {exc}"
     finally:
-        connection.close()
+        if connection is not None:
+            connection.close()
     return {
         "status_code": status,
         "error": error[:500] if error else None,
