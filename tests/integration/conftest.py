@@ -138,6 +138,9 @@ def it_env(pg_url, redis_url, s3_endpoint, tmp_path_factory):
         "JOB_STALE_S": "6",
         # S3 calls give up after 8 s (30 by default), so an outage test that outlasts them is short.
         "STORAGE_RETRY_S": "8",
+        # Webhook retries after 0.5 and 1 s (tests/integration/test_webhooks_real.py).
+        "WEBHOOK_RETRY_DELAYS_S": "0.5,1,2",
+        "WEBHOOK_MAX_ATTEMPTS": "4",
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_DEFAULT_REGION": "us-east-1",
