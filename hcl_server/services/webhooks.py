@@ -9,8 +9,9 @@ How an event travels (README, "Webhooks"):
 - The task claims the delivery (a conditional UPDATE counting the attempt and leasing it for the
   timeout), POSTs the body with its signature, and records the attempt in the row's history:
   a 2xx delivers it; anything else schedules the next attempt after the configured backoff
-  (``WEBHOOK_RETRY_DELAYS_S``) and sends the task again with that countdown, until
-  ``WEBHOOK_MAX_ATTEMPTS`` fail it.
+  (``WEBHOOK_RETRY_DELAYS_S``) and sends the task again with that countdown (a wait longer than
+  half the broker's visibility timeout is left to the reconciler), until ``WEBHOOK_MAX_ATTEMPTS``
+  fail it.
 - The delivery row is the truth. A task lost (a broker down, a worker killed while it held the
   message or sent the request) leaves the row pending with a due time in the past; the reconciler
   sends its task again (services/reconcile.py).
@@ -384,8 +385,15 @@ def _record(delivery_id: str, attempt: int, outcome: dict) -> None:
         attempt,
         outcome["error"] or f"HTTP {outcome['status_code']}",
     )
-    if delay is not None:
+    if delay is not None and delay <= _longest_countdown():
         enqueue_later(DELIVER_TASK, delivery_id, countdown=delay)
+    # A longer wait is left to the reconciler, which sends the task once it is overdue: a message
+    # held by a worker for hours would come back from Redis after its visibility timeout anyway.
+
+
+def _longest_countdown() -> float:
+    """The longest retry wait sent as a task with a countdown: half of Redis's visibility timeout."""
+    return float(current_app.config["CELERY_VISIBILITY_TIMEOUT"]) / 2
 
 
 def _iso(moment: datetime) -> str:
