@@ -13,6 +13,10 @@ def _env(name: str, default: str) -> str:
     return os.environ.get(name, default)
 
 
+def _floats(text: str) -> tuple[float, ...]:
+    return tuple(float(part) for part in text.split(",") if part.strip())
+
+
 @dataclass
 class Config:
     """Settings for the Flask app and the Celery worker (see the README's settings table)."""
@@ -55,6 +59,13 @@ class Config:
     # Requests one API key may make, e.g. "600/minute" or "20/second;600/minute" (Flask-Limiter's
     # notation); counted in Redis when REDIS_URL is set, else in each process. Empty: no limit.
     RATE_LIMIT: str = field(default_factory=lambda: _env("RATE_LIMIT", "600/minute"))
+    # Webhooks: each attempt's timeout (connect and answer), the waits before the 1st, 2nd, ...
+    # retry (the last one repeats), and the attempts after which a delivery is failed.
+    WEBHOOK_TIMEOUT_S: float = field(default_factory=lambda: float(_env("WEBHOOK_TIMEOUT_S", "5")))
+    WEBHOOK_RETRY_DELAYS_S: tuple[float, ...] = field(
+        default_factory=lambda: _floats(_env("WEBHOOK_RETRY_DELAYS_S", "10,30,120,600,3600,21600"))
+    )
+    WEBHOOK_MAX_ATTEMPTS: int = field(default_factory=lambda: int(_env("WEBHOOK_MAX_ATTEMPTS", "7")))
     PORT: int = field(default_factory=lambda: int(_env("PORT", "5000")))
 
     def __post_init__(self) -> None:

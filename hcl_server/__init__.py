@@ -72,6 +72,7 @@ def register_blueprints(app: Flask) -> None:
         settings,
         templates,
         training,
+        webhooks,
     )
 
     app.register_blueprint(health.bp)
@@ -86,6 +87,7 @@ def register_blueprints(app: Flask) -> None:
         templates.blp,
         settings.blp,
         api_keys.blp,
+        webhooks.blp,
     ):
         ext.openapi.register_blueprint(blp)
 

@@ -25,6 +25,7 @@ TASK_MODULES = [
     "hcl_server.tasks.datasets",
     "hcl_server.tasks.reconcile",
     "hcl_server.tasks.training",
+    "hcl_server.tasks.webhooks",
 ]
 QUEUE = "celery"  # Celery's default queue: every task goes there
 MAX_PRIORITY = 9
@@ -108,13 +109,14 @@ def init_celery(app: Flask) -> Celery:
 _PUBLISH_RETRY = {"max_retries": 3, "interval_start": 0.2, "interval_step": 0.4, "interval_max": 1.0}
 
 
-def enqueue(task_name: str, *args, priority: int = 0) -> None:
+def enqueue(task_name: str, *args, priority: int = 0, countdown: float | None = None) -> None:
     """Send a task by name through the current app's Celery (its broker, not a global one).
 
     Call only after the rows the task reads are committed (microblog's bug #220 is the opposite).
     ``priority`` 0 (first) to 9 (last): workers take the lowest waiting number first on Redis
-    (the embedded broker keeps arrival order). Publishing is retried briefly (about 2 s in all); a
-    broker that stays unreachable raises Unavailable.
+    (the embedded broker keeps arrival order). ``countdown``: run it no sooner than that many
+    seconds from now (a worker takes the message at once and holds it until then). Publishing is
+    retried briefly (about 2 s in all); a broker that stays unreachable raises Unavailable.
     """
     try:
         current_app.extensions["celery"].send_task(
@@ -123,6 +125,7 @@ def enqueue(task_name: str, *args, priority: int = 0) -> None:
             retry=True,
             retry_policy=_PUBLISH_RETRY,
             priority=max(0, min(MAX_PRIORITY, int(priority))),
+            countdown=countdown,
         )
     except (KombuOperationalError, OSError) as exc:
         raise Unavailable(
@@ -130,26 +133,29 @@ def enqueue(task_name: str, *args, priority: int = 0) -> None:
         ) from exc
 
 
-def enqueue_later(task_name: str, *args, priority: int = 0) -> bool:
+def enqueue_later(task_name: str, *args, priority: int = 0, countdown: float | None = None) -> bool:
     """Enqueue a task whose row is already committed in a state the reconciler recognises (a
     pending partition, a job waiting for its merge): when the broker is down, log it and return
     False; the reconciler sends the task once the broker is back (services/reconcile.py)."""
     try:
-        enqueue(task_name, *args, priority=priority)
+        enqueue(task_name, *args, priority=priority, countdown=countdown)
         return True
     except Unavailable as exc:
         logger.warning("%s %s not sent (%s); the reconciler will send it", task_name, args, exc.message)
         return False
 
 
-def enqueue_or_fail(row, task_name: str, *args, priority: int = 0) -> None:
+def enqueue_or_fail(row, task_name: str, *args, priority: int = 0, on_failed=None) -> None:
     """Enqueue the task of a just-committed ``row`` (a dataset or job with status and error); when
-    the broker cannot take it, the row is failed with the reason (so nothing stays queued forever)
-    and Unavailable is raised for the client to send the upload or request again."""
+    the broker cannot take it, the row is failed with the reason (so nothing stays queued forever),
+    ``on_failed(row)`` is called before that commits (the webhook event), and Unavailable is raised
+    for the client to send the upload or request again."""
     try:
         enqueue(task_name, *args, priority=priority)
     except Unavailable as exc:
         row.status, row.error = "failed", f"{exc.message} when it was submitted; submit it again"
+        if on_failed is not None:
+            on_failed(row)
         db.session.commit()
         raise
 

@@ -44,3 +44,20 @@ def log_from_rows():
         return from_frame(pd.DataFrame(rows, columns=columns[: len(rows[0])]))
 
     return build
+
+
+@pytest.fixture
+def receivers():
+    """Make webhook receivers (tests/webhook_receiver.py) on loopback ports, closed at the end:
+    ``receivers(secret, answers=(500, ...), hold=None)``."""
+    from webhook_receiver import Receiver
+
+    made: list[Receiver] = []
+
+    def make(secret: str, answers=(), hold=None) -> Receiver:
+        made.append(Receiver(secret, answers, hold))
+        return made[-1]
+
+    yield make
+    for receiver in made:
+        receiver.close()

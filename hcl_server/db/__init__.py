@@ -1,5 +1,25 @@
 """ORM models (the word "model" elsewhere means an ML model)."""
 
-from hcl_server.db.models import ApiKey, BulkPartition, Dataset, Job, ModelVersion, Organization, Prediction
+from hcl_server.db.models import (
+    ApiKey,
+    BulkPartition,
+    Dataset,
+    Job,
+    ModelVersion,
+    Organization,
+    Prediction,
+    Webhook,
+    WebhookDelivery,
+)
 
-__all__ = ["ApiKey", "BulkPartition", "Dataset", "Job", "ModelVersion", "Organization", "Prediction"]
+__all__ = [
+    "ApiKey",
+    "BulkPartition",
+    "Dataset",
+    "Job",
+    "ModelVersion",
+    "Organization",
+    "Prediction",
+    "Webhook",
+    "WebhookDelivery",
+]

@@ -1,4 +1,5 @@
-"""Tables: organizations and their keys, datasets, jobs, model versions, stored predictions."""
+"""Tables: organizations and their keys, datasets, jobs, model versions, stored predictions, webhooks
+and their deliveries."""
 
 from __future__ import annotations
 
@@ -149,3 +150,43 @@ class Prediction(db.Model):
     spend: Mapped[dict] = mapped_column(JSON, nullable=False, default=dict)
     reasons: Mapped[list] = mapped_column(JSON, nullable=False, default=list, server_default="[]")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False)
+
+
+class Webhook(TimestampMixin, db.Model):
+    """A URL an organization registered to hear of every job that ends, with the secret its
+    events are signed with (kept as given: it must be read back to sign; never shown again)."""
+
+    __tablename__ = "webhooks"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"), nullable=False, index=True)
+    url: Mapped[str] = mapped_column(String(2000), nullable=False)
+    secret: Mapped[str] = mapped_column(String(200), nullable=False)
+
+
+DELIVERY_STATUSES = ("pending", "delivered", "failed")
+
+
+class WebhookDelivery(TimestampMixin, db.Model):
+    """One event for one webhook: the body sent (the same on every attempt), where it stands
+    (pending, delivered, failed), its attempts so far and when the next is due; ``history``
+    holds every attempt: {attempt, at, status_code, error, duration_ms}."""
+
+    __tablename__ = "webhook_deliveries"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    webhook_id: Mapped[str] = mapped_column(
+        ForeignKey("webhooks.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"), nullable=False, index=True)
+    event_id: Mapped[str] = mapped_column(String(36), nullable=False)
+    event_type: Mapped[str] = mapped_column(String(64), nullable=False)
+    job_id: Mapped[str] = mapped_column(String(36), nullable=False)
+    body: Mapped[str] = mapped_column(Text, nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    # Due time of the next attempt while pending; while an attempt is in flight, the end of its
+    # lease (a worker that dies sending it leaves it due again for the reconciler).
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    history: Mapped[list] = mapped_column(JSON, nullable=False, default=list)

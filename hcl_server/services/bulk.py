@@ -23,6 +23,7 @@ from hcl_server.services.datasets import save_upload
 from hcl_server.services.jobs import admit, cancel_job
 from hcl_server.services.reading import options_from_form
 from hcl_server.services.scoring import production_model
+from hcl_server.services.webhooks import job_failed
 from hcl_server.storage import storage
 
 
@@ -55,7 +56,7 @@ def create_bulk_job(org_id: str, upload, name: str | None, as_of: str | None, re
     ).to_dict()
     db.session.add(job)
     db.session.commit()
-    enqueue_or_fail(job, "hcl.bulk.split", job.id, priority=priority)
+    enqueue_or_fail(job, "hcl.bulk.split", job.id, priority=priority, on_failed=job_failed)
     return job
 
 

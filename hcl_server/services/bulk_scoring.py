@@ -35,6 +35,7 @@ from hcl_server.services.heartbeat import Heartbeat
 from hcl_server.services.jobs import MAX_ATTEMPTS, ProgressWriter, died_message, fail, stale_after_s
 from hcl_server.services.reading import api_messages
 from hcl_server.services.scoring import bundle_for, risk_thresholds
+from hcl_server.services.webhooks import job_ended
 from hcl_server.storage import storage
 from ml_pipeline.data.days import as_of_after, date_to_day, day_to_date
 from ml_pipeline.data.eventlog import EventLog
@@ -260,6 +261,8 @@ def merge(job: Job) -> None:
         "xlsx": "pending" if total <= EXCEL_MAX_ROWS else "too_many_rows",
     }
     done = jobs.succeed(job.id, result, job_warnings(job.warnings or [], parts))
+    if done:
+        job_ended(job, "succeeded")
     db.session.commit()
     logger.info(
         "bulk job %s (org %s): merged %s customers in %.1f s (%s)",

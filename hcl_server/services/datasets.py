@@ -17,6 +17,7 @@ from hcl_server.extensions import db
 from hcl_server.repositories import datasets
 from hcl_server.services.jobs import admit
 from hcl_server.services.reading import api_messages, api_worded, options_from_form
+from hcl_server.services.webhooks import job_ended, job_failed
 from hcl_server.storage import storage
 from ml_pipeline.data.eventlog import EventLog, load_events
 from ml_pipeline.data.options import ReadOptions
@@ -87,7 +88,7 @@ def create_dataset(org_id: str, upload: FileStorage | None, name: str | None, re
     dataset.column_mapping = options.column_mapping
     db.session.add(dataset)
     db.session.commit()
-    enqueue_or_fail(dataset, "hcl.datasets.profile", dataset.id, priority=priority)
+    enqueue_or_fail(dataset, "hcl.datasets.profile", dataset.id, priority=priority, on_failed=job_failed)
     return dataset
 
 
@@ -121,7 +122,7 @@ def read_events(dataset: Dataset, folder: Path) -> EventLog:
 
 def profile_dataset(dataset: Dataset) -> None:
     """Read a claimed dataset's file and record its profile and warnings, worded for the API
-    (its form fields where ml_pipeline names a CLI flag); commits."""
+    (its form fields where ml_pipeline names a CLI flag), with its webhook event; commits."""
     with tempfile.TemporaryDirectory() as tmp:
         log = read_events(dataset, Path(tmp))
     found = profile(log)
@@ -130,4 +131,5 @@ def profile_dataset(dataset: Dataset) -> None:
         found["reading"] = api_worded(found["reading"])
     dataset.profile = found
     dataset.status = "succeeded"
+    job_ended(dataset, "succeeded")
     db.session.commit()

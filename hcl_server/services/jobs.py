@@ -13,6 +13,7 @@ from hcl_server.db.models import utcnow
 from hcl_server.errors import Conflict, TooManyJobs
 from hcl_server.extensions import db
 from hcl_server.repositories import jobs
+from hcl_server.services import webhooks
 from hcl_server.services.heartbeat import Heartbeat, Stopped, check
 
 logger = logging.getLogger(__name__)
@@ -61,6 +62,8 @@ def claim(model: type[Job] | type[Dataset], row_id: str, redelivered: bool = Fal
         if row.attempts >= MAX_ATTEMPTS:
             error = died_message(row.attempts, stage=getattr(row, "stage", None))
             gave_up = jobs.give_up(model, row_id, error, stale_s)
+            if gave_up:
+                webhooks.job_ended(row, "failed", error)
             db.session.commit()
             if gave_up:
                 logger.error("%s %s failed: %s", model.__tablename__, row_id, error)
@@ -119,7 +122,7 @@ class ProgressWriter:
 
 
 def finish(job: Job, status: str, *, error: str | None = None, result: dict | None = None) -> None:
-    """Record the outcome of a job and commit."""
+    """Record the outcome of a job, with its webhook event, and commit."""
     job.status = status
     job.error = error
     job.finished_at = utcnow()
@@ -127,12 +130,13 @@ def finish(job: Job, status: str, *, error: str | None = None, result: dict | No
         job.result = result
     if status == "succeeded":
         job.progress, job.stage = 1.0, "done"
+    webhooks.job_ended(job, status, error)
     db.session.commit()
 
 
 def fail(row: Job | Dataset, error: str) -> None:
-    """Undo the failed step's writes and record ``error`` on a row still running (a job cancelled
-    meanwhile stays cancelled)."""
+    """Undo the failed step's writes and record ``error`` on a row still running, with its webhook
+    event (a job cancelled meanwhile stays cancelled); commits."""
     db.session.rollback()
     db.session.refresh(row)
     if row.status != "running":
@@ -141,13 +145,16 @@ def fail(row: Job | Dataset, error: str) -> None:
         finish(row, "failed", error=error)
     else:
         row.status, row.error = "failed", error
+        webhooks.job_ended(row, "failed", error)
         db.session.commit()
 
 
 def cancel_job(job_id: str, what: str) -> None:
-    """Cancel a queued or running job (its tasks see the status and stop); commits. Raises
-    Conflict when it had already finished."""
+    """Cancel a queued or running job (its tasks see the status and stop), with its webhook event;
+    commits. Raises Conflict when it had already finished."""
     cancelled = jobs.cancel(job_id)
+    if cancelled:
+        webhooks.job_ended(jobs.get(Job, job_id), "cancelled")
     db.session.commit()
     if not cancelled:
         status = db.session.scalar(db.select(Job.status).where(Job.id == job_id))

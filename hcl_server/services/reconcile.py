@@ -11,7 +11,10 @@ score, a merge, an Excel file. One pass looks at every unfinished unit:
   whose message Redis would give back only after its visibility timeout) -> the task is sent
   again, and the new delivery takes the row over by its stale heartbeat, counting the attempt
   (the third death fails the row with the reason, services.jobs.claim);
-- a bulk job whose partitions are all done but whose merge was never sent -> the merge is sent.
+- a bulk job whose partitions are all done but whose merge was never sent -> the merge is sent;
+- a pending webhook delivery whose next attempt was due more than ``JOB_STALE_S`` ago with no
+  message for it in the queue (its task was lost, or the worker sending it died) -> its task is
+  sent again and its due time restarted.
 
 Every task claims its row with a conditional UPDATE, so a message sent twice does no harm: the
 second delivery finds the row taken or finished and skips it.
@@ -30,8 +33,9 @@ from hcl_server.db import BulkPartition, Dataset, Job
 from hcl_server.db.models import utcnow
 from hcl_server.errors import Unavailable
 from hcl_server.extensions import db
-from hcl_server.repositories import jobs, partitions
+from hcl_server.repositories import jobs, partitions, webhooks
 from hcl_server.services.bulk_scoring import EXCEL_PRIORITY, merge_when_all_done
+from hcl_server.services.webhooks import DELIVER_TASK
 
 logger = logging.getLogger(__name__)
 FIRST_STEP = {"training": "hcl.training.run", "bulk": "hcl.bulk.split"}
@@ -54,6 +58,7 @@ def reconcile() -> Counter:
     pass_.jobs()
     pass_.partitions()
     pass_.excel_files()
+    pass_.webhook_deliveries()
     if pass_.sent:
         logger.warning("reconcile: sent again %s", dict(pass_.sent))
     return pass_.sent
@@ -135,6 +140,14 @@ class _Pass:
                 "hcl.bulk.xlsx", row.id, priority=EXCEL_PRIORITY
             ):
                 _touch(Job, row.id)
+
+    def webhook_deliveries(self) -> None:
+        """Pending deliveries overdue with no message waiting: sent again, their clock restarted
+        (a duplicate finds the delivery claimed or done and skips it)."""
+        for delivery_id in webhooks.overdue(self.stale_before):
+            if self._lost(DELIVER_TASK, delivery_id) and self._send(DELIVER_TASK, delivery_id):
+                webhooks.reschedule(delivery_id, utcnow(), self.stale_before)
+                db.session.commit()
 
     def _unfinished(self, model, include_fresh: bool = False) -> list:
         query = db.select(model).where(model.status.in_(jobs.ACTIVE))

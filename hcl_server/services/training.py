@@ -20,6 +20,7 @@ from hcl_server.services.datasets import read_events
 from hcl_server.services.heartbeat import Stopped
 from hcl_server.services.jobs import ProgressWriter, admit, cancel_job
 from hcl_server.services.reading import api_messages
+from hcl_server.services.webhooks import job_ended, job_failed
 from hcl_server.storage import put_dir
 from ml_pipeline.data.days import date_to_day
 from ml_pipeline.models.registry import parse_models
@@ -46,7 +47,7 @@ def create_training_job(org_id: str, request: dict) -> Job:
     job = Job(organization_id=org_id, kind="training", dataset_id=dataset.id, params=params.to_dict())
     db.session.add(job)
     db.session.commit()
-    enqueue_or_fail(job, "hcl.training.run", job.id, priority=priority)
+    enqueue_or_fail(job, "hcl.training.run", job.id, priority=priority, on_failed=job_failed)
     return job
 
 
@@ -98,6 +99,7 @@ def run_training(job: Job) -> None:
     # Conditional: a job cancelled while it trained stays cancelled and its version is not kept.
     if not jobs.succeed(job.id, result, warnings, model_version_id=mv.id):
         raise Stopped(f"training job {job.id} was cancelled while it trained")
+    job_ended(job, "succeeded")
     db.session.commit()
     logger.info(
         "training job %s (org %s) succeeded: version %s",

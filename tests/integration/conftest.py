@@ -140,6 +140,9 @@ def it_env(pg_url, redis_url, s3_endpoint, tmp_path_factory):
         "STORAGE_RETRY_S": "8",
         # No rate limit: the chaos tests poll every 50 ms (its own test: test_rate_limit_redis.py).
         "RATE_LIMIT": "",
+        # Webhook retries after 0.5 and 1 s (tests/integration/test_webhooks_real.py).
+        "WEBHOOK_RETRY_DELAYS_S": "0.5,1,2",
+        "WEBHOOK_MAX_ATTEMPTS": "4",
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_DEFAULT_REGION": "us-east-1",

@@ -29,6 +29,11 @@ def service_env(tmp_path_factory):
         # No rate limit: the fuzz sends thousands of requests with one key. Its own tests set one
         # (tests/service/test_rate_limit.py).
         "RATE_LIMIT": "",
+        # Webhook retries in seconds, not minutes (tests/service/test_webhooks_api.py); the worker
+        # is started once per session, so they are set here.
+        "WEBHOOK_RETRY_DELAYS_S": "0.5,1,2",
+        "WEBHOOK_MAX_ATTEMPTS": "4",
+        "WEBHOOK_TIMEOUT_S": "3",
     }
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)

@@ -73,10 +73,12 @@ with app.app_context():
     upgrade()
 key = json.loads(app.test_cli_runner().invoke(args=["orgs", "create", "B"]).output.strip().splitlines()[-1])["api_key"]
 client = app.test_client()
+hook = client.post("/api/v1/webhooks", headers={"X-API-Key": key}, json={"url": "http://127.0.0.1:9/h"}).get_json()
 csv = (io.BytesIO(b"customer_id,event_date\\\\nA,2023-01-01\\\\nA,2023-01-05\\\\n"), "a.csv")
 r = client.post("/api/v1/datasets", headers={"X-API-Key": key}, content_type="multipart/form-data", data={"file": csv})
 rows = client.get("/api/v1/datasets", headers={"X-API-Key": key}).get_json()["datasets"]
-print(json.dumps([r.status_code, r.headers.get("Retry-After"), r.get_json()["error"]["message"], rows]))
+sent = client.get(f"/api/v1/webhooks/{hook['id']}/deliveries", headers={"X-API-Key": key}).get_json()["deliveries"]
+print(json.dumps([r.status_code, r.headers.get("Retry-After"), r.get_json()["error"]["message"], rows, sent]))
 """
 
 
@@ -93,10 +95,15 @@ def test_an_upload_while_the_broker_is_down_answers_503_and_leaves_nothing_queue
         [sys.executable, "-c", _BROKER_DOWN], capture_output=True, text=True, timeout=120, env=env
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    status, retry_after, message, rows = json.loads(done.stdout.splitlines()[-1])
+    status, retry_after, message, rows, sent = json.loads(done.stdout.splitlines()[-1])
     assert status == 503 and retry_after and "task queue is not reachable" in message
     assert [row["status"] for row in rows] == ["failed"]
     assert "submit it again" in rows[0]["errors"][0]
+    # Its webhook event is recorded with the failure, pending for the reconciler to send once the
+    # broker is back.
+    assert [(d["event_type"], d["job_id"], d["status"], d["attempts"]) for d in sent] == [
+        ("dataset.failed", rows[0]["id"], "pending", 0)
+    ]
 
 
 def test_a_worker_step_that_cannot_enqueue_its_next_task_fails_its_row(app, org):
