@@ -35,7 +35,7 @@ RUN --mount=type=secret,id=ca \
     && rm /tmp/requirements.txt
 
 # A non-root user owns only what it must write: STORAGE_DIR (local files, the beat schedule).
-RUN useradd --system --uid 10001 --user-group --home-dir /app --no-create-home hcl \
+RUN useradd --system --uid 10001 --user-group --create-home --home-dir /home/hcl hcl \
     && mkdir -p "$STORAGE_DIR" /app/instance \
     && chown hcl:hcl "$STORAGE_DIR" /app/instance
 WORKDIR /app
