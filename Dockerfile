@@ -22,10 +22,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     STORAGE_DIR=/var/lib/hcl \
     PORT=5000
 
-# libgomp1: the OpenMP runtime that LightGBM's (and XGBoost's) shared library links.
+# libgomp1: the OpenMP runtime that LightGBM's (and XGBoost's) shared library links. apt's
+# lists and package caches are removed in the same layer (about 80 MB otherwise).
 RUN apt-get update \
     && apt-get install -y --no-install-recommends libgomp1 \
-    && rm -rf /var/lib/apt/lists/*
+    && apt-get clean && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin
 
 COPY requirements.txt /tmp/requirements.txt
 RUN --mount=type=secret,id=ca \
