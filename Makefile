@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 EVENTS ?= ../shared/data/cdnow/events.csv.gz
 OUT ?= out
 
-.PHONY: install demo run test lint format bench features-doc accuracy docs-screenshot clean
+.PHONY: install demo run test lint format bench features-doc accuracy docs-screenshot clean compose-smoke
 
 install: $(VENV)/.installed
 
@@ -28,6 +28,10 @@ demo: install
 # The service on the embedded defaults (SQLite, local folder, file broker) with one worker process.
 run: install
 	./scripts/run_local.sh
+
+# The deployment set built and run here, on loopback (README "Deploy"); not part of `make test`.
+compose-smoke:
+	./scripts/compose_smoke.sh
 
 test: install lint
 	$(BIN)/python -m pytest
