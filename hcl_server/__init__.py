@@ -11,6 +11,7 @@ from flask.cli import AppGroup
 
 from config import BASE_DIR, Config
 from hcl_server import extensions as ext  # not `import db`: the hcl_server.db package would shadow it
+from hcl_server.api.document import openapi
 from hcl_server.api.rate_limit import init_rate_limit
 from hcl_server.celery_app import init_celery
 from hcl_server.storage import init_storage
@@ -50,11 +51,9 @@ def register_extensions(app: Flask) -> None:
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
     ext.db.init_app(app)
     ext.migrate.init_app(app, ext.db, directory=str(BASE_DIR / "migrations"))
-    ext.openapi.init_app(app)
-    ext.openapi.spec.components.security_scheme(
-        "ApiKey", {"type": "apiKey", "in": "header", "name": "X-API-Key"}
-    )
-    ext.openapi.spec.options["security"] = [{"ApiKey": []}]
+    openapi.init_app(app)
+    openapi.spec.components.security_scheme("ApiKey", {"type": "apiKey", "in": "header", "name": "X-API-Key"})
+    openapi.spec.options["security"] = [{"ApiKey": []}]
     init_storage(app)
     init_celery(app)
     init_rate_limit(app)
@@ -89,7 +88,7 @@ def register_blueprints(app: Flask) -> None:
         api_keys.blp,
         webhooks.blp,
     ):
-        ext.openapi.register_blueprint(blp)
+        openapi.register_blueprint(blp)
 
 
 def register_errorhandlers(app: Flask) -> None:

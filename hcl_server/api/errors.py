@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, jsonify
-from flask_limiter import RateLimitExceeded
 from sqlalchemy.exc import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
@@ -101,20 +100,6 @@ def register_error_handlers(app: Flask) -> None:
         response, status = error_response(status, exc.message, exc.details)
         if status in (429, 503):
             response.headers["Retry-After"] = str(RETRY_AFTER_S if status == 503 else BUSY_RETRY_AFTER_S)
-        return response, status
-
-    @app.errorhandler(RateLimitExceeded)
-    def rate_limited(exc: RateLimitExceeded):
-        from hcl_server.api.rate_limit import retry_after_s
-
-        retry = retry_after_s(exc)
-        limit = str(exc.limit.limit)
-        response, status = error_response(
-            429,
-            f"too many requests with this API key: the limit is {limit}; retry after {retry} s",
-            details={"limit": limit, "retry_after_s": retry},
-        )
-        response.headers["Retry-After"] = str(retry)
         return response, status
 
     @app.errorhandler(HTTPException)

@@ -59,7 +59,7 @@ class Blueprint(flask_smorest.Blueprint):
     for the API key every /api/v1 request needs, 429, for the key's rate limit (RATE_LIMIT), and
     503, for a database that does not answer),
     and a view adds its own with ``@blp.errors(404, 409)``; each is documented with the API's
-    error schema (``extensions.Api``). ``@blp.arguments`` adds 422 itself.
+    error schema (``api.document.Api``). ``@blp.arguments`` adds 422 itself.
     """
 
     ARGUMENTS_PARSER = MultipartParser()

@@ -15,11 +15,12 @@ import math
 import time
 
 from flask import Flask, current_app, request
-from flask_limiter import Limiter
+from flask_limiter import Limiter, RateLimitExceeded
 from limits import parse_many
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from hcl_server.api.auth import current_key
+from hcl_server.api.errors import error_response
 
 EXTENSION = "hcl_rate_limit"
 KEY_PREFIX = "hcl-api-key"
@@ -56,7 +57,21 @@ def init_rate_limit(app: Flask) -> Limiter | None:
     limiter.request_filter(_not_counted)
     limiter.init_app(app)
     app.extensions[EXTENSION] = limiter
+    app.register_error_handler(RateLimitExceeded, _rate_limited)
     return limiter
+
+
+def _rate_limited(exc: RateLimitExceeded):
+    """429 in the API's error shape, with Retry-After."""
+    retry = retry_after_s(exc)
+    limit = str(exc.limit.limit)
+    response, status = error_response(
+        429,
+        f"too many requests with this API key: the limit is {limit}; retry after {retry} s",
+        details={"limit": limit, "retry_after_s": retry},
+    )
+    response.headers["Retry-After"] = str(retry)
+    return response, status
 
 
 def _not_counted() -> bool:
