@@ -86,6 +86,10 @@ def test_predict_writes_the_contract_columns(bundle_dir, small_log_csv, tmp_path
     assert frame["reasons"].notna().mean() > 0.9 and "spend_GROCERY" in cats and "spend_other" in cats
     assert frame["customer_id"].is_unique
     assert "customers scored" in capsys.readouterr().out
+    # The categories (with "other") add up to the total for every customer, to the cent each was
+    # rounded to.
+    gap = (frame[cats].sum(axis=1) - frame["spend_total"]).abs()
+    assert (gap <= 0.005 * len(cats) + 1e-9).all(), gap.max()
 
 
 def test_predict_as_of_scores_only_earlier_customers(bundle_dir, small_log_csv, tmp_path):
