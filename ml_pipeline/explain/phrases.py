@@ -198,8 +198,10 @@ _PHRASES: dict[str, Callable] = {
 # next one takes its place (:class:`ml_pipeline.explain.reasons.Reasons`). The purchase groups
 # (recency, frequency, spend trend, value, tenure, regularity) are about the behaviour churn is
 # measured on: "no purchase for 64 days" or "no spend in the last 180 days" is the risk itself,
-# and stays.
+# and stays. The visit trend is a change of purchase days: with none in either 90 days there is
+# no trend ("0 purchase days, as many as in the 90 before"); recency and spend say the absence.
 _EVIDENCE: dict[str, tuple[str, ...]] = {
+    "visit_trend": ("frequency_180d",),
     "other_events": ("other_events_30d",),
     "refunds": ("refund_count_all",),
     "basket": ("lines_per_visit",),
