@@ -183,6 +183,10 @@ def test_predictions_carry_reasons_from_the_churn_model(small_log_frame, tmp_pat
     parts = frame["reasons"].map(split)
     assert parts.map(len).between(0, 3).all() and (parts.map(len) == 3).mean() > 0.5
     assert not frame["reasons"].str.contains("nan").any()
+    # What the CLI file, the API and a bulk job's stored rows give (all through predict): no zero
+    # count, absent event type or category never bought as a cause of higher risk.
+    absent = r"(^|; )(0 '|0 non-purchase|no non-purchase events|no refunds|never bought|no basket yet)"
+    assert not frame["reasons"].str.contains(absent).any()
     # The customers at the highest risk are mostly told how long they have been away.
     top = frame.nlargest(50, "churn_probability")["reasons"]
     assert top.str.contains("no purchase").mean() > 0.5
