@@ -190,6 +190,34 @@ _PHRASES: dict[str, Callable] = {
 }
 
 
+# What a reason must rest on. The groups about an optional activity - non-purchase events, refunds,
+# a category, baskets, the category mix - name the count or amount their phrase leads with; a
+# customer for whom all of them are zero (or missing) has not done the thing, and its absence is no
+# cause of higher risk: a tree's split on "never had a 'failed_payment' event" says the customer is
+# like others who had none, not that having none raises the risk. Such a reason is dropped and the
+# next one takes its place (:class:`ml_pipeline.explain.reasons.Reasons`). The purchase groups
+# (recency, frequency, spend trend, value, tenure, regularity) are about the behaviour churn is
+# measured on: "no purchase for 64 days" or "no spend in the last 180 days" is the risk itself,
+# and stays. The visit trend is a change of purchase days: with none in either 90 days there is
+# no trend ("0 purchase days, as many as in the 90 before"); recency and spend say the absence.
+_EVIDENCE: dict[str, tuple[str, ...]] = {
+    "visit_trend": ("frequency_180d",),
+    "other_events": ("other_events_30d",),
+    "refunds": ("refund_count_all",),
+    "basket": ("lines_per_visit",),
+    "mix": ("n_categories_all",),
+    "cat": ("cat_{key}_spend_90d", "cat_{key}_share"),  # bought in the last 90 days, or before
+    "events": ("events_{key}_30d",),  # the phrase leads with the last 30 days' count
+}
+
+
+def evidence(group: str) -> tuple[str, ...]:
+    """The features of which at least one must be above zero for the group to be a reason of a
+    customer's higher risk; () for a group any customer's numbers support."""
+    kind, _, key = group.partition(":")
+    return tuple(f.format(key=key) for f in _EVIDENCE.get(kind, ()))
+
+
 def phraser(group: str, names: dict[str, dict[str, str]]) -> Callable:
     """The phrasing function of a group; ``names`` maps category and event-type slugs to names."""
     kind, _, key = group.partition(":")

@@ -7,14 +7,17 @@ in people's terms: recency_days, days_since_last_event, overdue_ratio and recenc
 "no purchase for N days". Each feature's groups are declared beside its computation
 (:mod:`ml_pipeline.features.catalog`); each group's phrase is in :mod:`ml_pipeline.explain.phrases`.
 The groups with the largest positive sums are the reasons, largest first; a customer whose risk
-no group pushes up gets none.
+no group pushes up gets none. A group about an optional activity (non-purchase events, refunds,
+a category, ...) is a reason only for a customer whose own count or amount of it is above zero
+(:func:`ml_pipeline.explain.phrases.evidence`): the absence of something the customer never did
+is not phrased as a cause, and the next supported group takes its place.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ml_pipeline.explain.phrases import phraser
+from ml_pipeline.explain.phrases import evidence, phraser
 from ml_pipeline.features import reason_groups
 
 TOP_REASONS = 3
@@ -51,7 +54,19 @@ class Reasons:
         self.column = {f: j for j, f in enumerate(features)}
         self.groups, self.weights = group_matrix(features)
         self.phrasers = [phraser(g, names) for g in self.groups]
+        # Per group, the columns of which one must be above zero ([] = always supported); a
+        # feature the bundle lacks supports nothing.
+        self.evidence = [[self.column.get(f, -1) for f in evidence(g)] for g in self.groups]
         self.top = top
+
+    def supported(self, values: np.ndarray) -> np.ndarray:
+        """(rows, groups): whether the customer's own numbers support the group as a reason."""
+        out = np.ones((len(values), len(self.groups)), dtype=bool)
+        for g, cols in enumerate(self.evidence):
+            if cols:
+                have = [values[:, j].astype(float) > 0 for j in cols if j >= 0]
+                out[:, g] = np.logical_or.reduce(have) if have else False
+        return out
 
     def top_groups(self, grouped: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(rows, top) group indices, largest first, and whether each pushes risk up."""
@@ -61,7 +76,9 @@ class Reasons:
 
     def texts(self, values: np.ndarray, grouped: np.ndarray) -> list[str]:
         """One text per row from its (groups,) contributions (features summed with ``weights``):
-        up to ``top`` reasons joined by "; ", or "" when none raises the risk."""
+        up to ``top`` reasons joined by "; ", or "" when none raises the risk. A group the
+        customer's numbers do not support (:meth:`supported`) is skipped."""
+        grouped = np.where(self.supported(values), grouped, -np.inf)
         order, up = self.top_groups(grouped)
         n = len(values)
         slots = [np.full(n, "", dtype=object) for _ in range(order.shape[1])]

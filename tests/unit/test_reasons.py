@@ -111,7 +111,66 @@ def test_phrases_for_lapsed_spend_and_categories():
         "no GROCERY purchase in the last 90 days (40% of all spend before)",
         "no purchase for 200 days since the only purchase day",
     ]
-    assert split(texts[1])[1:] == ["never bought GROCERY", "no purchase in 120 days as a customer"]
+    # A category the customer never bought is no reason: the next one takes its place.
+    assert split(texts[1]) == ["no spend in the last 180 days", "no purchase in 120 days as a customer"]
+
+
+EVENT_FEATURES = [
+    "recency_days",
+    "days_between_transactions",
+    "frequency_all",
+    "tenure_days",
+    "refund_count_all",
+    "refund_share",
+    "other_events_30d",
+    "other_events_all",
+    "events_failed_payment_30d",
+    "events_failed_payment_all",
+    "cat_toys_spend_30d",
+    "cat_toys_spend_90d",
+    "cat_toys_share",
+]
+EVENT_NAMES = {"categories": {"toys": "TOYS"}, "event_types": {"failed_payment": "failed_payment"}}
+
+
+def test_a_zero_count_or_an_absent_type_is_no_reason_and_the_next_takes_its_place():
+    """A tree that splits on "never had a failed payment" pushes the risk of those who had none up;
+    the customer's own numbers do not support that as a cause, so the reason is not given."""
+    reasons = Reasons(EVENT_FEATURES, EVENT_NAMES)
+
+    def row(**values):
+        r = np.zeros(len(EVENT_FEATURES))
+        r[:4] = [80, 20, 4, 300]  # recency, gap, purchase days, tenure
+        for name, v in values.items():
+            r[EVENT_FEATURES.index(name)] = v
+        return r
+
+    values = np.vstack(
+        [
+            row(),  # never a refund, a non-purchase event, a failed payment or a toy
+            row(events_failed_payment_all=3, other_events_all=3),  # had some, none in the last 30 days
+            row(events_failed_payment_30d=2, events_failed_payment_all=3, other_events_30d=2,
+                other_events_all=3, refund_count_all=1, refund_share=0.1, cat_toys_share=0.2),
+            row(cat_toys_spend_90d=np.nan, cat_toys_share=np.nan, refund_count_all=np.nan),  # missing
+        ]
+    )  # fmt: skip
+    push = np.zeros(len(EVENT_FEATURES))
+    for name, v in dict(
+        events_failed_payment_30d=0.5, other_events_30d=0.4, refund_count_all=0.3, cat_toys_share=0.2,
+        recency_days=0.1, tenure_days=0.05,
+    ).items():  # fmt: skip
+        push[EVENT_FEATURES.index(name)] = v
+    texts = reasons.texts(values, np.vstack([push] * len(values)) @ reasons.weights)
+    unsupported = ["no purchase for 80 days, 4.0x the usual gap of 20 days", "customer for 300 days"]
+    assert split(texts[0]) == unsupported  # fewer than three rather than an untrue one
+    assert split(texts[1]) == unsupported
+    assert split(texts[2]) == [
+        "2 'failed_payment' events in the last 30 days (3 in all)",
+        "2 non-purchase events in the last 30 days (3 in all)",
+        "1 refund, 10% of purchases by value",
+    ]
+    assert split(texts[3]) == unsupported
+    assert not any("0 '" in t or "no refunds" in t or "never bought" in t for t in texts)
 
 
 def test_predictions_carry_reasons_from_the_churn_model(small_log_frame, tmp_path):
@@ -124,6 +183,10 @@ def test_predictions_carry_reasons_from_the_churn_model(small_log_frame, tmp_pat
     parts = frame["reasons"].map(split)
     assert parts.map(len).between(0, 3).all() and (parts.map(len) == 3).mean() > 0.5
     assert not frame["reasons"].str.contains("nan").any()
+    # What the CLI file, the API and a bulk job's stored rows give (all through predict): no zero
+    # count, absent event type or category never bought as a cause of higher risk.
+    absent = r"(^|; )(0 '|0 non-purchase|no non-purchase events|no refunds|never bought|no basket yet)"
+    assert not frame["reasons"].str.contains(absent).any()
     # The customers at the highest risk are mostly told how long they have been away.
     top = frame.nlargest(50, "churn_probability")["reasons"]
     assert top.str.contains("no purchase").mean() > 0.5
