@@ -54,7 +54,7 @@ def churn_reasons(bundle: Bundle, values: np.ndarray, method: str = "exact") -> 
 
 # How category forecasts are made to add up to the total (ml_pipeline/serving/reconcile.py);
 # chosen by scripts/spend_reconciliation.py, figures in docs/benchmarks.md.
-SPEND_RECONCILIATION = "top_down"
+SPEND_RECONCILIATION = "middle"
 
 
 def predict(
