@@ -71,16 +71,24 @@ def test_backtest_cutoffs_step_back_from_the_last_full_horizon():
     assert backtest_cutoffs(100, 2, horizon_days=30, step_days=7) == [64, 71]
 
 
-def test_backtest_reports_each_cutoff_and_trains_on_the_past_only(small_log_frame):
+def test_backtest_reports_each_cutoff_and_trains_on_the_past_only():
     """Two cutoffs; each cutoff's predictions are unchanged when every event on or after it is
-    perturbed (amounts scaled, dates shuffled within the future, new customers added)."""
+    perturbed (amounts changed, customers added who appear only after it)."""
+    from ml_pipeline.data.synthetic import generate_events
     from ml_pipeline.training.evaluation import backtest, backtest_cutoffs, render_backtest, summary_rows
     from ml_pipeline.training.trainer import TrainConfig
 
-    frame = small_log_frame
+    frame = generate_events(n_customers=500, n_events=6000, days=360, seed=3)
     log = from_frame(frame)
     cuts = backtest_cutoffs(int(log.day.max()), 2, horizon_days=30, step_days=45)
-    config = TrainConfig(horizon_days=30, churn_horizon_days=30, models=("linear",))
+    config = TrainConfig(
+        horizon_days=30,
+        churn_horizon_days=30,
+        n_cutoffs=3,
+        top_categories=2,
+        models=("linear",),
+        num_threads=1,
+    )
     evs = backtest(log, cuts, horizon_days=30, config=config, keep_predictions=True)
     assert [ev.as_of for ev in evs] == [day_to_date(c) for c in cuts]
     rows = {(r["metric"], r["predictor"]): r for r in summary_rows(evs)}
