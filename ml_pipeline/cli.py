@@ -174,6 +174,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--horizon-days", type=int, default=30, metavar="N", help="days after the cut to score (default 30)"
     )
     _add_models_option(e)
+    e.add_argument(
+        "--cutoffs",
+        type=int,
+        metavar="K",
+        help="rolling backtest instead of --as-of: K cutoffs, the latest leaving one horizon of "
+        "events after it; each trains on the past only; prints each cutoff, mean and spread",
+    )
+    e.add_argument(
+        "--step-days",
+        type=int,
+        metavar="D",
+        help="with --cutoffs: days between cutoffs (default: the horizon)",
+    )
     e.add_argument("--markdown", action="store_true", help="print Markdown tables (as in docs/accuracy.md)")
     e.add_argument("--json", metavar="FILE", help="also write every metric as JSON")
     e.add_argument("--no-btyd", action="store_true", help="skip BG/NBD + Gamma-Gamma (needs lifetimes)")
@@ -311,23 +324,46 @@ def cmd_evaluate(args) -> int:
 
     from ml_pipeline.errors import PipelineError
     from ml_pipeline.models.registry import parse_models
-    from ml_pipeline.training.evaluation import evaluate, render
+    from ml_pipeline.training.evaluation import backtest, backtest_cutoffs, evaluate, render, render_backtest
     from ml_pipeline.training.trainer import TrainConfig
 
-    if not args.as_of:
-        raise PipelineError("evaluate needs --as-of: the date to cut the log at")
+    if args.cutoffs is not None and args.as_of:
+        raise PipelineError("evaluate takes --as-of or --cutoffs, not both")
+    if args.cutoffs is None and args.step_days is not None:
+        raise PipelineError("--step-days goes with --cutoffs")
+    if args.cutoffs is None and not args.as_of:
+        raise PipelineError("evaluate needs --as-of (the date to cut the log at) or --cutoffs K")
+    if args.cutoffs is not None and args.cutoffs < 1:
+        raise PipelineError("--cutoffs must be at least 1")
+    if args.step_days is not None and args.step_days < 1:
+        raise PipelineError("--step-days must be at least 1")
     log = _load(args)
     for w in log.warnings:
         print(f"warning: {w}", file=sys.stderr)
+    config = TrainConfig(
+        horizon_days=args.horizon_days,
+        churn_horizon_days=args.horizon_days,
+        models=parse_models(args.models),
+    )
+    if args.cutoffs is not None:
+        cuts = backtest_cutoffs(int(log.day.max()), args.cutoffs, args.horizon_days, args.step_days)
+        evs = backtest(
+            log,
+            cuts,
+            horizon_days=args.horizon_days,
+            config=config,
+            with_btyd=not args.no_btyd,
+            progress=not args.quiet,
+        )
+        print(render_backtest(evs, markdown=args.markdown), end="")
+        if args.json:
+            Path(args.json).write_text(json.dumps([dataclasses.asdict(ev) for ev in evs], indent=2))
+        return 0
     ev = evaluate(
         log,
         date_to_day(args.as_of),
         horizon_days=args.horizon_days,
-        config=TrainConfig(
-            horizon_days=args.horizon_days,
-            churn_horizon_days=args.horizon_days,
-            models=parse_models(args.models),
-        ),
+        config=config,
         with_btyd=not args.no_btyd,
         progress=not args.quiet,
     )

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Regenerates docs/accuracy.md: `evaluate` on both shared logs at the cutoffs the docs state.
+# Regenerates docs/accuracy.md: the rolling backtest (`evaluate --cutoffs 3`) on both shared logs,
+# and the in-period churn ceiling (scripts/churn_ceiling.py) at each log's latest cutoff.
 # Usage: scripts/accuracy.sh [PYTHON]   (make accuracy)
 set -euo pipefail
 PY=${1:-.venv/bin/python}
@@ -13,17 +14,22 @@ tmp=$(mktemp)
 Out-of-time comparison of our models with the naive baselines and with BG/NBD + Gamma-Gamma
 (the `lifetimes` package), produced by `make accuracy` (`scripts/accuracy.sh`), which runs
 
-    python -m ml_pipeline evaluate --events FILE --as-of DATE --horizon-days 30 --markdown
+    python -m ml_pipeline evaluate --events FILE --cutoffs 3 --horizon-days 30 --markdown
 
-for each log below. `evaluate` cuts the log at DATE, trains on the events before it only (the
-same training as `train`: rolling cutoffs, time-based validation, refit), and scores the 30
-days after it. All three predictors see the same customers: everyone with an event before the
+for each log below: a rolling backtest at 3 cutoffs, 30 days apart, the latest leaving the
+log's last 30 days after it. At each cutoff `evaluate` trains on the events before it only (the
+same training as `train`: rolling cutoffs, time-based validation, refit; features, model
+selection and the BG/NBD fit see nothing on or after the cutoff), and scores the 30 days after
+it. Each log's section lists every cutoff, the mean, min, max and std of each metric, and the
+targets per cutoff. All three predictors see the same customers: everyone with an event before the
 cut. Churn = no purchase in the 30 days; spend = net spend in the 30 days.
 
-Targets (issue 4): churn ROC-AUC ≥ BG/NBD + 0.03 and a lower Brier score; spend Gini ≥
+Targets (issue 14, per log and cutoff): churn ROC-AUC above BG/NBD's and a lower Brier score
+(the +0.03 AUC margin of issue 4 remains the aim where the in-period ceiling allows it); spend Gini ≥
 BG/NBD+GG + 0.03 and a lower MAE; predicted/actual total within ±10 %; per-category Gini ≥
-naive + 0.05. Each log's section ends with these checks; **not all are met yet** (see the
-"against the targets" tables). Our BG/NBD + GG reproduces the reference figures of issue 4
+naive + 0.05. Each log's section has these checks per cutoff; **not all are met yet** (see the
+"against the targets" tables). The prose below was written for the earlier single cutoff
+(CDNOW 1998-01-01, grocery 2017-12-02); the tables are regenerated. Our BG/NBD + GG reproduces the reference figures of issue 4
 (CDNOW: AUC 0.804, Brier 0.051; grocery: AUC 0.872 vs 0.870, Brier 0.100).
 
 "Ours" is, per target, the best of the model zoo (LightGBM, XGBoost, random forest, linear) on
@@ -72,15 +78,18 @@ did not close the gap:
 
 The session notes of issue 4 hold the commands.
 HEAD
-  for spec in "cdnow/events.csv.gz 1998-01-01" "completejourney_8451/events.csv.gz 2017-12-02"; do
-    set -- $spec
+  for log in cdnow/events.csv.gz completejourney_8451/events.csv.gz; do
     echo
-    echo "## $1, as of $2"
+    echo "## $log: rolling backtest, 3 cutoffs"
     echo
-    "$PY" -m ml_pipeline evaluate --events "$DATA/$1" --as-of "$2" --horizon-days 30 --markdown --quiet 2>/dev/null
+    "$PY" -m ml_pipeline evaluate --events "$DATA/$log" --cutoffs 3 --horizon-days 30 --markdown --quiet \
+      --json "$tmp.json" 2>/dev/null
+    # the in-period ceiling at the latest cutoff
+    latest=$("$PY" -c 'import json, sys; print(json.load(open(sys.argv[1]))[-1]["as_of"])' "$tmp.json")
     echo
-    "$PY" scripts/churn_ceiling.py --events "$DATA/$1" --as-of "$2" --horizon-days 30 --markdown
+    "$PY" scripts/churn_ceiling.py --events "$DATA/$log" --as-of "$latest" --horizon-days 30 --markdown
   done
 } > "$tmp"
+rm -f "$tmp.json"
 mv "$tmp" "$out"
 echo "wrote $out"

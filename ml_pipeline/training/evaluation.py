@@ -37,6 +37,8 @@ class Evaluation:
     reliability: list[dict]
     selected: dict[str, str]
     facts: dict = field(default_factory=dict)
+    # per customer id, each predictor's output (only with ``evaluate(..., keep_predictions=True)``)
+    predictions: pd.DataFrame | None = field(default=None, repr=False)
 
 
 def features_and_labels(
@@ -65,6 +67,7 @@ def evaluate(
     config: TrainConfig | None = None,
     with_btyd: bool = True,
     progress: bool = False,
+    keep_predictions: bool = False,
 ) -> Evaluation:
     """Train on events before ``as_of`` and score the ``horizon_days`` after it."""
     started = time.perf_counter()
@@ -85,8 +88,10 @@ def evaluate(
     if naive:
         churn["naive"] = churn_metrics(y_churn, naive["churn"])
         spend["naive"] = spend_metrics(y_spend, naive["spend_total"])
+    kept = pd.DataFrame(ours, index=pd.Index(past.customer_ids[customers], name="customer_id"))
     if with_btyd:
         p_none, btyd_spend = btyd_predict(summarize(past, as_of, customers), config.horizon_days)
+        kept["bgnbd_churn"], kept["bgnbd_gg_spend"] = p_none, btyd_spend
         churn["bgnbd"] = churn_metrics(y_churn, p_none)
         spend["bgnbd_gg"] = spend_metrics(y_spend, btyd_spend)
     categories = {
@@ -111,6 +116,7 @@ def evaluate(
             "training_rows": result.dataset["training_rows"],
             "seconds": round(time.perf_counter() - started, 1),
         },
+        predictions=kept if keep_predictions else None,
     )
 
 
@@ -195,3 +201,198 @@ def verdict(ev: Evaluation) -> list[list[str]]:
             met = value < bound
         rows.append([name, f"{value:+.4f}", target, "yes" if met else "**no**"])
     return rows
+
+
+# --- rolling backtest -------------------------------------------------------------------------
+
+
+def backtest_cutoffs(
+    last_day: int, cutoffs: int, horizon_days: int = 30, step_days: int | None = None
+) -> list[int]:
+    """``cutoffs`` cut days, oldest first. The latest leaves one full horizon of actuals after it
+    (its window ends on ``last_day``, the last event's day); earlier ones step back ``step_days``
+    (default: the horizon) each."""
+    if cutoffs < 1:
+        raise ValueError("--cutoffs must be at least 1")
+    step = step_days or horizon_days
+    if step < 1:
+        raise ValueError("--step-days must be at least 1")
+    latest = int(last_day) + 1 - horizon_days
+    return [latest - i * step for i in range(cutoffs - 1, -1, -1)]
+
+
+def backtest(
+    log: EventLog,
+    cutoffs: list[int],
+    *,
+    horizon_days: int = 30,
+    config: TrainConfig | None = None,
+    with_btyd: bool = True,
+    progress: bool = False,
+    keep_predictions: bool = False,
+) -> list[Evaluation]:
+    """One :func:`evaluate` per cutoff: each trains on ``log.head(cutoff)`` only (features, model
+    selection and the BG/NBD fit included) and scores the ``horizon_days`` after its cutoff."""
+    return [
+        evaluate(
+            log,
+            c,
+            horizon_days=horizon_days,
+            config=config,
+            with_btyd=with_btyd,
+            progress=progress,
+            keep_predictions=keep_predictions,
+        )
+        for c in cutoffs
+    ]
+
+
+NAMES = {"ours": "ours", "naive": "naive", "bgnbd": "BG/NBD", "bgnbd_gg": "BG/NBD+GG"}
+BACKTEST_ROWS = (
+    ("churn", "roc_auc", "churn ROC-AUC"),
+    ("churn", "brier", "churn Brier"),
+    ("churn", "observed_rate", "churn observed rate"),
+    ("churn", "mean_predicted", "churn mean predicted"),
+    ("spend", "mae", "spend MAE"),
+    ("spend", "gini", "spend Gini"),
+    ("spend", "total_ratio", "spend predicted/actual total"),
+)
+
+
+def _cell(values: list[float | None]) -> list[float]:
+    return [float(v) for v in values if v is not None and v == v]
+
+
+def summary_rows(evs: list[Evaluation]) -> list[dict]:
+    """Per metric and predictor: each cutoff's value, their mean, min, max and std (ddof 0)."""
+    import numpy as np
+
+    out = []
+    for part, metric, label in BACKTEST_ROWS:
+        for pred in getattr(evs[0], part):
+            vals = [getattr(ev, part).get(pred, {}).get(metric) for ev in evs]
+            v = np.array(_cell(vals))
+            out.append(
+                {
+                    "metric": label,
+                    "predictor": pred,
+                    "values": vals,
+                    "mean": float(v.mean()) if v.size else None,
+                    "min": float(v.min()) if v.size else None,
+                    "max": float(v.max()) if v.size else None,
+                    "std": float(v.std()) if v.size else None,
+                }
+            )
+    for t in evs[0].categories:
+        for pred in ("ours", "naive"):
+            vals = [ev.categories.get(t, {}).get(pred, {}).get("gini") for ev in evs]
+            v = np.array(_cell(vals))
+            out.append(
+                {
+                    "metric": f"{t} Gini",
+                    "predictor": pred,
+                    "values": vals,
+                    "mean": float(v.mean()) if v.size else None,
+                    "min": float(v.min()) if v.size else None,
+                    "max": float(v.max()) if v.size else None,
+                    "std": float(v.std()) if v.size else None,
+                }
+            )
+    return out
+
+
+def backtest_targets(ev: Evaluation) -> list[list[str]]:
+    """Issue 14's targets at one cutoff: [check, value, target, met]."""
+    c, s = ev.churn, ev.spend
+    checks = [
+        (
+            "churn ROC-AUC minus BG/NBD's",
+            c["ours"]["roc_auc"] - c["bgnbd"]["roc_auc"],
+            "> 0",
+            lambda v: v > 0,
+        ),
+        ("churn Brier minus BG/NBD's", c["ours"]["brier"] - c["bgnbd"]["brier"], "< 0", lambda v: v < 0),
+        (
+            "spend Gini minus BG/NBD+GG's",
+            s["ours"]["gini"] - s["bgnbd_gg"]["gini"],
+            ">= 0.030",
+            lambda v: v >= 0.03 - 1e-12,
+        ),
+        ("spend MAE minus BG/NBD+GG's", s["ours"]["mae"] - s["bgnbd_gg"]["mae"], "< 0", lambda v: v < 0),
+        (
+            "predicted / actual total - 1",
+            s["ours"]["total_ratio"] - 1,
+            "within ±0.10",
+            lambda v: abs(v) <= 0.10,
+        ),
+    ]
+    for t, m in ev.categories.items():
+        if m["naive"]:
+            gain = m["ours"]["gini"] - m["naive"]["gini"]
+            checks.append((f"{t} Gini minus naive's", gain, ">= 0.050", lambda v: v >= 0.05 - 1e-12))
+    return [[name, f"{v:+.4f}", target, "met" if ok(v) else "**not met**"] for name, v, target, ok in checks]
+
+
+def render_backtest(evs: list[Evaluation], markdown: bool = False, title: str = "") -> str:
+    """Each cutoff's metrics, their mean and spread, the targets per cutoff and the reliability
+    tables, as text (or Markdown)."""
+    h = evs[0].horizon_days
+    out = [
+        f"rolling backtest{(' of ' + title) if title else ''}: {len(evs)} cutoffs, next {h} days after each; "
+        "each trained on the events before its cutoff only",
+        "",
+    ]
+    rows = [
+        [
+            ev.as_of,
+            f"{ev.facts['customers']:,}",
+            f"{ev.facts['events_before']:,}",
+            ev.selected["churn"],
+            ev.selected["spend_total"],
+            f"{ev.facts['seconds']}",
+        ]
+        for ev in evs
+    ]
+    out += [
+        text_table(
+            ["cutoff", "customers", "events before", "churn model", "spend model", "seconds"], rows, markdown
+        ),
+        "",
+    ]
+    header = ["metric", "predictor", *(ev.as_of for ev in evs), "mean", "min", "max", "std"]
+    rows = [
+        [
+            r["metric"],
+            NAMES[r["predictor"]],
+            *(fmt_metric(v) for v in r["values"]),
+            fmt_metric(r["mean"]),
+            fmt_metric(r["min"]),
+            fmt_metric(r["max"]),
+            fmt_metric(r["std"]),
+        ]
+        for r in summary_rows(evs)
+    ]
+    out += [text_table(header, rows, markdown), ""]
+    if all("bgnbd" in ev.churn and "naive" in ev.churn for ev in evs):
+        per = [backtest_targets(ev) for ev in evs]
+        rows = [
+            [r0[0], r0[2], *(f"{p[i][1]} {p[i][3]}" for p in per)]
+            for i, r0 in enumerate(per[0])
+            if all(len(p) > i and p[i][0] == r0[0] for p in per)
+        ]
+        met = sum(p[i][3] == "met" for p in per for i in range(len(p)))
+        total = sum(len(p) for p in per)
+        out += [
+            f"against the targets (issue 14), per cutoff: {met} of {total} met",
+            "",
+            text_table(["check", "target", *(ev.as_of for ev in evs)], rows, markdown),
+            "",
+        ]
+    for ev in evs:
+        out += [
+            f"churn reliability as of {ev.as_of} (our model, customers grouped by predicted probability):",
+            "",
+            reliability_text(ev.reliability, markdown),
+            "",
+        ]
+    return "\n".join(out).rstrip() + "\n"
