@@ -1,7 +1,7 @@
 """Which spend reconciliation keeps the total's and the categories' accuracy best on a log?
 
 Trains on the past at each cutoff (as ``evaluate`` does), then scores the raw forecasts and each
-reconciliation of ml_pipeline/serving/reconcile.py against the next ``--horizon-days``:
+reconciliation of ml_pipeline/models/reconcile.py against the next ``--horizon-days``:
 
     python scripts/spend_reconciliation.py --events FILE --as-of 2017-10-03 2017-11-02 2017-12-02
 """
@@ -14,7 +14,7 @@ import numpy as np
 
 from ml_pipeline.data.days import date_to_day
 from ml_pipeline.data.eventlog import load_events
-from ml_pipeline.serving.reconcile import METHODS, reconcile_spend
+from ml_pipeline.models.reconcile import METHODS, reconcile_spend
 from ml_pipeline.training.evaluation import features_and_labels
 from ml_pipeline.training.metrics import spend_metrics
 from ml_pipeline.training.trainer import TrainConfig, train

@@ -11,8 +11,8 @@ from ml_pipeline.data.days import check_as_of
 from ml_pipeline.data.eventlog import EventLog
 from ml_pipeline.errors import PipelineError
 from ml_pipeline.explain.reasons import METHODS
+from ml_pipeline.models.reconcile import reconcile_named
 from ml_pipeline.serving.bundle import Bundle
-from ml_pipeline.serving.reconcile import reconcile_spend
 
 SEGMENTS = ("Low", "Medium", "High", "Critical")
 
@@ -52,11 +52,6 @@ def churn_reasons(bundle: Bundle, values: np.ndarray, method: str = "exact") -> 
     return out
 
 
-# How category forecasts are made to add up to the total (ml_pipeline/serving/reconcile.py);
-# chosen by scripts/spend_reconciliation.py, figures in docs/benchmarks.md.
-SPEND_RECONCILIATION = "middle"
-
-
 def predict(
     bundle: Bundle,
     log: EventLog,
@@ -67,7 +62,7 @@ def predict(
     """One row per customer with an event before ``as_of`` (default: the day after the last event):
     customer_id, churn_probability, risk_segment, spend_total, spend_<category>..., reasons
 
-    The category spends (with ``other``) add up to ``spend_total`` (``SPEND_RECONCILIATION``).
+    The category spends (with ``other``) add up to ``spend_total`` (models.reconcile).
 
     ``risk_thresholds`` overrides the bundle's (an organization may set its own). ``reasons`` is
     the contribution method (``exact`` tree SHAP or ``path``; see ml_pipeline.models.tree_shap),
@@ -106,13 +101,7 @@ def predict(
     for name in bundle.target_names:
         if name != "churn":
             out[name] = np.maximum(bundle.predictors[name].predict(values), 0.0)
-    categories = [n for n in bundle.target_names if n.startswith("spend_") and n != "spend_total"]
-    if categories:  # the categories (with "other") add up to the total
-        total, spent = reconcile_spend(
-            out["spend_total"], np.column_stack([out[n] for n in categories]), SPEND_RECONCILIATION
-        )
-        out["spend_total"] = total
-        out.update({n: spent[:, j] for j, n in enumerate(categories)})
+    out = reconcile_named(out)  # the categories (with "other") add up to the total
     if reasons:  # last: the contract's columns keep their places
         out["reasons"] = churn_reasons(bundle, values, reasons)
     return pd.DataFrame(out)

@@ -11,10 +11,12 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from ml_pipeline.data.days import check_as_of, day_to_date
 from ml_pipeline.data.eventlog import EventLog
+from ml_pipeline.models.reconcile import reconcile_named
 from ml_pipeline.training.btyd import btyd_predict, summarize
 from ml_pipeline.training.metrics import churn_metrics, reliability_table, spend_metrics
 from ml_pipeline.training.tables import fmt_metric, reliability_text, text_table
@@ -79,7 +81,10 @@ def evaluate(
         log, past, as_of, result.builder, config.horizon_days, config.churn_horizon_days
     )
     customers = X.index.to_numpy()
-    ours = {t: r.estimator.predict(X) for t, r in result.targets.items()}
+    # Scored as predict delivers them: churn in [0, 1], spend not below 0, the categories
+    # reconciled with the total.
+    raw = {t: r.estimator.predict(X) for t, r in result.targets.items()}
+    ours = reconcile_named({t: np.clip(p, 0.0, 1.0 if t == "churn" else None) for t, p in raw.items()})
     # no naive baselines for the short-history fallback: they are fit on labelled windows
     naive = {t: r.baseline.predict(X) for t, r in result.targets.items() if r.baseline is not None}
     y_churn, y_spend = Y["churn"].to_numpy(), Y["spend_total"].to_numpy()

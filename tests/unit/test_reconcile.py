@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ml_pipeline.serving.reconcile import METHODS, reconcile_spend
+from ml_pipeline.models.reconcile import METHODS, reconcile_spend
 
 TOTAL = np.array([10.0, 0.0, 5.0, 2.0])
 CATS = np.array([[4.0, 4.0, 0.0], [0.0, 1.0, 1.0], [0.0, 0.0, 0.0], [1.0, 0.0, 3.0]])

@@ -10,7 +10,8 @@ Practice", 3rd ed., ch. 11, "Forecast reconciliation"):
 - ``middle``: the level is the mean of the two, and the categories are scaled to it.
 
 scripts/spend_reconciliation.py measures them on a log (docs/benchmarks.md has the figures
-behind the default).
+behind the default). ``serving.scoring.predict`` and ``training.evaluation.evaluate`` both apply
+``reconcile_named``, so what is evaluated is what is delivered.
 """
 
 from __future__ import annotations
@@ -18,9 +19,13 @@ from __future__ import annotations
 import numpy as np
 
 METHODS = ("top_down", "bottom_up", "middle")
+# The one predict and evaluate use: chosen by scripts/spend_reconciliation.py (docs/benchmarks.md).
+DEFAULT_METHOD = "middle"
 
 
-def reconcile_spend(total: np.ndarray, categories: np.ndarray, method: str) -> tuple[np.ndarray, np.ndarray]:
+def reconcile_spend(
+    total: np.ndarray, categories: np.ndarray, method: str = DEFAULT_METHOD
+) -> tuple[np.ndarray, np.ndarray]:
     """Forecasts that add up: (total, categories) reconciled by ``method``.
 
     ``total``: shape (n,), currency units, non-negative; ``categories``: shape (n, k), every
@@ -43,3 +48,16 @@ def reconcile_spend(total: np.ndarray, categories: np.ndarray, method: str) -> t
     )
     shares = np.where(summed[:, None] > 0, cats / np.where(summed > 0, summed, 1)[:, None], mean_shares)
     return level.copy(), shares * level[:, None]
+
+
+def reconcile_named(spend: dict, method: str = DEFAULT_METHOD) -> dict:
+    """``spend`` ({target name: array of shape (n,)}, with ``spend_total`` and ``spend_<category>``
+    entries, other names passed through) with the categories reconciled to the total; a new dict.
+    Without category entries it is returned as it is."""
+    categories = [n for n in spend if n.startswith("spend_") and n != "spend_total"]
+    if not categories or "spend_total" not in spend:
+        return dict(spend)
+    total, spent = reconcile_spend(
+        spend["spend_total"], np.column_stack([spend[n] for n in categories]), method
+    )
+    return {**spend, "spend_total": total, **{n: spent[:, j] for j, n in enumerate(categories)}}
