@@ -9,6 +9,25 @@ import pytest
 
 from ml_pipeline.data.synthetic import generate_events, write_events
 
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def shared_log():
+    """The path of a real log beside the repository (../shared/data/NAME/events.csv.gz); the test
+    is skipped, saying so, where the logs are not there (they are not part of the repository)."""
+
+    def path_of(name: str) -> Path:
+        path = SHARED_DATA / name / "events.csv.gz"
+        if not path.exists():
+            pytest.skip(
+                f"{path} not present: the real logs live beside the repository, not in it "
+                "(docs/benchmarks.md has their figures)"
+            )
+        return path
+
+    return path_of
+
 
 @pytest.fixture
 def write_csv(tmp_path: Path):

@@ -19,7 +19,6 @@ from ml_pipeline.serving.bundle import load_bundle
 from ml_pipeline.serving.scoring import predict
 
 CASES = Path(__file__).resolve().parents[1] / "cases"  # a copy of the project's shared cases
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 
 
 def _profile(path: Path, capsys) -> dict:
@@ -202,13 +201,8 @@ def test_large_but_ordinary_amounts_are_not_flagged(log_from_rows):
 
 
 @pytest.mark.parametrize("name", ["cdnow", "completejourney_8451"])
-def test_real_logs_are_not_flagged(name):
-    path = DATA / name / "events.csv.gz"
-    if not path.exists():
-        pytest.skip(
-            f"{path} not present: the real logs live beside the repository, not in it "
-            "(docs/benchmarks.md has their figures)"
-        )
+def test_real_logs_are_not_flagged(name, shared_log):
+    path = shared_log(name)
     started = time.perf_counter()
     log = load_events(path)
     assert log.info["implausible"]["dates_left_out"] == 0

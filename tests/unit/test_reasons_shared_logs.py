@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 import time
 import zlib
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -24,7 +23,6 @@ from ml_pipeline.serving.bundle import load_bundle, save_bundle
 from ml_pipeline.serving.scoring import predict
 from ml_pipeline.training.trainer import TrainConfig, train
 
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 SAMPLE_CUSTOMERS = 1500  # about; the whole log when it has fewer
 
 # Phrases that state an absence or a zero as the cause: never a reason (ml_pipeline.explain.phrases).
@@ -64,13 +62,8 @@ def _problems(reason: str, x: pd.Series, slug_of: dict[str, dict[str, str]]) -> 
 
 
 @pytest.mark.parametrize("name", ["cdnow", "completejourney_8451"])
-def test_every_reason_of_a_shared_log_holds_for_the_customer(name, tmp_path):
-    path = DATA / name / "events.csv.gz"
-    if not path.exists():
-        pytest.skip(
-            f"{path} not present: the real logs live beside the repository, not in it "
-            "(docs/benchmarks.md has their figures)"
-        )
+def test_every_reason_of_a_shared_log_holds_for_the_customer(name, tmp_path, shared_log):
+    path = shared_log(name)
     started = time.perf_counter()
     log = from_frame(_sample(pd.read_csv(path, dtype=str, keep_default_na=False)))
     result = train(log, TrainConfig(n_cutoffs=4, models=("lightgbm",)))
