@@ -32,7 +32,7 @@ from hcl_server.services.bulk_results import (
 )
 from hcl_server.services.exports import EXCEL_MAX_ROWS, escape_frame, write_xlsx
 from hcl_server.services.heartbeat import Heartbeat
-from hcl_server.services.jobs import MAX_ATTEMPTS, ProgressWriter, died_message, fail, stale_after_s
+from hcl_server.services.jobs import MAX_ATTEMPTS, SKIP, ProgressWriter, claim_patiently, died_message, fail
 from hcl_server.services.reading import api_messages
 from hcl_server.services.scoring import bundle_for, risk_thresholds
 from hcl_server.services.webhooks import job_ended
@@ -156,19 +156,18 @@ def _claim_partition(job: Job, index: int, redelivered: bool) -> int | None:
     """This delivery's attempt at the partition (see services.jobs.claim: a redelivery waits up
     to two heartbeats for a dead worker's partition), or None: another delivery is scoring it,
     it is done, or its workers died ``MAX_ATTEMPTS`` times (the job is then failed)."""
-    stale_s = stale_after_s(redelivered)
-    deadline = time.monotonic() + (stale_s + 1 if redelivered else 0)
-    while True:
+
+    def try_once(stale_s: float) -> int | None:
         attempt = partitions.claim(job.id, index, stale_s, MAX_ATTEMPTS)
         db.session.commit()
         if attempt is not None:
             return attempt
         if partitions.exhausted(job.id, index, stale_s, MAX_ATTEMPTS):
             fail(job, f"partition {index}: " + died_message(MAX_ATTEMPTS, "the worker scoring it"))
-            return None
-        if time.monotonic() >= deadline:
-            return None
-        time.sleep(min(1.0, stale_s / 4))
+            return SKIP
+        return None
+
+    return claim_patiently(try_once, redelivered)
 
 
 def _score(job: Job, part: BulkPartition) -> None:

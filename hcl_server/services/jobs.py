@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 
 from flask import current_app
 
@@ -53,26 +54,42 @@ def claim(model: type[Job] | type[Dataset], row_id: str, redelivered: bool = Fal
     the reason: a job that kills every worker that runs it (a native crash, memory beyond the
     machine's) must end, not come back forever.
     """
+
+    def try_once(stale_s: float) -> int | None:
+        row = jobs.get(model, row_id)
+        if row is None or row.status not in ("queued", "running"):
+            return SKIP
+        if row.attempts < MAX_ATTEMPTS:
+            attempt = jobs.claim(model, row_id, stale_s)
+            db.session.commit()
+            return attempt
+        error = died_message(row.attempts, stage=getattr(row, "stage", None))
+        gave_up = jobs.give_up(model, row_id, error, stale_s)
+        if gave_up:
+            webhooks.job_ended(row, "failed", error)
+        db.session.commit()
+        if gave_up:
+            logger.error("%s %s failed: %s", model.__tablename__, row_id, error)
+            return SKIP
+        return None
+
+    return claim_patiently(try_once, redelivered)
+
+
+SKIP = 0  # what a claim attempt answers when this delivery must skip its row for good
+
+
+def claim_patiently(try_once: Callable[[float], int | None], redelivered: bool) -> int | None:
+    """Call ``try_once(stale_s)`` until it answers an attempt number (claimed) or ``SKIP``; None
+    ("not yet": the row is held by a heartbeat still fresh) is tried again only by a redelivered
+    task, every second or so, until ``stale_after_s(True)`` has passed. Returns the attempt, or
+    None when this delivery must skip the row."""
     stale_s = stale_after_s(redelivered)
     deadline = time.monotonic() + (stale_s + 1 if redelivered else 0)
     while True:
-        row = jobs.get(model, row_id)
-        if row is None or row.status not in ("queued", "running"):
-            return None
-        if row.attempts >= MAX_ATTEMPTS:
-            error = died_message(row.attempts, stage=getattr(row, "stage", None))
-            gave_up = jobs.give_up(model, row_id, error, stale_s)
-            if gave_up:
-                webhooks.job_ended(row, "failed", error)
-            db.session.commit()
-            if gave_up:
-                logger.error("%s %s failed: %s", model.__tablename__, row_id, error)
-                return None
-        else:
-            attempt = jobs.claim(model, row_id, stale_s)
-            db.session.commit()
-            if attempt is not None:
-                return attempt
+        attempt = try_once(stale_s)
+        if attempt is not None:
+            return attempt or None
         if time.monotonic() >= deadline:
             return None
         db.session.expire_all()
