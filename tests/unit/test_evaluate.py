@@ -118,3 +118,21 @@ def test_backtest_reports_each_cutoff_and_trains_on_the_past_only():
     np.testing.assert_allclose(p1.to_numpy(), p2.to_numpy(), rtol=1e-9, atol=1e-9)
     # while the labels did change: the future was really perturbed
     assert ev1.spend["ours"]["mae"] != ev2.spend["ours"]["mae"]
+
+
+def test_previous_total_is_the_shops_net_spend_in_the_window_before_the_cut():
+    from ml_pipeline.training.evaluation import previous_total
+
+    log = from_frame(
+        pd.DataFrame(
+            {
+                "customer_id": ["a", "a", "b", "b", "c"],
+                "event_date": ["2021-01-01", "2021-01-12", "2021-01-15", "2021-01-16", "2021-01-20"],
+                "amount": [100, 10, 30, -50, 7],
+                "event_type": ["purchase", "purchase", "purchase", "refund", "purchase"],
+            }
+        )
+    )
+    # window [01-11, 01-21): a 10, b 30 - 50 floored at 0, c 7; the 100 on 01-01 is before it
+    assert previous_total(log, date_to_day("2021-01-21"), 10) == 17.0
+    assert np.isnan(previous_total(log, date_to_day("2021-01-05"), 10))  # before the first event

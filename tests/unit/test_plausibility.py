@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import numpy as np
@@ -203,11 +202,9 @@ def test_large_but_ordinary_amounts_are_not_flagged(log_from_rows):
 @pytest.mark.parametrize("name", ["cdnow", "completejourney_8451"])
 def test_real_logs_are_not_flagged(name, shared_log):
     path = shared_log(name)
-    started = time.perf_counter()
     log = load_events(path)
     assert log.info["implausible"]["dates_left_out"] == 0
     assert log.info["implausible"]["amounts_replaced"] == 0
-    assert time.perf_counter() - started < 10
 
 
 def test_synthetic_logs_are_not_flagged(small_log_frame):

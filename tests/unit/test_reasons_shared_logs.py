@@ -9,7 +9,6 @@ customers (the same ids every run: crc32 of the id), with LightGBM only and 4 cu
 from __future__ import annotations
 
 import re
-import time
 import zlib
 
 import numpy as np
@@ -64,7 +63,6 @@ def _problems(reason: str, x: pd.Series, slug_of: dict[str, dict[str, str]]) -> 
 @pytest.mark.parametrize("name", ["cdnow", "completejourney_8451"])
 def test_every_reason_of_a_shared_log_holds_for_the_customer(name, tmp_path, shared_log):
     path = shared_log(name)
-    started = time.perf_counter()
     log = from_frame(_sample(pd.read_csv(path, dtype=str, keep_default_na=False)))
     result = train(log, TrainConfig(n_cutoffs=4, models=("lightgbm",)))
     bundle = load_bundle(save_bundle(result, log, tmp_path / "bundle"))
@@ -91,4 +89,3 @@ def test_every_reason_of_a_shared_log_holds_for_the_customer(name, tmp_path, sha
     # (88% of the CDNOW sample, 82% of the Complete Journey one; 89% and 82% before the rule).
     print(name, "customers by number of reasons:", np.bincount(counts, minlength=4))
     assert (counts == 3).mean() > 0.75, np.bincount(counts)
-    assert time.perf_counter() - started < 120
