@@ -101,6 +101,39 @@ def test_downloads_have_the_cli_columns_and_no_formulas(client, org, scored):
     assert (frame["spend_total"] * 100).round(6).mod(1).eq(0).all()
 
 
+def test_category_spends_add_up_to_the_total_everywhere_they_are_written(client, org, scored):
+    """Issue 14: the CSV, the .xlsx, the stored predictions and a customer's latest prediction
+    each carry categories (with "other") that sum to spend_total, within each one's cent."""
+    key = {"X-API-Key": org["api_key"]}
+    frame = pd.read_csv(
+        io.BytesIO(client.get(f"{BULK}/{scored['id']}/download", headers=key).data),
+        dtype={"customer_id": str},
+    )
+    cats = [c for c in frame.columns if c.startswith("spend_") and c != "spend_total"]
+    assert "spend_other" in cats and frame["spend_total"].sum() > 0
+    assert (frame[cats].sum(axis=1) - frame["spend_total"]).abs().max() <= 0.005 * len(cats) + 1e-9
+    for _ in range(120):  # the Excel file is written after the job succeeds
+        xlsx = client.get(f"{BULK}/{scored['id']}/download", headers=key, query_string={"format": "xlsx"})
+        if xlsx.status_code != 409:
+            break
+        time.sleep(0.5)
+    assert xlsx.status_code == 200, xlsx.get_json()
+    rows = list(openpyxl.load_workbook(io.BytesIO(xlsx.data)).active.iter_rows(values_only=True))
+    sheet = pd.DataFrame(rows[1:], columns=rows[0])
+    assert len(sheet) == len(frame)
+    assert (
+        sheet[cats].astype(float).sum(axis=1) - sheet["spend_total"].astype(float)
+    ).abs().max() <= 0.005 * len(cats) + 1e-9
+    page = client.get(
+        f"{BULK}/{scored['id']}/predictions", headers=key, query_string={"limit": 1000}
+    ).get_json()
+    latest = client.get("/api/v1/customers/C0000003/prediction", headers=key).get_json()
+    for spend in [p["predicted_spend"] for p in page["predictions"]] + [latest["predicted_spend"]]:
+        spend = dict(spend)
+        total = spend.pop("total")
+        assert len(spend) == len(cats) and abs(sum(spend.values()) - total) <= 0.005 * len(cats) + 1e-9
+
+
 def test_customer_latest_prediction(client, org, scored):
     key = {"X-API-Key": org["api_key"]}
     r = client.get("/api/v1/customers/C0000003/prediction", headers=key)
