@@ -12,7 +12,8 @@ spend moves (a cohort ages, a season turns). At each backtest cutoff this trains
   not see (out of sample).
 
 Then it reconciles the categories with the total (the default) and scores the next
-``--horizon-days``:
+``--horizon-days``. First it prints the log's own window totals, back from its end: how far a
+window's total moves from the one before bounds what any level learned from the past can do.
 
     python scripts/spend_level.py --events FILE --cutoffs 5
 """
@@ -26,7 +27,7 @@ import numpy as np
 from ml_pipeline.data.days import day_to_date
 from ml_pipeline.data.eventlog import load_events
 from ml_pipeline.models.reconcile import reconcile_named
-from ml_pipeline.training.evaluation import backtest_cutoffs, features_and_labels
+from ml_pipeline.training.evaluation import backtest_cutoffs, features_and_labels, previous_total
 from ml_pipeline.training.metrics import spend_metrics
 from ml_pipeline.training.trainer import TrainConfig, build_dataset, train
 
@@ -58,6 +59,20 @@ def factors(result, X_all, Y_all, cut) -> dict[str, dict[str, float]]:
     return out
 
 
+def print_window_totals(log, horizon_days: int) -> None:
+    """Each ``horizon_days`` window's total spend, back from the log's end, and its change."""
+    last = int(log.day[-1]) + 1
+    starts = [t for t in range(last - horizon_days, int(log.day[0]) - 1, -horizon_days)][::-1]
+    totals = [previous_total(log, t + horizon_days, horizon_days) for t in starts]
+    changes = [b / a - 1 for a, b in zip(totals, totals[1:]) if a > 0]
+    print("| window from | total | change vs the window before |\n|---|---|---|")
+    for t, total, change in zip(starts, totals, [float("nan"), *changes]):
+        print(f"| {day_to_date(t)} | {total:,.0f} | {change:+.1%} |")
+    # the first window may hold the customers' first purchases only: left out of the count
+    within = sum(abs(c) <= 0.10 for c in changes[1:])
+    print(f"\nwindows whose total is within ±10 % of the window before: {within} of {len(changes) - 1}\n")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", required=True)
@@ -67,6 +82,7 @@ def main() -> None:
     log = load_events(args.events)
     h = args.horizon_days
     config = TrainConfig(horizon_days=h, churn_horizon_days=h)
+    print_window_totals(log, h)
     print(
         "| as of | level | factor (total) | total MAE | total Gini | predicted/actual | mean category Gini |"
     )
