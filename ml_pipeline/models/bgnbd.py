@@ -26,19 +26,28 @@ from scipy.special import expit, hyp2f1
 
 from ml_pipeline.errors import PipelineError
 
+# lifetimes' fit attempts, in order: (penalizer, tolerance). lifetimes raises "did not converge"
+# whenever scipy's BFGS reports failure, including "precision loss": the line search cannot improve
+# on a point whose gradient is already ~1e-7, which on a short log (a -> 0: nobody has dropped out
+# yet) depends on the machine's floating-point path. A tolerance of 1e-6 accepts that point; only
+# then does a penalizer (lifetimes' advice) pull the parameters away from the likelihood's optimum.
+_ATTEMPTS = ((None, 1e-7), (None, 1e-6), (0.001, 1e-7), (0.01, 1e-7), (0.01, 1e-6))
+
 
 def _fit(make, *data, penalizer: float = 0.0):
-    """Fit a lifetimes model; on its "did not converge" retry with a small penalizer, as it advises.
+    """Fit a lifetimes model (``make``: its fitter class) on ``data``; when it does not converge,
+    retry with a looser tolerance, then with a small penalizer (``_ATTEMPTS``).
 
     Raises PipelineError when lifetimes is missing or the model does not converge."""
     try:
         from lifetimes.utils import ConvergenceError
     except ImportError as exc:  # pragma: no cover - a pinned dependency
         raise PipelineError("BG/NBD needs the lifetimes package: pip install lifetimes==0.11.3") from exc
-    for coef in (penalizer, 0.001, 0.01):
+    for coef, tol in _ATTEMPTS:
         try:
             with contextlib.redirect_stdout(io.StringIO()), np.errstate(all="ignore"):
-                return make(penalizer_coef=coef).fit(*data)  # lifetimes prints scipy's result
+                # lifetimes prints scipy's result
+                return make(penalizer_coef=penalizer if coef is None else coef).fit(*data, tol=tol)
         except ConvergenceError:
             continue
     raise PipelineError(f"{make.__name__} did not converge, even with a penalizer of 0.01")
