@@ -69,7 +69,9 @@ def test_the_label_does_not_make_duplicate_rows_distinct(write_csv):
 
 
 def test_a_column_named_label_that_holds_no_labels_is_left_out_with_a_warning(write_csv):
-    log = load_events(write_csv("customer_id,event_date,amount,label\na,2024-01-01,10,VIP\nb,2024-01-02,5,\n"))
+    log = load_events(
+        write_csv("customer_id,event_date,amount,label\na,2024-01-01,10,VIP\nb,2024-01-02,5,\n")
+    )
     assert log.churn_label is None and "churn_label" not in log.info["columns"]
     assert any("'label' was not read as a churn label" in w for w in log.warnings)
 
@@ -91,14 +93,16 @@ def test_labels_follow_customers_when_a_far_future_row_is_left_out():
 
 def basket_labelled_frame(n_customers: int = 700, seed: int = 5) -> pd.DataFrame:
     """A synthetic log whose churn label is a known function of behaviour that "no purchase in the
-    next 30 days" does not give: 1 for customers whose average basket is below the median."""
+    next 30 days" does not give: 1 for customers whose average basket is below the median, with
+    one label in twenty flipped (a label is never quite a formula)."""
     frame = generate_events(n_customers=n_customers, n_events=9000, days=420, seed=seed)
     basket = frame[frame["event_type"] == "purchase"].groupby("customer_id")["amount"].mean()
-    label = (basket < basket.median()).map({True: "yes", False: "no"})
+    flip = np.random.default_rng(seed).random(len(basket)) < 0.05
+    label = ((basket < basket.median()) ^ flip).map({True: "yes", False: "no"})
     return frame.assign(churned=frame["customer_id"].map(label).fillna(""))
 
 
-CONFIG = {"n_cutoffs": 3, "models": ("lightgbm", "linear")}
+CONFIG = {"n_cutoffs": 2, "models": ("lightgbm", "linear"), "top_categories": 1}
 
 
 @pytest.fixture(scope="module")
@@ -140,15 +144,18 @@ def test_the_label_model_beats_the_derived_label_model_on_held_out_customers(bas
     label = churn.metrics["label"]
     assert label["source"] == "churn_label column churned"
     assert label["validation"].startswith("20% of labelled customers held out at random, stratified")
-    assert label["customers"] == 700 and label["positives"] == 350 and label["held_out"] == 140
+    assert label["customers"] == 700 and label["held_out"] == 140
+    assert label["positives"] == int(basket_log.churn_label.sum())
     assert churn.selected != "baseline"
+    # The label model's held-out score is the one recorded at validation (the production model
+    # was then refit on every labelled customer, held-out ones included).
+    auc_label = churn.metrics["model"]["roc_auc"]
+    assert churn.metrics["model"]["n"] == 140 and churn.metrics["baseline"]["n"] == 140
     X_valid, y_valid = held_out(basket_log, labelled)
-    auc_label = roc_auc_score(y_valid, churn.estimator.predict(X_valid))
-    assert auc_label == pytest.approx(churn.metrics["model"]["roc_auc"])
-    assert churn.metrics["model"]["n"] == 140
+    assert y_valid.mean() == pytest.approx(churn.metrics["model"]["observed_rate"])
     auc_derived = roc_auc_score(y_valid, derived.targets["churn"].estimator.predict(X_valid))
     print(f"held-out ROC-AUC on the label: --churn-label {auc_label:.3f}, derived label {auc_derived:.3f}")
-    assert auc_label > 0.85 and auc_label > auc_derived + 0.25
+    assert auc_label > 0.8 and auc_label > auc_derived + 0.2
     # No time-window calibration shift in this mode.
     assert churn.estimator.shift_ == 0.0
     assert labelled.training["churn_label"] == "churned"
@@ -163,11 +170,12 @@ def test_spend_targets_train_as_without_the_label(derived, labelled):
 
 def test_a_label_derived_from_recency_is_flagged_and_unknowns_are_counted():
     frame = generate_events(n_customers=400, n_events=5000, days=400, seed=9)
-    last = pd.to_datetime(frame.groupby("customer_id")["event_date"].max())
+    buys = frame[frame["event_type"] == "purchase"]
+    last = pd.to_datetime(buys.groupby("customer_id")["event_date"].max())
     quiet = (last < last.max() - pd.Timedelta(days=60)).map({True: "1", False: "0"})
     quiet.iloc[:25] = ""  # unknown: left out of churn training, still scored
     log = from_frame(frame.assign(churn_label=frame["customer_id"].map(quiet)))
-    result = train(log, TrainConfig(n_cutoffs=2, models=("linear",), churn_label=True))
+    result = train(log, TrainConfig(n_cutoffs=2, models=("linear",), top_categories=1, churn_label=True))
     assert result.targets["churn"].metrics["label"]["recency_auc"] >= 0.99
     assert any("looks derived from the log's own recency" in w for w in result.warnings)
     assert any(w.startswith("25 customer(s) have no churn label") for w in result.warnings)
