@@ -91,22 +91,11 @@ def test_labels_follow_customers_when_a_far_future_row_is_left_out():
 # --- training ------------------------------------------------------------------------------
 
 
-def basket_labelled_frame(n_customers: int = 700, seed: int = 5) -> pd.DataFrame:
-    """A synthetic log whose churn label is a known function of behaviour that "no purchase in the
-    next 30 days" does not give: 1 for customers whose average basket is below the median, with
-    one label in twenty flipped (a label is never quite a formula)."""
-    frame = generate_events(n_customers=n_customers, n_events=9000, days=420, seed=seed)
-    basket = frame[frame["event_type"] == "purchase"].groupby("customer_id")["amount"].mean()
-    flip = np.random.default_rng(seed).random(len(basket)) < 0.05
-    label = ((basket < basket.median()) ^ flip).map({True: "yes", False: "no"})
-    return frame.assign(churned=frame["customer_id"].map(label).fillna(""))
-
-
 CONFIG = {"n_cutoffs": 2, "models": ("lightgbm", "linear"), "top_categories": 1}
 
 
 @pytest.fixture(scope="module")
-def basket_log():
+def basket_log(basket_labelled_frame):
     return from_frame(basket_labelled_frame())
 
 
