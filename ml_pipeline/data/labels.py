@@ -71,19 +71,21 @@ def customer_labels(
     """(label per customer code, float64 NaN = unknown; customers whose rows disagree).
 
     Arguments are per kept row: the row's label (NaN = blank), customer code (< n_customers), day
-    and file row. A customer's label is the one on their latest row with a value.
+    and file row. A customer's label is the one on their latest row with a value. Only the rows of
+    customers whose rows disagree are put in order, so a consistent column costs two counts.
     """
-    out = np.full(n_customers, np.nan)
     known = np.flatnonzero(~np.isnan(label))
-    if not len(known):
-        return out, 0
-    order = known[np.lexsort((file_row[known], day[known], customer[known]))]
-    cust = customer[order]
-    last = np.r_[cust[1:] != cust[:-1], True]
-    out[cust[last]] = label[order][last]
-    ones = np.bincount(cust, weights=label[order], minlength=n_customers)
+    cust = customer[known]
+    ones = np.bincount(cust, weights=label[known], minlength=n_customers)
     counts = np.bincount(cust, minlength=n_customers)
-    return out, int(((ones > 0) & (ones < counts)).sum())
+    out = np.where(counts > 0, (ones > 0).astype(float), np.nan)
+    mixed = (ones > 0) & (ones < counts)
+    if mixed.any():
+        rows = known[mixed[cust]]
+        rows = rows[np.lexsort((file_row[rows], day[rows], customer[rows]))]
+        last = np.r_[customer[rows][1:] != customer[rows][:-1], True]
+        out[customer[rows][last]] = label[rows][last]
+    return out, int(mixed.sum())
 
 
 def label_note(header: str, labels: np.ndarray, conflicts: int, warnings: list[str]) -> str:
