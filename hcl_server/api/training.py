@@ -28,7 +28,7 @@ models.before_request(require_api_key)
 @jobs.route("", methods=["POST"])
 @jobs.arguments(TrainingRequest)
 @jobs.response(202, Accepted, headers=LOCATION)
-@jobs.errors(400, 404, 409, 413, 422, 429)
+@jobs.errors(400, 404, 409, 413, 429)
 def start(body):
     """Train a model version on a dataset; poll the Location for status and metrics."""
     if body.get("as_of") is not None:
