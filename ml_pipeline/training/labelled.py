@@ -105,7 +105,7 @@ def customer_split(y: np.ndarray, seed: int) -> TimeSplit:
 
 
 def train_churn_on_labels(
-    log: EventLog, builder: FeatureBuilder, plan: WindowPlan | None, config: TrainConfig, as_of: int
+    log: EventLog, builder: FeatureBuilder, plan: WindowPlan, config: TrainConfig, as_of: int
 ) -> tuple[TargetResult, list[str]]:
     """The churn target learned from ``log.churn_label`` (see the module); returns the result
     and warnings (customers left out, a label that looks derived from recency).

@@ -145,9 +145,10 @@ def train(
         training = {"model": "btyd_fallback", "why": why}
         notes = [f"model: BG/NBD + Gamma-Gamma fitted on the whole history, not validated: {why}", *unused]
         if config.churn_label:
-            results["churn"], label_notes = train_churn_on_labels(log, builder, None, config, as_of)
+            results["churn"], label_notes = train_churn_on_labels(log, builder, plan, config, as_of)
             training["churn_label"] = header_of(log)
-            notes += label_notes
+            churn_note = [f"churn: {results['churn'].note}"] if results["churn"].note else []
+            notes += churn_note + label_notes
         timings["total_s"] = round(time.perf_counter() - started, 3)
         return TrainResult(builder, plan, config, results, dataset, timings, notes, training)
     X, Y, cut = build_dataset(log, builder, plan, progress, lambda s, f: report(s, 0.3 * f))

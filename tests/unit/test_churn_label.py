@@ -182,3 +182,21 @@ def test_too_few_labels_a_single_class_or_no_column_are_refused(log_from_rows):
         train(from_frame(frame.assign(churn_label="0")), config)
     with pytest.raises(PipelineError, match="the log has no churn label column"):
         train(from_frame(frame), config)
+
+
+def test_a_log_too_short_for_windows_learns_churn_from_the_label_beside_the_fallback(tmp_path):
+    from ml_pipeline.serving.bundle import load_bundle, save_bundle
+    from ml_pipeline.serving.scoring import predict
+
+    frame = generate_events(n_customers=300, n_events=4000, days=21, seed=21)
+    ids = frame["customer_id"].unique()
+    label = dict(zip(ids, np.where(np.arange(len(ids)) % 3 == 0, "1", "0")))
+    log = from_frame(frame.assign(churn_label=frame["customer_id"].map(label)))
+    result = train(log, TrainConfig(models=("linear",), churn_label=True))
+    assert result.training["model"] == "btyd_fallback" and result.training["churn_label"] == "churn_label"
+    churn = result.targets["churn"]
+    assert churn.metrics["label"]["customers"] == 300 and churn.selected == "baseline"
+    assert any(w.startswith("churn: baseline used") for w in result.warnings)
+    assert result.targets["spend_total"].selected == "btyd_fallback"
+    out = predict(load_bundle(save_bundle(result, log, tmp_path / "bundle")), log)
+    assert len(out) == 300 and out["churn_probability"].between(0, 1).all()
