@@ -33,8 +33,8 @@ def read_row_labels(table, cols: dict[str, str], rows: np.ndarray, row_of, sourc
     """The churn label of each of ``rows`` (table indices of the rows kept) as float64, NaN where
     blank; None when the file has no churn label column.
 
-    A column matched by its name whose values are none of the label words (a ``label`` column of
-    product tags) is not a churn label: it is left out with a warning. A column holding label
+    A column none of whose values is a label word (a ``label`` column of product tags, found by
+    its name) is not a churn label: it is left out with a warning, however it was matched. A column holding label
     words and something else is refused: EventLogError naming the first such row (``row_of``:
     table index -> file row), the column, the value and the ways past it.
     """
@@ -45,8 +45,7 @@ def read_row_labels(table, cols: dict[str, str], rows: np.ndarray, row_of, sourc
     words = values.fillna("").str.strip().str.lower()
     parsed = words.map(_WORDS).to_numpy(dtype=float, na_value=np.nan)
     known = words.isin(list(_WORDS)).to_numpy(bool)
-    used = np.zeros(len(values), dtype=bool)
-    used[np.unique(codes[rows])] = True
+    used = np.bincount(codes[rows], minlength=len(values)) > 0
     if (known | ~used).all():
         return parsed[codes[rows]]
     if not (known & used & (words != "").to_numpy(bool)).any():
