@@ -45,7 +45,8 @@ def _add_input_options(p: argparse.ArgumentParser) -> None:
         "--column",
         action="append",
         metavar="FIELD=HEADER",
-        help="map a field to a header, e.g. --column customer_id=Kunde (repeatable)",
+        help="map a field to a header, e.g. --column customer_id=Kunde (repeatable); an empty "
+        "header reads the file without that optional field, e.g. --column churn_label=",
     )
     p.add_argument(
         "--event-type",
@@ -128,6 +129,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="churn = no purchase in this many days (default 30)",
     )
     t.add_argument("--cutoffs", type=int, default=12, metavar="K", help="rolling cutoffs (default 12)")
+    t.add_argument(
+        "--churn-label",
+        action="store_true",
+        help="learn churn from the log's churn_label column (0/1, yes/no or true/false per customer) "
+        "instead of 'no purchase in the next --churn-horizon-days': features at the as-of date, one "
+        "row per labelled customer, validated on 20%% of them held out at random (stratified); "
+        "unlabelled customers are still scored; spend targets are trained as without it",
+    )
     t.add_argument(
         "--step-days", type=int, metavar="N", help="days between cutoffs (default: the longer horizon)"
     )
@@ -241,7 +250,7 @@ def metrics_table(metrics: dict, selection: dict) -> str:
 
 def fallback_summary(result) -> str:
     """What ``train`` prints for the short-history fallback: the model, why, its parameters."""
-    m = result.targets["churn"].metrics["model"]
+    m = result.targets["spend_total"].metrics["model"]  # every target shares the fallback's fit
     gg = m["gamma_gamma"]
     spend = (
         "Gamma-Gamma " + ", ".join(f"{k}={v:.4g}" for k, v in gg.items())
@@ -261,6 +270,23 @@ def fallback_summary(result) -> str:
     )
 
 
+def label_summary(churn, label: dict) -> str:
+    """What ``train --churn-label`` prints about the label learned and how it was validated."""
+    scored = churn.metrics["baseline" if churn.selected == "baseline" else "model"]
+    unknown = label["unlabelled_customers"]
+    return (
+        f"churn learned from the {label['source']}: {label['customers']:,} labelled customers, "
+        f"{label['positives']:,} of them 1; validation: {label['validation']} "
+        f"({label['held_out']:,} customers; {churn.selected} ROC-AUC {fmt_metric(scored.get('roc_auc'))}, "
+        f"days since the last purchase alone {fmt_metric(label['recency_auc'])})"
+        + (
+            f"; {unknown:,} customers without a label left out of churn training, still scored"
+            if unknown
+            else ""
+        )
+    )
+
+
 def cmd_train(args) -> int:
     from ml_pipeline.models.registry import parse_models
     from ml_pipeline.serving.bundle import save_bundle
@@ -277,12 +303,16 @@ def cmd_train(args) -> int:
         step_days=args.step_days,
         top_categories=args.top_categories,
         models=parse_models(args.models),
+        churn_label=args.churn_label,
     )
     as_of = date_to_day(args.as_of) if args.as_of else None
     result = train(log, config, as_of=as_of, progress=not args.quiet)
     path = save_bundle(result, log, args.out)
+    label = result.targets["churn"].metrics.get("label")
     if result.training["model"] == "btyd_fallback":
         print(fallback_summary(result))
+        if label:
+            print(label_summary(result.targets["churn"], label))
         print(f"bundle written to {path} in {time.perf_counter() - started:.1f} s")
         return 0
     metrics = {k: r.metrics for k, r in result.targets.items()}
@@ -294,11 +324,12 @@ def cmd_train(args) -> int:
         listed = ", ".join(f"{k} {fmt_metric(v.get(key))}" for k, v in cands.items())
         print(f"  {target}: {listed or '-'}; baseline {fmt_metric(m['baseline'].get(key))}")
     churn = metrics["churn"].get("model") or metrics["churn"]["baseline"]
+    if label:
+        print("\n" + label_summary(result.targets["churn"], label))
     if churn.get("reliability"):
         who = "model" if "model" in metrics["churn"] else "baseline"
-        print(
-            f"\nchurn reliability on the validation window ({who}; customers grouped by predicted probability):"
-        )
+        where = "the held-out labelled customers" if label else "the validation window"
+        print(f"\nchurn reliability on {where} ({who}; customers grouped by predicted probability):")
         print(reliability_text(churn["reliability"]))
     for w in result.warnings:
         print(f"note: {w}")
@@ -308,8 +339,9 @@ def cmd_train(args) -> int:
         f"\nmodel: rolling windows ({result.training['why']})\n"
         f"{d['events']:,} events, {d['customers']:,} customers; {len(plan['cutoffs'])} cutoffs "
         f"({plan['cutoffs'][-1]} .. {plan['cutoffs'][0]}), validation {', '.join(plan['validation'])}; "
-        f"{d['training_rows']:,} training and {d['validation_rows']:,} validation rows, "
-        f"{d['features']} features"
+        f"{d['training_rows']:,} training and {d['validation_rows']:,} validation rows"
+        + (" (spend targets; churn as above)" if label else "")
+        + f", {d['features']} features"
     )
     print(
         f"bundle written to {path} in {time.perf_counter() - started:.1f} s "

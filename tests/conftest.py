@@ -52,6 +52,24 @@ def small_log_csv(tmp_path_factory, small_log_frame) -> Path:
     return write_events(small_log_frame, tmp_path_factory.mktemp("logs") / "small.csv")
 
 
+@pytest.fixture(scope="session")
+def basket_labelled_frame():
+    """``make(n_customers=700, seed=5)``: a synthetic log with a ``churned`` yes/no column."""
+    import numpy as np
+
+    def make(n_customers: int = 700, seed: int = 5) -> pd.DataFrame:
+        """A synthetic log whose churn label is a known function of behaviour that "no purchase in the
+        next 30 days" does not give: 1 for customers whose average basket is below the median, with
+        one label in twenty flipped (a label is never quite a formula)."""
+        frame = generate_events(n_customers=n_customers, n_events=9000, days=420, seed=seed)
+        basket = frame[frame["event_type"] == "purchase"].groupby("customer_id")["amount"].mean()
+        flip = np.random.default_rng(seed).random(len(basket)) < 0.05
+        label = ((basket < basket.median()) ^ flip).map({True: "yes", False: "no"})
+        return frame.assign(churned=frame["customer_id"].map(label).fillna(""))
+
+    return make
+
+
 @pytest.fixture
 def log_from_rows():
     """Build an EventLog from (customer_id, event_date, amount, event_type, category) tuples."""

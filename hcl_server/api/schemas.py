@@ -89,7 +89,8 @@ class ReadingForm(Schema):
         fields.Dict(keys=fields.String(validate=validate.OneOf(CANONICAL)), values=fields.String()),
         metadata={
             "description": "JSON object {field: the file's header} for headers that are not recognized, "
-            f'e.g. {{"customer_id": "Kunde", "event_date": "Created (UTC)"}}; fields: {", ".join(CANONICAL)} '
+            f'e.g. {{"customer_id": "Kunde", "event_date": "Created (UTC)"}}; fields: {", ".join(CANONICAL)}; '
+            'an empty header reads the file without that optional field, e.g. {"churn_label": ""} '
             "(CLI: --column FIELD=HEADER)"
         },
     )
@@ -221,6 +222,16 @@ class TrainingRequest(Schema):
         validate=validate.Length(min=1),
         load_default=None,
         metadata={"description": f"model types to try per target (default: all of {', '.join(MODEL_KINDS)})"},
+    )
+    churn_label = fields.Boolean(
+        load_default=None,
+        metadata={
+            "description": "true: learn churn from the dataset's churn_label column (0/1, yes/no or "
+            "true/false per customer) instead of 'no purchase in the next churn_horizon_days'; "
+            "validated on 20% of the labelled customers held out at random (stratified), recorded in "
+            "the churn metrics under label; unlabelled customers are still scored. A dataset without "
+            "the column is refused (422). Default false (CLI: --churn-label)"
+        },
     )
 
 

@@ -13,12 +13,13 @@ from typing import ClassVar
 @dataclass
 class TrainingParams:
     """What a training job was asked for; None means the default (30 days, the day after the last
-    event, every model type)."""
+    event, every model type, churn derived from purchases)."""
 
     horizon_days: int | None = None
     churn_horizon_days: int | None = None
     as_of: str | None = None  # YYYY-MM-DD
     models: list[str] | None = None
+    churn_label: bool | None = None  # learn churn from the dataset's churn label column
 
     def to_dict(self) -> dict:
         """The JSON column's dict: only the values that were given."""

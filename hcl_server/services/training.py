@@ -13,7 +13,7 @@ from hcl_server.celery_app import enqueue_or_fail
 from hcl_server.db import Job, ModelVersion
 from hcl_server.db.models import utcnow
 from hcl_server.db.params import TrainingParams
-from hcl_server.errors import Conflict
+from hcl_server.errors import Conflict, Unprocessable
 from hcl_server.extensions import db
 from hcl_server.repositories import datasets, jobs, model_versions
 from hcl_server.services.datasets import read_events
@@ -23,6 +23,7 @@ from hcl_server.services.reading import api_messages
 from hcl_server.services.webhooks import job_ended, job_failed
 from hcl_server.storage import put_dir
 from ml_pipeline.data.days import date_to_day
+from ml_pipeline.data.labels import FIELD as CHURN_LABEL
 from ml_pipeline.models.registry import parse_models
 from ml_pipeline.serving.bundle import save_bundle
 from ml_pipeline.training.trainer import TrainConfig, train
@@ -35,7 +36,8 @@ def create_training_job(org_id: str, request: dict) -> Job:
 
     ``request`` holds dataset_id and the TrainingParams fields (None: the default). Raises
     NotFound for another organization's dataset, Conflict while it is unread or unreadable,
-    TooManyJobs at the organization's limit (services.jobs.admit).
+    Unprocessable for churn_label on a dataset without a churn label column, TooManyJobs at the
+    organization's limit (services.jobs.admit).
     """
     params = TrainingParams.from_dict(request)
     dataset = datasets.get_for_org(org_id, request["dataset_id"])
@@ -43,12 +45,27 @@ def create_training_job(org_id: str, request: dict) -> Job:
         raise Conflict(f"dataset {dataset.id} could not be read: {dataset.error}")
     if dataset.status != "succeeded":
         raise Conflict(f"dataset {dataset.id} is still being read (status {dataset.status}); retry shortly")
+    if params.churn_label:
+        check_label_column(dataset)
     priority = admit(org_id)
     job = Job(organization_id=org_id, kind="training", dataset_id=dataset.id, params=params.to_dict())
     db.session.add(job)
     db.session.commit()
     enqueue_or_fail(job, "hcl.training.run", job.id, priority=priority, on_failed=job_failed)
     return job
+
+
+def check_label_column(dataset) -> None:
+    """Refuse churn_label on a dataset whose profile read no churn label column (Unprocessable),
+    rather than silently learning the churn derived from purchases."""
+    columns = (dataset.profile or {}).get("columns") or {}
+    if CHURN_LABEL not in columns:
+        raise Unprocessable(
+            f"dataset {dataset.id} has no churn label column (columns read: {', '.join(columns.values())}); "
+            f"upload the file with a {CHURN_LABEL} column (0/1, yes/no or true/false per customer; also "
+            'recognized: churn, churned, is_churned, label) or map one with column_mapping {"churn_label": '
+            '"HEADER"}, or leave churn_label out to learn the churn derived from purchases'
+        )
 
 
 def get_training_job(org_id: str, job_id: str) -> Job:
@@ -82,6 +99,7 @@ def run_training(job: Job) -> None:
         horizon_days=params.horizon_days or 30,
         churn_horizon_days=params.churn_horizon_days or 30,
         models=parse_models(params.models),
+        churn_label=bool(params.churn_label),
     )
     progress = ProgressWriter(job.id)
     with tempfile.TemporaryDirectory() as tmp:

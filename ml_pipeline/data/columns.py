@@ -207,10 +207,13 @@ def resolve_columns(
 ) -> tuple[dict[str, str], list[str]]:
     """Map canonical names to the file's headers; returns (mapping, warnings).
 
-    An explicit ``mapping`` ({canonical: header}) wins over aliases. Raises EventLogError when a
+    An explicit ``mapping`` ({canonical: header}) wins over aliases; an empty header for an
+    optional field says the file has none (no alias is looked for). Raises EventLogError when a
     required column cannot be found.
     """
     mapping = dict(mapping or {})
+    declined = {k for k, h in mapping.items() if h == "" and k in OPTIONAL}
+    mapping = {k: h for k, h in mapping.items() if k not in declined}
     warnings: list[str] = []
     unknown = sorted(set(mapping) - set(CANONICAL))
     if unknown:
@@ -229,7 +232,7 @@ def resolve_columns(
     for h in headers:
         by_norm.setdefault(normalize_header(h), h)
     for canonical in CANONICAL:
-        if canonical in resolved:
+        if canonical in resolved or canonical in declined:
             continue
         for alias in (normalize_header(canonical), *ALIASES[canonical]):
             header = by_norm.get(alias)
@@ -238,7 +241,7 @@ def resolve_columns(
                 taken.add(header)
                 break
     for canonical in ("customer_id", "event_date", "amount"):
-        if canonical not in resolved:
+        if canonical not in resolved and canonical not in declined:
             header = _by_name_part(headers, taken, canonical)
             if header is not None:
                 resolved[canonical] = header

@@ -23,6 +23,8 @@ from ml_pipeline.data import plausibility
 from ml_pipeline.data.arrow_columns import distinct_values
 from ml_pipeline.data.columns import resolve_columns
 from ml_pipeline.data.days import EPOCH
+from ml_pipeline.data.labels import FIELD as LABEL_FIELD
+from ml_pipeline.data.labels import customer_labels, label_note, read_row_labels
 from ml_pipeline.data.normalize import (
     PURCHASE,
     REFUND,
@@ -77,6 +79,8 @@ class EventLog:
     warnings: list[str] = field(default_factory=list)
     info: dict = field(default_factory=dict)
     cache: dict = field(default_factory=dict, repr=False)  # groupings reused across cutoffs
+    # float64 per customer code: the churn_label column's 0/1, NaN = unknown; None = no such column
+    churn_label: np.ndarray | None = None
 
     @property
     def n_events(self) -> int:
@@ -116,6 +120,7 @@ class EventLog:
             self.category[:n],
             self.categories,
             self.quantity[:n],
+            churn_label=self.churn_label,
         )
 
     def to_frame(self) -> pd.DataFrame:
@@ -278,6 +283,9 @@ def from_table(
         notes["cancellations"] = f"{cols['order_id']} starting with C: a cancellation, read as a refund"
 
     rows = np.flatnonzero(~bad.dropped)
+    row_label = read_row_labels(table, cols, rows, bad.row, source, warnings)
+    if row_label is None and LABEL_FIELD in cols:  # a column named like a label that is not one
+        cols = {k: v for k, v in cols.items() if k != LABEL_FIELD}
     columns = {
         name: values[rows].astype(_ROW_DTYPES[name], copy=False)
         for name, values in (
@@ -289,13 +297,22 @@ def from_table(
             ("quantity", quantity),
         )
     }
-    dup = _duplicates(table, rows, columns)
+    # A customer's label is not part of an event: rows that differ only in it are duplicates.
+    dup = _duplicates(
+        table.drop_columns([cols[LABEL_FIELD]]) if row_label is not None else table, rows, columns
+    )
     duplicates = _duplicate_policy(dup, options, lambda i: ids.iloc[int(columns["customer"][i])])
     file_rows = (row_numbers if row_numbers is not None else np.arange(2, n + 2))[rows]
+    if row_label is not None:  # before duplicates are dropped: the latest row's label wins
+        labels, conflicts = customer_labels(
+            row_label, columns["customer"], columns["day"], file_rows, len(ids)
+        )
     if duplicates["drop"]:
         columns = {k: v[~dup] for k, v in columns.items()}
         file_rows = file_rows[~dup]
     used_ids, columns["customer"] = np.unique(columns["customer"], return_inverse=True)
+    if row_label is not None:
+        notes[LABEL_FIELD] = label_note(cols[LABEL_FIELD], labels[used_ids], conflicts, warnings)
     log = _screened_in_day_order(
         EventLog(
             customer_ids=ids.to_numpy(dtype=object)[used_ids].astype(str).astype(object),
@@ -310,6 +327,7 @@ def from_table(
                 "duplicate_rows": duplicates["count"],
                 "reading": notes,
             },
+            churn_label=labels[used_ids] if row_label is not None else None,
             **columns,
         ),
         file_rows,

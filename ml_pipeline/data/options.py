@@ -114,7 +114,7 @@ def parse_pairs(items: list[str] | None, flag: str, example: str) -> dict[str, s
 
 
 # A flag in a message: "--column FIELD=HEADER" / "--event-type VALUE=ROLE", or "--flag [value]".
-_FLAG = re.compile(r"--(column|event-type) ([^\s=;,]+)=([^\s;,]+)|--([a-z-]+)(?: ([^\s;,)-][^\s;,)]*))?")
+_FLAG = re.compile(r"--(column|event-type) ([^\s=;,]+)=([^\s;,]*)|--([a-z-]+)(?: ([^\s;,)-][^\s;,)]*))?")
 
 
 def api_wording(message: str) -> str:

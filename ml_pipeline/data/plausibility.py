@@ -42,6 +42,7 @@ class EventLog(Protocol):
     etype: np.ndarray
     category: np.ndarray
     quantity: np.ndarray
+    churn_label: np.ndarray | None
     warnings: list[str]
     info: dict
 
@@ -222,6 +223,8 @@ def _keep_events(log: EventLog, keep: np.ndarray) -> None:
         code = np.cumsum(present) - 1
         log.customer = code[log.customer].astype(log.customer.dtype)
         log.customer_ids = log.customer_ids[present]
+        if log.churn_label is not None:
+            log.churn_label = log.churn_label[present]
 
 
 def _screen_amounts(log: EventLog, rows: np.ndarray, info: dict, listed: list) -> None:

@@ -40,7 +40,7 @@ DEFAULT_RISK_THRESHOLDS = {"medium": 0.3, "high": 0.5, "critical": 0.7}
 
 
 def fingerprint(log: EventLog) -> str:
-    """SHA-256 of the normalized events (ids, days, amounts, types, categories)."""
+    """SHA-256 of the normalized events (ids, days, amounts, types, categories) and churn labels."""
     import hashlib
 
     h = hashlib.sha256()
@@ -49,6 +49,8 @@ def fingerprint(log: EventLog) -> str:
     for arr in (log.day, log.amount, log.etype, log.category):
         h.update(np.ascontiguousarray(arr).tobytes())
     h.update(json.dumps([log.event_types, log.categories]).encode())
+    if log.churn_label is not None:  # only then, so a log without labels keeps its hash
+        h.update(np.ascontiguousarray(log.churn_label).tobytes())
     return h.hexdigest()
 
 

@@ -17,6 +17,7 @@ class TrainConfig:
     step_days: int | None = None
     top_categories: int = 5
     calibrate_churn: bool = True  # shift the churn model's level to the latest labelled window
+    churn_label: bool = False  # learn churn from the log's churn label column (training.labelled)
     models: tuple[str, ...] = DEFAULT_MODELS  # the zoo's families tried per target (ml_pipeline.models)
     selection_rows: int = 250_000  # rows the candidate models are fit on when there are more
     min_train_rows: int = 200

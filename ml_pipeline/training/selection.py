@@ -45,7 +45,9 @@ class TimeSplit:
 
     ``train``: the training cutoffs; ``valid``: the validation cutoffs, which no model sees before
     it is scored; ``inner``: the training cutoffs whose labels end before the latest training
-    cutoff; ``inner_valid``: that latest training cutoff, where candidates stop early.
+    cutoff; ``inner_valid``: that latest training cutoff, where candidates stop early. A churn
+    label without a date fills the same roles with customers instead of cutoffs
+    (:func:`ml_pipeline.training.labelled.customer_split`).
     """
 
     train: np.ndarray

@@ -17,6 +17,7 @@ from ml_pipeline.errors import PipelineError
 from ml_pipeline.features import FeatureBuilder
 from ml_pipeline.training.config import TrainConfig
 from ml_pipeline.training.fallback import challenge_with_btyd, check_purchase_days, train_fallback
+from ml_pipeline.training.labelled import check_labels, header_of, train_churn_on_labels, unused_label_warning
 from ml_pipeline.training.selection import TargetResult, TargetSelection, TimeSplit
 from ml_pipeline.training.targets import build_targets, target_names
 from ml_pipeline.training.windows import WindowPlan, choose_plan
@@ -116,13 +117,19 @@ def train(
     :func:`~ml_pipeline.training.windows.choose_plan`), else BG/NBD + Gamma-Gamma on the whole
     history (:mod:`ml_pipeline.training.fallback`); ``TrainResult.training`` says which and why.
     ``on_progress(stage, fraction)`` is called as work advances (the service records it).
-    Raises PipelineError for a log no model can learn from or an ``as_of`` before its events.
+    With ``config.churn_label`` churn is learned from the log's churn label column instead
+    (:mod:`ml_pipeline.training.labelled`); spend targets are trained the same either way.
+    Raises PipelineError for a log no model can learn from, an ``as_of`` before its events, or
+    churn labels asked for that are missing, too few or of a single class.
     """
     report = on_progress or (lambda stage, fraction: None)
     config = config or TrainConfig()
     started = time.perf_counter()
     as_of = check_as_of(log.day, as_of)
     check_trainable(log)
+    if config.churn_label:
+        check_labels(log)
+    unused = [] if config.churn_label else [w for w in [unused_label_warning(log)] if w]
     plan, why = choose_plan(
         int(log.day[0]),
         as_of,
@@ -135,31 +142,44 @@ def train(
     if plan is None:
         report("models", 0.3)
         plan, results, dataset, timings = train_fallback(log, config, as_of, why, builder)
-        timings["total_s"] = round(time.perf_counter() - started, 3)
         training = {"model": "btyd_fallback", "why": why}
-        note = f"model: BG/NBD + Gamma-Gamma fitted on the whole history, not validated: {why}"
-        return TrainResult(builder, plan, config, results, dataset, timings, [note], training)
+        notes = [f"model: BG/NBD + Gamma-Gamma fitted on the whole history, not validated: {why}", *unused]
+        if config.churn_label:
+            results["churn"], label_notes = train_churn_on_labels(log, builder, plan, config, as_of)
+            training["churn_label"] = header_of(log)
+            churn_note = [f"churn: {results['churn'].note}"] if results["churn"].note else []
+            notes += churn_note + label_notes
+        timings["total_s"] = round(time.perf_counter() - started, 3)
+        return TrainResult(builder, plan, config, results, dataset, timings, notes, training)
     X, Y, cut = build_dataset(log, builder, plan, progress, lambda s, f: report(s, 0.3 * f))
     t_features = time.perf_counter() - started
 
     split = TimeSplit.of(cut, plan)
     selection = TargetSelection(X, split, builder, plan, config)
     results: dict[str, TargetResult] = {}
+    label_notes: list[str] = []
     names = target_names(builder.category_targets_)
     bar = tqdm(names, desc="models", unit="target", disable=None if progress else True, leave=False)
     for i, target in enumerate(bar):
         report("models", 0.3 + 0.7 * i / len(names))
-        results[target] = selection.train(target, Y[target].to_numpy())
+        if target == "churn" and config.churn_label:
+            results[target], label_notes = train_churn_on_labels(log, builder, plan, config, as_of)
+        else:
+            results[target] = selection.train(target, Y[target].to_numpy())
     challenge = []
     if why:  # a shortened plan: BG/NBD + Gamma-Gamma, the model for short logs, competes too
         X_now = builder.transform(log, as_of)
-        challenge = challenge_with_btyd(results, X[split.valid], Y[split.valid], X_now, builder, config)
+        # Not with a churn label: BG/NBD predicts the derived churn, not the label's.
+        derived = {k: r for k, r in results.items() if not (k == "churn" and config.churn_label)}
+        challenge = challenge_with_btyd(derived, X[split.valid], Y[split.valid], X_now, builder, config)
     warnings = ([why] if why else []) + [f"{name}: {r.note}" for name, r in results.items() if r.note]
-    warnings += [n for n in challenge if "not compared" in n]
+    warnings += [n for n in challenge if "not compared" in n] + label_notes + unused
     timings = {"features_s": round(t_features, 3), "total_s": round(time.perf_counter() - started, 3)}
     training = {
         "model": "rolling_windows",
         "why": why or "the log is long enough for the default window plan",
     }
+    if config.churn_label:
+        training["churn_label"] = header_of(log)
     summary = _summary(log, builder, X, split)
     return TrainResult(builder, plan, config, results, summary, timings, warnings, training)

@@ -256,3 +256,37 @@ def test_cli_page_is_the_help_text():
     script = Path(__file__).resolve().parents[2] / "scripts" / "cli_docs.py"
     done = subprocess.run([sys.executable, str(script), "--check"], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+def test_train_churn_label_learns_the_label_and_its_bundle_predicts_with_reasons(
+    tmp_path, capsys, basket_labelled_frame
+):
+    from ml_pipeline.data.synthetic import write_events
+
+    frame = basket_labelled_frame(n_customers=500)
+    frame.loc[frame["customer_id"] == frame["customer_id"].iloc[0], "churned"] = ""  # unknown, scored
+    events = write_events(frame, tmp_path / "labelled.csv")
+    out = tmp_path / "m"
+    argv = ["train", "--events", str(events), "--out", str(out), "--quiet", "--cutoffs", "2"]
+    assert main([*argv, "--models", "linear", "--top-categories", "1", "--churn-label"]) == 0
+    text = capsys.readouterr().out
+    assert "churn learned from the churn_label column churned: 499 labelled customers" in text
+    assert "20% of labelled customers held out at random, stratified" in text
+    assert "1 customers without a label left out of churn training, still scored" in text
+    assert "churn reliability on the held-out labelled customers" in text
+    meta = json.loads((out / "metadata.json").read_text())
+    assert meta["metrics"]["churn"]["label"]["customers"] == 499
+    assert meta["training"]["churn_label"] == "churned"
+    pred = tmp_path / "pred.csv"
+    assert main(["predict", "--model", str(out), "--events", str(events), "--out", str(pred)]) == 0
+    scored = pd.read_csv(pred, dtype={"customer_id": str}, keep_default_na=False)
+    assert len(scored) == 500 and scored["churn_probability"].between(0, 1).all()
+    assert (scored["reasons"] != "").any()
+    # Without the flag the column is named as unused; on a log without it the flag is refused.
+    assert main([*argv, "--models", "linear", "--top-categories", "1"]) == 0
+    assert "note: the column churned holds churn labels for 499 customers and is not used" in (
+        capsys.readouterr().out
+    )
+    plain = write_events(frame.drop(columns="churned"), tmp_path / "plain.csv")
+    err = _bad(tmp_path, capsys, ["train", "--events", str(plain), "--churn-label", "--cutoffs", "2"])
+    assert "the log has no churn label column" in err and "--column churn_label=HEADER" in err
