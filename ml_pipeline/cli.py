@@ -220,8 +220,11 @@ def read_options(args) -> ReadOptions:
     )
 
 
-def _load(args):
-    return load_events(args.events, read_options(args), max_inflated_mb=args.max_inflated_mb)
+def _load(args, scoring: bool = False):
+    options = read_options(args)
+    return load_events(
+        args.events, options.for_scoring() if scoring else options, max_inflated_mb=args.max_inflated_mb
+    )
 
 
 def metrics_table(metrics: dict, selection: dict) -> str:
@@ -418,7 +421,7 @@ def cmd_predict(args) -> int:
                 f"--{key.replace('_', '-')} {flag} differs from the model's "
                 f"{bundle.metadata[key]}; train a model for that horizon"
             )
-    log = _load(args)
+    log = _load(args, scoring=True)
     for w in log.warnings:
         print(f"warning: {w}", file=sys.stderr)
     frame = predict(

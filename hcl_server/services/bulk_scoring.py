@@ -108,7 +108,7 @@ def _shard_upload(job: Job, params: BulkParams, folder: Path) -> tuple[Shards, i
     shards = shard_file(
         path,
         folder / "shards",
-        options=ReadOptions.from_dict(params.read_options),
+        options=ReadOptions.from_dict(params.read_options).for_scoring(),
         max_inflated_mb=current_app.config["MAX_INFLATED_MB"],
     )
     path.unlink()
@@ -218,7 +218,7 @@ def _load_partition(job: Job, params: BulkParams, index: int, folder: Path) -> E
         columns=params.columns,
         formats=params.formats,
         source=params.filename,
-        options=ReadOptions.from_dict(params.read_options),
+        options=ReadOptions.from_dict(params.read_options).for_scoring(),
     )
 
 

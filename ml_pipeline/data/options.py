@@ -9,7 +9,7 @@ flag and as the API field, so a refusal can name the way out in the words of the
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 
 from ml_pipeline.errors import EventLogError
 
@@ -91,6 +91,12 @@ class ReadOptions:
         """The options that differ from the defaults, as JSON-ready values."""
         default = ReadOptions()
         return {k: v for k, v in asdict(self).items() if v != getattr(default, k)}
+
+    def for_scoring(self) -> ReadOptions:
+        """These options with the churn label column left unread: scoring never uses a label, so
+        a label value it cannot read must not fail a scoring run (the column is declined, as
+        ``column_mapping={"churn_label": ""}`` does)."""
+        return replace(self, column_mapping={**(self.column_mapping or {}), "churn_label": ""})
 
     @classmethod
     def from_dict(cls, data: dict | None) -> ReadOptions:

@@ -28,7 +28,7 @@ from ml_pipeline.data.arrow_columns import (
     native_days,
     row_locator,
 )
-from ml_pipeline.data.columns import resolve_columns
+from ml_pipeline.data.columns import OPTIONAL, resolve_columns
 from ml_pipeline.data.days import day_to_date
 from ml_pipeline.data.eventlog import EventLog, from_table
 from ml_pipeline.data.normalize import (
@@ -434,7 +434,9 @@ def load_shards(
     return from_table(
         table.drop_columns([ROW_COLUMN]),
         source=source,
-        options=replace(options or ReadOptions(), column_mapping=columns),
+        # The file-wide mapping holds in every shard: an optional field the file was read without
+        # is declined (""), so no alias finds it again in a shard.
+        options=replace(options or ReadOptions(), column_mapping={**dict.fromkeys(OPTIONAL, ""), **columns}),
         formats=formats,
         row_numbers=rows,
     )

@@ -55,3 +55,18 @@ def test_churn_label_on_a_dataset_without_the_column_is_refused(client, org, tra
     assert "has no churn label column" in message and 'column_mapping {"churn_label": "HEADER"}' in message
     bad = client.post("/api/v1/training-jobs", headers=key, json={**body, "churn_label": "maybe"})
     assert bad.status_code == 422 and "churn_label" in bad.get_json()["error"]["details"]["json"]
+
+
+def test_a_bulk_job_scores_a_file_whose_label_column_has_a_value_training_would_refuse(
+    client, org, upload, wait, trained, basket_labelled_frame
+):
+    """Scoring never uses the label, so a bad label value must not fail a bulk job."""
+    frame = basket_labelled_frame(n_customers=60)
+    frame["churned"] = frame["churned"].astype(object)
+    frame.loc[3, "churned"] = "maybe"
+    data = frame.assign(event_date=frame["event_date"].dt.strftime("%Y-%m-%d")).to_csv(index=False).encode()
+    r = upload(client, "/api/v1/bulk-jobs", org["api_key"], data, "labelled.csv", name="labelled")
+    assert r.status_code == 202, r.get_json()
+    body = wait(r.headers["Location"], org["api_key"])
+    assert body["status"] == "succeeded", body
+    assert body["total_customers"] == frame["customer_id"].nunique()

@@ -282,6 +282,12 @@ def test_train_churn_label_learns_the_label_and_its_bundle_predicts_with_reasons
     scored = pd.read_csv(pred, dtype={"customer_id": str}, keep_default_na=False)
     assert len(scored) == 500 and scored["churn_probability"].between(0, 1).all()
     assert (scored["reasons"] != "").any()
+    # Scoring never reads the label: a value training would refuse does not stop predict.
+    bad = write_events(
+        frame.assign(churned=frame["churned"].where(frame.index != 3, "maybe")), tmp_path / "b.csv"
+    )
+    assert main(["predict", "--model", str(out), "--events", str(bad), "--out", str(pred)]) == 0
+    assert len(pd.read_csv(pred)) == 500
     # Without the flag the column is named as unused; on a log without it the flag is refused.
     assert main([*argv, "--models", "linear", "--top-categories", "1"]) == 0
     assert "note: the column churned holds churn labels for 499 customers and is not used" in (
