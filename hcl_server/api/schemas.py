@@ -290,9 +290,25 @@ class TrainingList(Schema):
     offset = fields.Integer()
 
 
+class Lineage(Schema):
+    """Where a model version came from; fixed when it was registered (null: not recorded then)."""
+
+    dataset_id = fields.String(allow_none=True)
+    training_job_id = fields.String(allow_none=True)
+    training_data_sha256 = fields.String(
+        allow_none=True, metadata={"description": "SHA-256 of the training data"}
+    )
+    params = fields.Dict(allow_none=True, metadata={"description": "the training job's parameters"})
+    metrics = fields.Dict()
+
+
 class ModelOut(Schema):
     version = fields.Integer()
-    is_production = fields.Boolean()
+    is_production = fields.Boolean(metadata={"description": "the production alias names this version"})
+    aliases = fields.Function(
+        lambda mv: [a.alias for a in mv.aliases],
+        metadata={"type": "array", "items": {"type": "string"}, "description": "aliases naming this version"},
+    )
     created_at = UtcDateTime()
     promoted_at = UtcDateTime(allow_none=True)
     training_job_id = fields.String(allow_none=True)
@@ -300,6 +316,7 @@ class ModelOut(Schema):
 
 
 class ModelDetailOut(ModelOut):
+    lineage = fields.Nested(Lineage)
     details = fields.Method("_details", metadata={"type": "object"})
 
     def _details(self, mv) -> dict:

@@ -6,6 +6,7 @@ from flask import g, url_for
 
 from hcl_server.api.auth import require_api_key
 from hcl_server.api.multipart import Blueprint
+from hcl_server.api.registry_schemas import ReasonIn
 from hcl_server.api.schemas import (
     LOCATION,
     Accepted,
@@ -17,7 +18,7 @@ from hcl_server.api.schemas import (
     TrainingList,
     TrainingRequest,
 )
-from hcl_server.services import training
+from hcl_server.services import registry, training
 
 jobs = Blueprint("training", __name__, url_prefix="/api/v1/training-jobs", description="Training jobs")
 jobs.before_request(require_api_key)
@@ -79,8 +80,9 @@ def get_model(version: int):
 
 
 @models.route("/<int:version>/promote", methods=["POST"])
+@models.arguments(ReasonIn, required=False)
 @models.response(200, ModelOut)
 @models.errors(404)
-def promote_model(version: int):
-    """Make this version the production model."""
-    return training.promote(g.org_id, version)
+def promote_model(body, version: int):
+    """Make this version the production model (moves the ``production`` alias; logged)."""
+    return registry.promote(g.org_id, version, g.api_key_id, body["reason"])

@@ -1,12 +1,24 @@
-"""Tables: organizations and their keys, datasets, jobs, model versions, stored predictions, webhooks
-and their deliveries."""
+"""Tables: organizations and their keys, datasets, jobs, model versions with their aliases and the
+aliases' log, stored predictions, webhooks and their deliveries."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    event,
+    inspect,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hcl_server.extensions import db
@@ -101,7 +113,9 @@ class Job(TimestampMixin, db.Model):
 
 
 class ModelVersion(TimestampMixin, db.Model):
-    """A trained bundle in storage; one per organization may be production."""
+    """A trained bundle in storage and its lineage, fixed at registration; ``is_production`` is
+    kept in step with the organization's ``production`` alias (in the same transaction), so the
+    production lookup on every prediction reads one indexed row."""
 
     __tablename__ = "model_versions"
     __table_args__ = (UniqueConstraint("organization_id", "version"),)
@@ -114,6 +128,61 @@ class ModelVersion(TimestampMixin, db.Model):
     promoted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     metrics: Mapped[dict] = mapped_column(JSON, nullable=False, default=dict)
     bundle_metadata: Mapped[dict] = mapped_column(JSON, nullable=False, default=dict)
+    # Lineage (with training_job_id and metrics): NULL on versions registered before it was kept
+    # and not recoverable by the migration.
+    dataset_id: Mapped[str | None] = mapped_column(String(36))
+    training_data_sha256: Mapped[str | None] = mapped_column(String(64))
+    params: Mapped[dict | None] = mapped_column(JSON)
+    # The organization's aliases naming this version (loaded with it, in one query per page).
+    aliases: Mapped[list[ModelAlias]] = relationship(
+        lazy="selectin", viewonly=True, order_by="ModelAlias.alias"
+    )
+
+    @property
+    def lineage(self) -> dict:
+        """Where the version came from: dataset, training job, data hash, parameters, metrics."""
+        return {name: getattr(self, name) for name in LINEAGE}
+
+
+LINEAGE = ("dataset_id", "training_job_id", "training_data_sha256", "params", "metrics")
+# Written at registration, never changed: the ORM refuses an UPDATE of any of them.
+IMMUTABLE = ("organization_id", "version", "storage_prefix", "bundle_metadata", *LINEAGE)
+
+
+@event.listens_for(ModelVersion, "before_update")
+def _lineage_is_immutable(mapper, connection, target: ModelVersion) -> None:
+    state = inspect(target)
+    changed = [name for name in IMMUTABLE if state.attrs[name].history.deleted]
+    if changed:
+        raise ValueError(
+            f"model version {target.version}: {', '.join(changed)} cannot change after registration"
+        )
+
+
+class ModelAlias(TimestampMixin, db.Model):
+    """A named pointer (production, candidate, ...) at one version of the organization."""
+
+    __tablename__ = "model_aliases"
+    __table_args__ = (UniqueConstraint("organization_id", "alias"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"), nullable=False, index=True)
+    alias: Mapped[str] = mapped_column(String(40), nullable=False)
+    model_version_id: Mapped[str] = mapped_column(ForeignKey("model_versions.id"), nullable=False, index=True)
+
+
+class ModelAliasEvent(db.Model):
+    """One change of an alias (append-only: the app never updates or deletes a row)."""
+
+    __tablename__ = "model_alias_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"), nullable=False, index=True)
+    alias: Mapped[str] = mapped_column(String(40), nullable=False)
+    from_version: Mapped[int | None] = mapped_column(Integer)  # None: the alias was new
+    to_version: Mapped[int | None] = mapped_column(Integer)  # None: the alias was removed
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
+    # The API key id that made the change, "rule:<name>" for an automatic one, or "migration".
+    actor: Mapped[str] = mapped_column(String(64), nullable=False)
+    reason: Mapped[str | None] = mapped_column(Text)
 
 
 class BulkPartition(db.Model):

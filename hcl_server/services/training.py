@@ -11,11 +11,11 @@ from sqlalchemy.exc import IntegrityError
 
 from hcl_server.celery_app import enqueue_or_fail
 from hcl_server.db import Job, ModelVersion
-from hcl_server.db.models import utcnow
 from hcl_server.db.params import TrainingParams
 from hcl_server.errors import Conflict, Unprocessable
 from hcl_server.extensions import db
 from hcl_server.repositories import datasets, jobs, model_versions
+from hcl_server.services import registry
 from hcl_server.services.datasets import read_events
 from hcl_server.services.heartbeat import Stopped
 from hcl_server.services.jobs import ProgressWriter, admit, cancel_job
@@ -129,8 +129,10 @@ def run_training(job: Job) -> None:
 
 
 def register_model(job: Job, bundle_dir: Path, metadata: dict) -> ModelVersion:
-    """Upload a bundle and record its version (flushed, not committed); an organization's first
-    model becomes production. Raises RuntimeError if three tries lose the race for a number."""
+    """Upload a bundle and record its version with its lineage (flushed, not committed): an
+    organization without a production model gets this one as production, otherwise it becomes the
+    candidate (services.registry.on_registered, logged). Raises RuntimeError if three tries lose
+    the race for a number (or for a new alias)."""
     org_id = job.organization_id
     for _ in range(3):  # two jobs finishing at once may race for a version number
         version = model_versions.next_version(org_id)
@@ -142,27 +144,20 @@ def register_model(job: Job, bundle_dir: Path, metadata: dict) -> ModelVersion:
             version=version,
             storage_prefix=prefix,
             training_job_id=job.id,
+            dataset_id=job.dataset_id,
+            training_data_sha256=(metadata.get("training_data") or {}).get("sha256"),
+            params=dict(job.params or {}),
             metrics=metadata["metrics"],
             bundle_metadata=metadata,
-            is_production=not has_production,
-            promoted_at=None if has_production else utcnow(),
         )
         db.session.add(mv)
         try:
             db.session.flush()
+            registry.on_registered(mv, became_production=not has_production)
             return mv
         except IntegrityError:
             db.session.rollback()
     raise RuntimeError("could not allocate a model version number")
-
-
-def promote(org_id: str, version: int) -> ModelVersion:
-    """Make a version the organization's production model (the previous one stays, demoted)."""
-    mv = model_versions.get_for_org(org_id, version)
-    model_versions.demote_all(org_id)
-    mv.is_production, mv.promoted_at = True, utcnow()
-    db.session.commit()
-    return mv
 
 
 def cancel_training_job(org_id: str, job_id: str) -> Job:
