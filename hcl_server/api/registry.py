@@ -29,7 +29,7 @@ def list_aliases():
 @blp.route("/aliases/<alias>", methods=["PUT"])
 @blp.arguments(AliasIn)
 @blp.response(200, AliasOut)
-@blp.errors(404)
+@blp.errors(400, 404)
 def put_alias(body, alias: str):
     """Point an alias (lowercase letters, digits, '-' and '_', at most 40 characters; 422
     otherwise) at a version; logged. ``production`` is the version /api/v1/predict and bulk jobs use."""
@@ -44,12 +44,13 @@ def delete_alias(args, alias: str):
     """Remove an alias (logged with to_version null). Without ``production`` the organization has
     no production model: predictions answer 409 until one is promoted."""
     registry.remove_alias(g.org_id, alias, g.api_key_id, args["reason"])
+    return "", 204
 
 
 @blp.route("/rollback", methods=["POST"])
 @blp.arguments(ReasonIn, required=False)
 @blp.response(200, ModelOut)
-@blp.errors(404, 409)
+@blp.errors(400, 404, 409)
 def rollback(body):
     """Point ``production`` back at the version it named before its latest change (read from the
     log); 409 when it named none. A second rollback undoes the first."""
