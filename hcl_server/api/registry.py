@@ -29,7 +29,7 @@ def list_aliases():
 @blp.route("/aliases/<alias>", methods=["PUT"])
 @blp.arguments(AliasIn)
 @blp.response(200, AliasOut)
-@blp.errors(400, 404)
+@blp.errors(400, 404, 409)
 def put_alias(body, alias: str):
     """Point an alias (lowercase letters, digits, '-' and '_', at most 40 characters; 422
     otherwise) at a version; logged. ``production`` is the version /api/v1/predict and bulk jobs use."""

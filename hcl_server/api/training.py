@@ -82,7 +82,7 @@ def get_model(version: int):
 @models.route("/<int:version>/promote", methods=["POST"])
 @models.arguments(ReasonIn, required=False)
 @models.response(200, ModelOut)
-@models.errors(400, 404)
+@models.errors(400, 404, 409)
 def promote_model(body, version: int):
     """Make this version the production model (moves the ``production`` alias; logged)."""
     return registry.promote(g.org_id, version, g.api_key_id, body["reason"])

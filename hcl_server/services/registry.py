@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 import re
 
+from sqlalchemy.exc import IntegrityError
+
 from hcl_server.db import ModelAlias, ModelAliasEvent, ModelVersion
 from hcl_server.db.models import utcnow
 from hcl_server.errors import Conflict, NotFound, Unprocessable
@@ -39,11 +41,11 @@ def list_aliases(org_id: str) -> list:
 
 def set_alias(org_id: str, alias: str, version: int, actor: str, reason: str | None = None) -> ModelVersion:
     """Point an alias at one of the organization's versions (logged); commits. NotFound for a
-    version the organization does not have, Unprocessable for a bad alias name."""
+    version the organization does not have, Unprocessable for a bad alias name, Conflict if a
+    concurrent request created the alias first."""
     check_alias(alias)
     mv = model_versions.get_for_org(org_id, version)
-    move(org_id, alias, mv, actor, reason)
-    db.session.commit()
+    move_and_commit(org_id, alias, mv, actor, reason)
     return mv
 
 
@@ -78,8 +80,7 @@ def rollback(org_id: str, actor: str, reason: str | None = None) -> ModelVersion
             "none before its latest change; promote a version with POST /api/v1/models/{version}/promote"
         )
     mv = model_versions.get_for_org(org_id, last.from_version)
-    move(org_id, PRODUCTION, mv, actor, f"rollback: {reason}" if reason else "rollback")
-    db.session.commit()
+    move_and_commit(org_id, PRODUCTION, mv, actor, f"rollback: {reason}" if reason else "rollback")
     return mv
 
 
@@ -101,6 +102,17 @@ def on_registered(mv: ModelVersion, became_production: bool) -> None:
         )
     else:
         move(mv.organization_id, CANDIDATE, mv, "rule:retrained", "a new version was trained")
+
+
+def move_and_commit(org_id: str, alias: str, mv: ModelVersion, actor: str, reason: str | None) -> None:
+    """``move``, then commit; Conflict if a concurrent request created the same new alias first
+    (the row lock of ``move`` serializes changes of an existing one)."""
+    try:
+        move(org_id, alias, mv, actor, reason)
+    except IntegrityError as exc:
+        db.session.rollback()
+        raise Conflict(f"alias {alias} was created by another request meanwhile; send it again") from exc
+    db.session.commit()
 
 
 def move(org_id: str, alias: str, mv: ModelVersion | None, actor: str, reason: str | None) -> None:

@@ -188,3 +188,34 @@ def test_another_organization_gets_404_on_every_operation(client, make_org, thre
         "offset": 0,
     }
     assert production(client, h) == 1  # nothing of the organization moved
+
+
+def test_a_retrained_version_becomes_candidate_and_production_stays(
+    client, make_org, log_bytes, upload_dataset, wait
+):
+    """Two training jobs of a fresh organization through the worker: the first becomes production
+    (rule:no-production), the second candidate (rule:retrained); both keep their lineage."""
+    key = make_org("Retrained")["api_key"]
+    h = {"X-API-Key": key}
+    dataset = wait(upload_dataset(client, key, log_bytes, name="retrained").headers["Location"], key)
+    assert dataset["status"] == "succeeded", dataset
+    jobs = []
+    for horizon in (30, 45):
+        job = client.post(
+            "/api/v1/training-jobs",
+            headers=h,
+            json={"dataset_id": dataset["id"], "horizon_days": horizon, "models": ["linear"]},
+        )
+        jobs.append(wait(job.headers["Location"], key))
+        assert jobs[-1]["status"] == "succeeded", jobs[-1]
+    models = {m["version"]: m for m in client.get("/api/v1/models", headers=h).get_json()["models"]}
+    assert models[1]["aliases"] == ["production"] and models[2]["aliases"] == ["candidate"]
+    assert not models[2]["is_production"]
+    second = client.get("/api/v1/models/2", headers=h).get_json()["lineage"]
+    assert (second["dataset_id"], second["training_job_id"]) == (dataset["id"], jobs[1]["id"])
+    assert second["params"]["horizon_days"] == 45 and len(second["training_data_sha256"]) == 64
+    events = client.get("/api/v1/models/history", headers=h).get_json()["events"]
+    assert [(e["alias"], e["from_version"], e["to_version"], e["actor"]) for e in events] == [
+        ("candidate", None, 2, "rule:retrained"),
+        ("production", None, 1, "rule:no-production"),
+    ]
