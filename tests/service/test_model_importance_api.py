@@ -1,0 +1,48 @@
+"""The model detail answer carries each target's feature importance (issue 15 item 2)."""
+
+from __future__ import annotations
+
+
+def test_model_detail_has_importance_for_every_target(client, org, trained):
+    assert trained["job"]["status"] == "succeeded", trained["job"]
+    key = {"X-API-Key": org["api_key"]}
+    version = trained["job"]["model_version"]
+    detail = client.get(f"/api/v1/models/{version}", headers=key).get_json()
+    importance = detail["importance"]
+    assert set(importance) == set(detail["details"]["selection"])
+    features = set(detail["details"]["features"])
+    for target, record in importance.items():
+        assert record["features"], target
+        assert {f["feature"] for f in record["features"]} <= features
+        assert record["rows"] == record["validation_rows"] > 0
+        contribution = [f["mean_abs_contribution"] for f in record["features"]]
+        assert contribution == sorted(contribution, reverse=True)
+        if record["gain_missing"] is None:
+            assert abs(sum(f["gain"] for f in record["features"]) - 1) < 1e-6
+        else:
+            assert all(f["gain"] is None for f in record["features"])
+
+
+def test_model_detail_of_a_model_trained_before_importance_is_empty(app, client, org, trained):
+    from hcl_server.db.models import ModelVersion
+    from hcl_server.extensions import db
+
+    key = {"X-API-Key": org["api_key"]}
+    version = trained["job"]["model_version"]
+    with app.app_context():
+        mv = db.session.execute(
+            db.select(ModelVersion).filter_by(training_job_id=trained["job"]["id"])
+        ).scalar_one()
+        kept = dict(mv.bundle_metadata)
+        mv.bundle_metadata = {k: v for k, v in kept.items() if k != "importance"}
+        db.session.commit()
+    try:
+        detail = client.get(f"/api/v1/models/{version}", headers=key)
+        assert detail.status_code == 200 and detail.get_json()["importance"] == {}
+    finally:
+        with app.app_context():
+            mv = db.session.execute(
+                db.select(ModelVersion).filter_by(training_job_id=trained["job"]["id"])
+            ).scalar_one()
+            mv.bundle_metadata = kept
+            db.session.commit()
