@@ -321,7 +321,7 @@ class TargetImportanceOut(Schema):
     method = fields.String(
         allow_none=True, metadata={"description": "contributions: exact (tree SHAP) or path"}
     )
-    rows = fields.Integer(metadata={"description": "validation rows averaged over (a sample beyond 20,000)"})
+    rows = fields.Integer(metadata={"description": "validation rows averaged over (a sample beyond 5,000)"})
     validation_rows = fields.Integer()
     gain_missing = fields.String(allow_none=True, metadata={"description": "why there is no gain"})
     contribution_missing = fields.String(

@@ -10,6 +10,10 @@ absolute contribution over the validation rows.
   whole prediction, so it gets it all (log-odds for churn, the spend amount for spend). At most
   :data:`MAX_ROWS` validation rows, drawn with a fixed seed, so large logs stay cheap.
 
+Exact tree SHAP on 5,000 of 20,000 validation rows (a 20,000-customer synthetic log) found the
+same top 10 features per target as on all of them, each within 3.2 %, in 6.4 s for its 8 targets
+instead of 17.7 s; the path attribution on all 20,000 took 1 s but changed 1 or 2 of the top 10.
+
 Features with neither gain nor contribution are left out; the rest are sorted by mean
 |contribution|, then gain.
 """
@@ -21,8 +25,8 @@ import pandas as pd
 
 from ml_pipeline.models.base import Predictor
 
-MAX_ROWS = 20_000
-METHOD = "exact"  # tree SHAP; shared per split pattern, it costs little on MAX_ROWS rows
+MAX_ROWS = 5_000
+METHOD = "exact"  # tree SHAP (see the module docstring for why not "path")
 NO_ROWS = "no validation rows: the short-history fallback is fitted on the whole history, not validated"
 
 
@@ -72,7 +76,3 @@ def _why_no_gain(predictor: Predictor, raw_gain: np.ndarray | None) -> str:
         return predictor.no_gain
     return "the model made no split (every feature's gain is 0)"
 
-
-def top_features(record: dict, n: int = 10) -> list[dict]:
-    """The first ``n`` features of an importance record (by mean |contribution|)."""
-    return record.get("features", [])[:n]

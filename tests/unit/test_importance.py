@@ -112,7 +112,7 @@ def test_validation_rows_are_sampled_beyond_the_limit(monkeypatch):
     X = pd.DataFrame({"monetary_30d": np.arange(200.0)})
     record = module.importance(LastWindowSpendBaseline("monetary_30d").fit(X, np.zeros(200)), X)
     assert record["rows"] == 50 and record["validation_rows"] == 200
-    assert MAX_ROWS == 20_000
+    assert MAX_ROWS == 5_000
 
 
 def test_bundle_keeps_importance_and_old_bundles_still_load(driven, tmp_path):
