@@ -75,4 +75,3 @@ def _why_no_gain(predictor: Predictor, raw_gain: np.ndarray | None) -> str:
     if raw_gain is None:
         return predictor.no_gain
     return "the model made no split (every feature's gain is 0)"
-
