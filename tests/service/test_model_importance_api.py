@@ -23,26 +23,32 @@ def test_model_detail_has_importance_for_every_target(client, org, trained):
             assert all(f["gain"] is None for f in record["features"])
 
 
-def test_model_detail_of_a_model_trained_before_importance_is_empty(app, client, org, trained):
+def _set_metadata(app, job_id: str, metadata: dict | None = None) -> dict:
+    """The version's stored bundle metadata, replaced by ``metadata`` when given. A table-level
+    UPDATE: a registered version's metadata is otherwise never changed."""
     from hcl_server.db.models import ModelVersion
     from hcl_server.extensions import db
 
-    key = {"X-API-Key": org["api_key"]}
-    version = trained["job"]["model_version"]
+    table = ModelVersion.__table__
     with app.app_context():
-        mv = db.session.execute(
-            db.select(ModelVersion).filter_by(training_job_id=trained["job"]["id"])
+        kept = db.session.execute(
+            db.select(table.c.bundle_metadata).where(table.c.training_job_id == job_id)
         ).scalar_one()
-        kept = dict(mv.bundle_metadata)
-        mv.bundle_metadata = {k: v for k, v in kept.items() if k != "importance"}
-        db.session.commit()
+        if metadata is not None:
+            db.session.execute(
+                db.update(table).where(table.c.training_job_id == job_id).values(bundle_metadata=metadata)
+            )
+            db.session.commit()
+    return kept
+
+
+def test_model_detail_of_a_model_trained_before_importance_is_empty(app, client, org, trained):
+    key = {"X-API-Key": org["api_key"]}
+    job_id = trained["job"]["id"]
+    kept = _set_metadata(app, job_id)
+    _set_metadata(app, job_id, {k: v for k, v in kept.items() if k != "importance"})
     try:
-        detail = client.get(f"/api/v1/models/{version}", headers=key)
+        detail = client.get(f"/api/v1/models/{trained['job']['model_version']}", headers=key)
         assert detail.status_code == 200 and detail.get_json()["importance"] == {}
     finally:
-        with app.app_context():
-            mv = db.session.execute(
-                db.select(ModelVersion).filter_by(training_job_id=trained["job"]["id"])
-            ).scalar_one()
-            mv.bundle_metadata = kept
-            db.session.commit()
+        _set_metadata(app, job_id, kept)
