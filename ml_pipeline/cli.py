@@ -23,7 +23,7 @@ from ml_pipeline.data.options import (
 )
 from ml_pipeline.errors import PipelineError
 from ml_pipeline.explain.reasons import METHODS
-from ml_pipeline.training.tables import fmt_metric, reliability_text, text_table
+from ml_pipeline.training.tables import fmt_metric, importance_text, reliability_text, text_table
 
 EXIT_BAD_INPUT = 2
 
@@ -334,6 +334,8 @@ def cmd_train(args) -> int:
         where = "the held-out labelled customers" if label else "the validation window"
         print(f"\nchurn reliability on {where} ({who}; customers grouped by predicted probability):")
         print(reliability_text(churn["reliability"]))
+    print("\nfeature importance of each production predictor (top 10 by mean |contribution|):")
+    print(importance_text(result.importance))
     for w in result.warnings:
         print(f"note: {w}")
     d = result.dataset

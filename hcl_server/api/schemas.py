@@ -315,9 +315,53 @@ class ModelOut(Schema):
     metrics = fields.Dict()
 
 
+class FeatureImportanceOut(Schema):
+    feature = fields.String()
+    gain = fields.Float(
+        allow_none=True,
+        metadata={"description": "share of the predictor's total gain (sums to 1); null: it has none"},
+    )
+    mean_abs_contribution = fields.Float(
+        allow_none=True,
+        metadata={"description": "mean |contribution| over the validation rows, in `unit`; null: none"},
+    )
+
+
+class TargetImportanceOut(Schema):
+    predictor = fields.String(metadata={"description": "the production predictor's type"})
+    unit = fields.String(
+        metadata={
+            "description": "of the contributions: log-odds (churn), log of the mean spend, spend amount"
+        }
+    )
+    method = fields.String(
+        allow_none=True, metadata={"description": "contributions: exact (tree SHAP) or path"}
+    )
+    rows = fields.Integer(metadata={"description": "validation rows averaged over (a sample beyond 5,000)"})
+    validation_rows = fields.Integer()
+    gain_missing = fields.String(allow_none=True, metadata={"description": "why there is no gain"})
+    contribution_missing = fields.String(
+        allow_none=True, metadata={"description": "why there is no mean |contribution|"}
+    )
+    features = fields.List(
+        fields.Nested(FeatureImportanceOut),
+        metadata={"description": "by mean |contribution|, then gain; features with neither left out"},
+    )
+
+
 class ModelDetailOut(ModelOut):
     lineage = fields.Nested(Lineage)
     details = fields.Method("_details", metadata={"type": "object"})
+    importance = fields.Dict(
+        keys=fields.String(),
+        values=fields.Nested(TargetImportanceOut),
+        attribute="bundle_metadata.importance",
+        dump_default=dict,
+        metadata={
+            "description": "per target, the production predictor's feature importance on validation "
+            "(empty for a model trained before it was kept)"
+        },
+    )
 
     def _details(self, mv) -> dict:
         meta = mv.bundle_metadata

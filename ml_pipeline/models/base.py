@@ -63,6 +63,20 @@ class Predictor(ABC):
         prediction, or (rows, groups) summed with ``project`` (features × groups) weights.
         ``method`` is ``exact`` or ``path`` (see ml_pipeline.models.tree_shap)."""
 
+    @property
+    def contribution_unit(self) -> str:
+        """The unit of :meth:`contributions` (what they add up to), for people."""
+        return "score"
+
+    # Why :meth:`gain` is None for this predictor (kept with its importance).
+    no_gain: str = "it learns no gain per feature"
+
+    def gain(self) -> np.ndarray | None:
+        """(features,) the library's own total gain of each feature in the fitted predictor, in
+        the input's feature order (not normalised), or None when it has none (:attr:`no_gain`
+        says why)."""
+        return None
+
     @abstractmethod
     def save(self, folder: Path, name: str) -> dict:
         """Write any native file into ``folder`` (named from ``name``); return the JSON-able entry."""
@@ -142,6 +156,10 @@ class LinkedModel(Predictor):
     @abstractmethod
     def load_file(self, path: Path) -> None:
         """Read the fitted model from ``path``; sets the learned state but ``shift_``."""
+
+    @property
+    def contribution_unit(self) -> str:
+        return "log-odds" if self.objective == "binary" else "log of the mean spend"
 
     def predict(self, X) -> np.ndarray:
         raw = self.raw(X) + self.shift_

@@ -20,6 +20,7 @@ class Baseline(Predictor):
     its entry's ``type``."""
 
     kind = "baseline"
+    no_gain = "a baseline is a fixed rule reading one feature: it learns no gain"
     type: ClassVar[str]  # the entry's "type"
     _types: ClassVar[dict[str, type[Baseline]]] = {}
 
@@ -74,6 +75,7 @@ class RecencyRateBaseline(Baseline):
 
     type = "recency_rate"
     description = "churn rate of training customers in the same recency decile"
+    contribution_unit = "log-odds"
 
     def __init__(self, bins: int = 10, smoothing: float = 20.0):
         self.bins = bins
@@ -119,6 +121,7 @@ class LastWindowSpendBaseline(Baseline):
     feature, e.g. ``monetary_30d``), times ``scale`` (horizon / window length)."""
 
     type = "last_window"
+    contribution_unit = "spend amount"
 
     def __init__(self, feature: str, scale: float = 1.0):
         self.feature = feature

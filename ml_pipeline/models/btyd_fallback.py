@@ -62,6 +62,7 @@ class BTYDFallback(Predictor):
     """
 
     kind = "btyd_fallback"
+    no_gain = "BG/NBD + Gamma-Gamma is fitted on purchase counts and timing: it learns no gain per feature"
 
     def __init__(
         self,
@@ -109,6 +110,10 @@ class BTYDFallback(Predictor):
         other = BTYDFallback(target, horizon_days, category, self.categories)
         other.__dict__.update({k: v for k, v in self.__dict__.items() if k.endswith("_")})
         return other
+
+    @property
+    def contribution_unit(self) -> str:
+        return "log-odds" if self.target == "churn" else "spend amount (before the category share)"
 
     def predict(self, X) -> np.ndarray:
         """(rows,) churn probability or spend amount in the horizon."""

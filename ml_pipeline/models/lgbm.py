@@ -146,6 +146,14 @@ class LightGBMModel(LinkedModel):
         :func:`lightgbm_contributions`."""
         return lightgbm_contributions(self, as_values(X), method, project)
 
+    def gain(self) -> np.ndarray:
+        """LightGBM's total split gain per feature (``importance_type="gain"``); for the random
+        forest mode, the same sum over its trees: the decrease of the loss (impurity) at the
+        feature's splits."""
+        return self.booster_.feature_importance(importance_type="gain", iteration=self.best_rounds_).astype(
+            np.float64
+        )
+
     def save_file(self, path: Path) -> None:
         self.booster_.save_model(str(path), num_iteration=self.best_rounds_)
 

@@ -69,6 +69,14 @@ class LinearModel(LinkedModel):
         contrib = self._design(as_values(X).astype(np.float64)) * self.coef_
         return contrib if project is None else contrib @ project
 
+    def gain(self) -> np.ndarray:
+        """Not a gain (a linear model has none) but its analogue: |coefficient| × the standard
+        deviation of the feature the coefficient multiplies on the training rows. Features are
+        standardized on the training rows, so that spread is 1 (a little less where missing
+        values were set to the mean) and the analogue is |coefficient|: how far one typical
+        difference in the feature moves the score."""
+        return np.abs(self.coef_)
+
     def save_file(self, path: Path) -> None:
         state = {"mean": self.mean_, "scale": self.scale_, "coef": self.coef_}
         path.write_text(

@@ -81,6 +81,16 @@ class XGBoostModel(LinkedModel):
         :func:`xgboost_contributions`."""
         return xgboost_contributions(self, as_values(X), method, project)
 
+    def gain(self) -> np.ndarray:
+        """XGBoost's total gain per feature (``get_score(importance_type="total_gain")``, keyed
+        ``f<column>`` as the model trains on unnamed matrices); 0 for a feature never split on."""
+        out = np.zeros(self.booster_.num_features())
+        names = list(self.booster_.feature_names or [])
+        for key, value in self.booster_[: self.best_rounds_].get_score(importance_type="total_gain").items():
+            column = names.index(key) if key in names else int(key.lstrip("f"))
+            out[column] = value
+        return out
+
     def save_file(self, path: Path) -> None:
         self.booster_.save_model(str(path))
 

@@ -4,7 +4,8 @@ plus metadata.json.
 metadata.json holds everything needed to rebuild features and predictors (feature list,
 categories, horizons, risk thresholds, baseline parameters), which model was trained and why
 (``training``: rolling windows, or the BG/NBD + Gamma-Gamma fallback for a short log), the
-validation metrics, a hash of the training data and the library versions. A bundle is written to a temporary sibling
+validation metrics, each target's feature importance (``importance``: gain shares and mean
+|contribution| on validation, :mod:`ml_pipeline.training.importance`; absent in older bundles), a hash of the training data and the library versions. A bundle is written to a temporary sibling
 directory and renamed into place, so a failure never leaves half a bundle.
 """
 
@@ -114,6 +115,7 @@ def save_bundle(
             "risk_thresholds": risk_thresholds or DEFAULT_RISK_THRESHOLDS,
             "metrics": {name: r.metrics for name, r in result.targets.items()},
             "selection": {name: r.selected for name, r in result.targets.items()},
+            "importance": result.importance,
             "dataset": result.dataset,
             "training_data": {
                 "sha256": fingerprint(log),
@@ -160,6 +162,11 @@ class Bundle:
     @property
     def target_names(self) -> list[str]:
         return list(self.metadata["targets"])
+
+    @property
+    def importance(self) -> dict[str, dict]:
+        """Each target's feature importance; empty for a bundle trained before it was kept."""
+        return self.metadata.get("importance") or {}
 
     @functools.cached_property
     def reasons(self) -> Reasons:

@@ -23,6 +23,7 @@ from ml_pipeline.data.labels import FIELD
 from ml_pipeline.errors import PipelineError
 from ml_pipeline.features import FeatureBuilder
 from ml_pipeline.training.config import TrainConfig
+from ml_pipeline.training.importance import importance
 from ml_pipeline.training.selection import TargetResult, TargetSelection, TimeSplit
 from ml_pipeline.training.windows import WindowPlan
 
@@ -128,6 +129,7 @@ def train_churn_on_labels(
     # without a date has no such window (the held-out customers are a random share, not later).
     selection = TargetSelection(X, split, builder, plan, replace(config, calibrate_churn=False))
     result = selection.train("churn", y)
+    result.importance = importance(result.estimator, X[split.valid], config.random_state)
     recency_auc = _recency_auc(X, y, split.valid)
     result.metrics["label"] = {
         "source": f"churn_label column {header_of(log)}",

@@ -37,6 +37,7 @@ class TargetResult:
     selected: str  # "baseline", the model type of ``estimator`` or "btyd_fallback"
     metrics: dict
     note: str = ""
+    importance: dict | None = None  # gain and mean |contribution| (ml_pipeline.training.importance)
 
 
 @dataclass(frozen=True)

@@ -34,3 +34,33 @@ def reliability_text(table: list[dict], markdown: bool = False) -> str:
         for r in table
     ]
     return text_table(["predicted", "customers", "mean predicted", "observed churn"], rows, markdown)
+
+
+def importance_text(importance: dict[str, dict], top: int = 10) -> str:
+    """Per target, its ``top`` features by mean |contribution| on validation with their gain
+    share (``-``: the predictor has none; the reason follows), as ``train`` prints them."""
+    blocks = []
+    for target, record in importance.items():
+        rows_note = (
+            f"mean |contribution| in {record['unit']} over {record['rows']:,} of "
+            f"{record['validation_rows']:,} validation rows"
+            if record.get("method")
+            else f"no mean |contribution|: {record['contribution_missing']}"
+        )
+        lines = [f"{target} ({record['predictor']}; {rows_note})"]
+        rows = [
+            [
+                str(i + 1),
+                f["feature"],
+                fmt_metric(f["mean_abs_contribution"]),
+                "-" if f["gain"] is None else f"{f['gain']:.1%}",
+            ]
+            for i, f in enumerate(record["features"][:top])
+        ]
+        if rows:
+            table = text_table(["#", "feature", "mean |contribution|", "gain share"], rows)
+            lines += ["  " + line for line in table.splitlines()]
+        if record.get("gain_missing"):
+            lines.append(f"  no gain: {record['gain_missing']}")
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)

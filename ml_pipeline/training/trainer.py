@@ -17,6 +17,7 @@ from ml_pipeline.errors import PipelineError
 from ml_pipeline.features import FeatureBuilder
 from ml_pipeline.training.config import TrainConfig
 from ml_pipeline.training.fallback import challenge_with_btyd, check_purchase_days, train_fallback
+from ml_pipeline.training.importance import importance
 from ml_pipeline.training.labelled import check_labels, header_of, train_churn_on_labels, unused_label_warning
 from ml_pipeline.training.selection import TargetResult, TargetSelection, TimeSplit
 from ml_pipeline.training.targets import build_targets, target_names
@@ -40,6 +41,21 @@ class TrainResult:
     warnings: list[str] = field(default_factory=list)
     # which model was used and why: {"model": "rolling_windows" or "btyd_fallback", "why": ...}
     training: dict = field(default_factory=dict)
+
+    @property
+    def importance(self) -> dict[str, dict]:
+        """Every target's feature importance (see :mod:`ml_pipeline.training.importance`)."""
+        return {name: r.importance for name, r in self.targets.items() if r.importance is not None}
+
+
+def add_importance(results: dict[str, TargetResult], X_valid: pd.DataFrame | None, seed: int) -> float:
+    """Set the importance of every target that has none yet, its contributions averaged over
+    ``X_valid`` (None: no validation rows); returns the seconds it took."""
+    started = time.perf_counter()
+    for result in results.values():
+        if result.importance is None:
+            result.importance = importance(result.estimator, X_valid, seed)
+    return round(time.perf_counter() - started, 3)
 
 
 def check_trainable(log: EventLog) -> None:
@@ -149,6 +165,7 @@ def train(
             training["churn_label"] = header_of(log)
             churn_note = [f"churn: {results['churn'].note}"] if results["churn"].note else []
             notes += churn_note + label_notes
+        timings["importance_s"] = add_importance(results, None, config.random_state)
         timings["total_s"] = round(time.perf_counter() - started, 3)
         return TrainResult(builder, plan, config, results, dataset, timings, notes, training)
     X, Y, cut = build_dataset(log, builder, plan, progress, lambda s, f: report(s, 0.3 * f))
@@ -172,9 +189,14 @@ def train(
         # Not with a churn label: BG/NBD predicts the derived churn, not the label's.
         derived = {k: r for k, r in results.items() if not (k == "churn" and config.churn_label)}
         challenge = challenge_with_btyd(derived, X[split.valid], Y[split.valid], X_now, builder, config)
+    t_importance = add_importance(results, X[split.valid], config.random_state)
     warnings = ([why] if why else []) + [f"{name}: {r.note}" for name, r in results.items() if r.note]
     warnings += [n for n in challenge if "not compared" in n] + label_notes + unused
-    timings = {"features_s": round(t_features, 3), "total_s": round(time.perf_counter() - started, 3)}
+    timings = {
+        "features_s": round(t_features, 3),
+        "importance_s": t_importance,
+        "total_s": round(time.perf_counter() - started, 3),
+    }
     training = {
         "model": "rolling_windows",
         "why": why or "the log is long enough for the default window plan",

@@ -200,3 +200,10 @@ def test_a_log_too_short_for_windows_learns_churn_from_the_label_beside_the_fall
     assert result.targets["spend_total"].selected == "btyd_fallback"
     out = predict(load_bundle(save_bundle(result, log, tmp_path / "bundle")), log)
     assert len(out) == 300 and out["churn_probability"].between(0, 1).all()
+
+
+def test_the_label_model_importance_is_over_the_held_out_customers(labelled):
+    record = labelled.importance["churn"]
+    assert record["validation_rows"] == labelled.targets["churn"].metrics["label"]["held_out"]
+    assert record["rows"] == record["validation_rows"] and record["features"]
+    assert labelled.importance["spend_total"]["validation_rows"] == labelled.dataset["validation_rows"]

@@ -44,6 +44,11 @@ def test_train_prints_model_vs_baseline(small_log_csv, tmp_path, capsys):
     assert text.splitlines()[0].split() == ["target", "selected", "metric", "model", "baseline"]
     assert "roc_auc" in text and "gini" in text and "bundle written to" in text
     assert (out / "metadata.json").exists()
+    # the importance table: per target its top features by mean |contribution| with their gain share
+    table = text[text.index("feature importance of each production predictor") :]
+    for target in json.loads((out / "metadata.json").read_text())["targets"]:
+        assert f"\n{target} (" in table
+    assert "#  feature" in table and "mean |contribution|" in table and "gain share" in table
 
 
 def test_predict_writes_the_contract_columns(bundle_dir, small_log_csv, tmp_path, capsys):

@@ -219,3 +219,11 @@ def test_a_degenerate_bgnbd_fit_gives_finite_purchase_days():
     alive, purchases, none = bgnbd_quantities(params, x, t_x, age, 30)
     assert np.isfinite(purchases).all() and (purchases >= 0).all()
     assert purchases[0] == pytest.approx(alive[0] * 3 / 27 * 30)  # the NBD limit
+
+
+def test_the_fallback_has_importance_without_gain_or_validation_rows(fallback):
+    log, result, bundle = fallback
+    assert set(bundle.importance) == set(result.targets)
+    for record in bundle.importance.values():
+        assert record["predictor"] == "btyd_fallback" and record["rows"] == 0 and record["features"] == []
+        assert "BG/NBD" in record["gain_missing"] and "not validated" in record["contribution_missing"]
