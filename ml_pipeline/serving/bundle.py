@@ -38,6 +38,7 @@ from ml_pipeline.training.trainer import TrainResult
 
 FORMAT_VERSION = 2  # 2: RFM scores against a stored reference distribution
 DEFAULT_RISK_THRESHOLDS = {"medium": 0.3, "high": 0.5, "critical": 0.7}
+REFERENCE_FILE = "reference.json"  # the drift reference (ml_pipeline.monitoring), when trained with one
 
 
 def fingerprint(log: EventLog) -> str:
@@ -124,6 +125,7 @@ def save_bundle(
             },
             "timings": result.timings,
             "warnings": result.warnings,
+            "reference": REFERENCE_FILE if result.reference is not None else None,
             "library_versions": {
                 "ml_pipeline": __version__,
                 "python": platform.python_version(),
@@ -135,6 +137,8 @@ def save_bundle(
             },
         }
         (tmp / "metadata.json").write_text(json.dumps(meta, indent=2, default=_json_default) + "\n")
+        if result.reference is not None:
+            (tmp / REFERENCE_FILE).write_text(json.dumps(result.reference, default=_json_default))
         if out.exists():
             shutil.rmtree(out)
         tmp.rename(out)
@@ -153,11 +157,19 @@ def _json_default(value):
 class Bundle:
     """A loaded model bundle: rebuilds features and predicts every target."""
 
-    def __init__(self, path: Path, metadata: dict, builder: FeatureBuilder, predictors: dict):
+    def __init__(
+        self,
+        path: Path,
+        metadata: dict,
+        builder: FeatureBuilder,
+        predictors: dict,
+        reference: dict | None = None,
+    ):
         self.path = path
         self.metadata = metadata
         self.builder = builder
         self.predictors = predictors
+        self.reference = reference  # the drift reference; None for bundles without one
 
     @property
     def target_names(self) -> list[str]:
@@ -199,4 +211,6 @@ def load_bundle(path: str | Path) -> Bundle:
     predictors = {
         name: _load_target(entry, path, meta["features"]) for name, entry in meta["targets"].items()
     }
-    return Bundle(path, meta, FeatureBuilder.load(meta["feature_builder"], path), predictors)
+    reference_file = path / REFERENCE_FILE
+    reference = json.loads(reference_file.read_text()) if reference_file.exists() else None
+    return Bundle(path, meta, FeatureBuilder.load(meta["feature_builder"], path), predictors, reference)

@@ -15,6 +15,7 @@ from ml_pipeline.data.days import check_as_of
 from ml_pipeline.data.eventlog import EventLog, no_purchase_message
 from ml_pipeline.errors import PipelineError
 from ml_pipeline.features import FeatureBuilder
+from ml_pipeline.monitoring.reference import training_reference
 from ml_pipeline.training.config import TrainConfig
 from ml_pipeline.training.fallback import challenge_with_btyd, check_purchase_days, train_fallback
 from ml_pipeline.training.importance import importance
@@ -41,6 +42,7 @@ class TrainResult:
     warnings: list[str] = field(default_factory=list)
     # which model was used and why: {"model": "rolling_windows" or "btyd_fallback", "why": ...}
     training: dict = field(default_factory=dict)
+    reference: dict | None = None  # drift reference (ml_pipeline.monitoring); None: the fallback
 
     @property
     def importance(self) -> dict[str, dict]:
@@ -204,4 +206,5 @@ def train(
     if config.churn_label:
         training["churn_label"] = header_of(log)
     summary = _summary(log, builder, X, split)
-    return TrainResult(builder, plan, config, results, summary, timings, warnings, training)
+    reference = training_reference(X[split.valid], {k: r.estimator for k, r in results.items()}, log, as_of)
+    return TrainResult(builder, plan, config, results, summary, timings, warnings, training, reference)

@@ -1,0 +1,70 @@
+"""The drift reference of a trained model and the drift of a scored population against it.
+
+The reference is built from the rows of the validation cutoff(s): the customers' features as a
+scored population looks like, with the production predictors' predictions on them, and the
+shares of spend per product category and of events per event type in the training log.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ml_pipeline.data.eventlog import EventLog
+from ml_pipeline.models.base import Predictor
+from ml_pipeline.monitoring.drift import build_reference, compare
+
+# The predictions a reference describes, by the column names scoring writes.
+PREDICTIONS = {"churn_probability": "churn", "spend_total": "spend_total"}
+
+
+def scored(predictors: dict[str, Predictor], X: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The reference's predictions of ``predictors`` on ``X``, clipped as scoring clips them."""
+    values = X.to_numpy(dtype=np.float32)
+    out = {}
+    for column, target in PREDICTIONS.items():
+        if target in predictors:
+            p = predictors[target].predict(values)
+            out[column] = np.clip(p, 0.0, 1.0) if target == "churn" else np.maximum(p, 0.0)
+    return out
+
+
+def category_weights(log: EventLog, until_day: int | None = None) -> dict[str, dict[str, float]]:
+    """Spend per product category and events per event type, of the events before ``until_day``."""
+    end = log.n_events if until_day is None else log.end_before(until_day)
+    spend = log.is_spend()[:end] & (log.category[:end] >= 0)
+    amount = np.bincount(
+        log.category[:end][spend], weights=log.amount[:end][spend], minlength=len(log.categories)
+    )
+    events = np.bincount(log.etype[:end], minlength=len(log.event_types))
+    return {
+        "category_spend": {c: float(w) for c, w in zip(log.categories, amount) if w > 0},
+        "event_type": {t: float(n) for t, n in zip(log.event_types, events) if n > 0},
+    }
+
+
+def training_reference(
+    X: pd.DataFrame, predictors: dict[str, Predictor], log: EventLog, as_of: int
+) -> dict | None:
+    """The reference of the feature rows ``X`` (the validation cutoffs'); None without rows."""
+    if len(X) == 0:
+        return None
+    return build_reference(X, scored(predictors, X), category_weights(log, as_of))
+
+
+def drift_of_scoring(
+    bundle,
+    X: pd.DataFrame,
+    predictions: dict[str, np.ndarray],
+    categories: dict[str, dict[str, float]] | None = None,
+    thresholds: dict | None = None,
+) -> dict | None:
+    """The drift report of a scored population against ``bundle``'s reference; None without one.
+
+    ``predictions`` by scoring's column names (churn_probability, spend_total); ``categories``
+    as :func:`category_weights` gives them.
+    """
+    reference = getattr(bundle, "reference", None)
+    if reference is None:
+        return None
+    return compare(reference, X, predictions, categories, thresholds)

@@ -1,0 +1,199 @@
+"""Drift: the training reference in a bundle, PSI per feature and prediction, unseen categories."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ml_pipeline.data.eventlog import from_frame
+from ml_pipeline.data.synthetic import generate_events
+from ml_pipeline.errors import PipelineError
+from ml_pipeline.monitoring import (
+    DEFAULT_THRESHOLDS,
+    build_reference,
+    category_weights,
+    compare,
+    drift_of_scoring,
+    psi,
+    scored,
+)
+from ml_pipeline.serving.bundle import load_bundle, save_bundle
+from ml_pipeline.training.trainer import TrainConfig, build_dataset, train
+
+
+@pytest.fixture(scope="module")
+def population():
+    rng = np.random.default_rng(0)
+    n = 5000
+    X = pd.DataFrame(
+        {
+            "recency_days": rng.exponential(40.0, n),
+            "frequency_all": rng.poisson(3.0, n).astype(float),
+            "spend_90d": np.where(rng.random(n) < 0.1, np.nan, rng.gamma(2.0, 50.0, n)),
+        }
+    )
+    predictions = {"churn_probability": rng.beta(2, 5, n), "spend_total": rng.gamma(2.0, 40.0, n)}
+    return X, predictions
+
+
+def test_a_sample_against_itself_is_stable(population):
+    X, predictions = population
+    ref = build_reference(X, predictions, None)
+    report = compare(ref, X, predictions)
+    assert set(report["features"]) == set(X.columns)
+    for part in ("features", "predictions"):
+        for r in report[part].values():
+            assert r["psi"] == pytest.approx(0.0, abs=1e-12) and r["reading"] == "stable"
+    assert report["alerts"] == [] and report["missing"] == []
+    json.dumps(ref)  # JSON-able as it is
+
+
+def test_a_shifted_feature_alerts_by_name(population):
+    X, predictions = population
+    ref = build_reference(X, predictions, None)
+    shifted = X.assign(recency_days=X["recency_days"] + 60)
+    report = compare(ref, shifted, predictions)
+    assert report["features"]["recency_days"]["psi"] > 0.25
+    assert report["features"]["frequency_all"]["psi"] == pytest.approx(0.0, abs=1e-12)
+    [alert] = report["alerts"]
+    assert alert["kind"] == "feature_psi" and alert["name"] == "recency_days"
+    assert alert["threshold"] == 0.25 and alert["value"] > 0.25
+    assert alert["message"].startswith("feature recency_days: PSI ") and "(large shift)" in alert["message"]
+
+
+def test_a_shifted_prediction_alerts(population):
+    X, predictions = population
+    ref = build_reference(X, predictions, None)
+    moved = {**predictions, "churn_probability": np.clip(predictions["churn_probability"] + 0.3, 0, 1)}
+    report = compare(ref, X, moved)
+    assert [(a["kind"], a["name"]) for a in report["alerts"]] == [("prediction_psi", "churn_probability")]
+
+
+def test_psi_of_a_two_bin_example_by_hand():
+    ref = build_reference(pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0]}), {}, None, bins=2)
+    assert ref["features"]["x"]["edges"] == [2.5]
+    assert ref["features"]["x"]["shares"] == [0.5, 0.5] and ref["features"]["x"]["missing"] == 0.0
+    new = pd.DataFrame({"x": [1.0] * 8 + [4.0] * 2})  # 0.8 below the edge, 0.2 above
+    expected = (0.8 - 0.5) * math.log(0.8 / 0.5) + (0.2 - 0.5) * math.log(0.2 / 0.5)
+    # the missing slot is empty on both sides: floored to 1e-4 on both, it adds nothing
+    assert compare(ref, new, {})["features"]["x"]["psi"] == pytest.approx(expected, abs=1e-6)  # rounded to 6
+    assert float(psi([0.5, 0.5, 0.0], [0.8, 0.2, 0.0])) == pytest.approx(expected, abs=1e-9)
+
+
+def test_empty_bins_missing_values_and_a_constant_feature():
+    ref = build_reference(pd.DataFrame({"c": np.zeros(100), "x": np.arange(100.0)}), {}, None)
+    assert ref["features"]["c"] == {"kind": "values", "values": [0.0], "shares": [1.0, 0.0], "missing": 0.0}
+    # every new row in one bin (the others empty), half of x missing, and c takes a new value
+    new = pd.DataFrame({"c": np.full(50, 7.0), "x": np.r_[np.full(25, 99.0), np.full(25, np.nan)]})
+    report = compare(ref, new, {})
+    values = [r["psi"] for r in report["features"].values()]
+    assert all(np.isfinite(values))
+    floor = 1e-4
+    # c: all of the reference's share on 0, all of the new on a value it never had
+    assert report["features"]["c"]["psi"] == pytest.approx(2 * (1 - floor) * math.log(1 / floor), abs=1e-5)
+    # x: the same bins but half missing gives more PSI than none missing
+    only_top = compare(ref, pd.DataFrame({"c": np.zeros(50), "x": np.full(50, 99.0)}), {})
+    assert report["features"]["x"]["psi"] > only_top["features"]["x"]["psi"] > 0.25
+    same = compare(ref, pd.DataFrame({"c": np.zeros(10), "x": np.arange(0.0, 100.0, 10)}), {})
+    assert same["features"]["c"]["psi"] == 0.0
+
+
+def test_missing_shares_are_compared(population):
+    X, predictions = population
+    ref = build_reference(X, predictions, None)
+    assert ref["features"]["spend_90d"]["missing"] == pytest.approx(X["spend_90d"].isna().mean())
+    more_missing = X.assign(spend_90d=np.where(np.arange(len(X)) % 2 == 0, np.nan, X["spend_90d"]))
+    report = compare(ref, more_missing, predictions)
+    assert report["features"]["spend_90d"]["psi"] > 0.25
+    assert [a["name"] for a in report["alerts"]] == ["spend_90d"]
+
+
+def test_unseen_category_share():
+    X = pd.DataFrame({"x": np.arange(20.0)})
+    ref = build_reference(X, {}, {"category_spend": {"A": 60.0, "B": 40.0}})
+    assert ref["categories"] == {"category_spend": {"A": 0.6, "B": 0.4}}
+    report = compare(ref, X, {}, {"category_spend": {"A": 70.0, "C": 30.0}, "event_type": {"x": 1.0}})
+    assert report["categories"] == {"category_spend": {"unseen_share": 0.3, "unseen": ["C"]}}
+    [alert] = report["alerts"]
+    assert (alert["kind"], alert["name"], alert["value"], alert["threshold"]) == (
+        "unseen_share",
+        "category_spend",
+        0.3,
+        0.05,
+    )
+    assert "30%" in alert["message"] and "C" in alert["message"]
+
+
+def test_thresholds_override_the_defaults(population):
+    X, predictions = population
+    ref = build_reference(X, predictions, {"category_spend": {"A": 1.0, "B": 1.0}})
+    shifted = X.assign(recency_days=X["recency_days"] + 60)
+    cats = {"category_spend": {"A": 0.7, "C": 0.3}}
+    report = compare(ref, shifted, predictions, cats, thresholds={"feature_psi": 50.0, "unseen_share": 0.5})
+    assert report["alerts"] == []
+    assert report["thresholds"] == {**DEFAULT_THRESHOLDS, "feature_psi": 50.0, "unseen_share": 0.5}
+    strict = compare(ref, X, predictions, thresholds={"feature_psi": -1.0})
+    assert {a["name"] for a in strict["alerts"]} == set(X.columns)
+    assert all(a["threshold"] == -1.0 for a in strict["alerts"])
+    with pytest.raises(PipelineError, match="unknown drift threshold"):
+        compare(ref, X, predictions, thresholds={"psi": 0.1})
+
+
+def test_no_rows_and_absent_columns(population):
+    X, predictions = population
+    ref = build_reference(X, predictions, None)
+    assert compare(ref, X.iloc[:0], {})["alerts"] == []
+    report = compare(ref, X[["recency_days"]], {"churn_probability": predictions["churn_probability"]})
+    assert set(report["missing"]) == {"frequency_all", "spend_90d", "spend_total"}
+
+
+@pytest.fixture(scope="module")
+def trained_bundle(tmp_path_factory):
+    log = from_frame(generate_events(n_customers=500, n_events=6000, days=400, seed=5))
+    result = train(log, TrainConfig(models=("linear",), n_cutoffs=3, num_threads=1))
+    path = save_bundle(result, log, tmp_path_factory.mktemp("drift") / "bundle")
+    return log, result, path
+
+
+def test_a_trained_bundle_keeps_its_reference(trained_bundle, tmp_path):
+    log, result, path = trained_bundle
+    assert result.training["model"] == "rolling_windows" and result.reference is not None
+    assert (path / "reference.json").exists()
+    assert json.loads((path / "metadata.json").read_text())["reference"] == "reference.json"
+    bundle = load_bundle(path)
+    ref = bundle.reference
+    assert ref["rows"] == result.dataset["validation_rows"]
+    assert set(ref["features"]) == set(bundle.metadata["features"])
+    assert set(ref["predictions"]) == {"churn_probability", "spend_total"}
+    assert set(ref["categories"]) == {"category_spend", "event_type"}
+    # its own population (the validation cutoff's rows) scored by the loaded bundle: no alert
+    X, _, cut = build_dataset(log, bundle.builder, result.plan)
+    X_valid = X[np.isin(cut, result.plan.validation)]
+    report = drift_of_scoring(bundle, X_valid, scored(bundle.predictors, X_valid), category_weights(log))
+    assert report["alerts"] == [], report["alerts"]
+    assert max(r["psi"] for r in report["features"].values()) < 0.1
+    # a later population with every customer 60 days more recent-less: alerts name recency
+    late = X_valid.assign(**{c: X_valid[c] + 60 for c in X_valid.columns if c.startswith("recency")})
+    alerts = drift_of_scoring(bundle, late, scored(bundle.predictors, X_valid))["alerts"]
+    assert any(a["name"].startswith("recency") for a in alerts)
+
+
+def test_an_old_bundle_without_a_reference_still_loads_and_serves(trained_bundle, tmp_path):
+    from ml_pipeline.serving.scoring import predict
+
+    log, _, path = trained_bundle
+    old = tmp_path / "old"
+    shutil.copytree(path, old)
+    (old / "reference.json").unlink()
+    meta = json.loads((old / "metadata.json").read_text())
+    del meta["reference"]
+    (old / "metadata.json").write_text(json.dumps(meta))
+    bundle = load_bundle(old)
+    assert bundle.reference is None
+    assert drift_of_scoring(bundle, pd.DataFrame({"x": [1.0]}), {}) is None
+    assert len(predict(bundle, log, reasons=None)) > 0
