@@ -197,3 +197,13 @@ def test_an_old_bundle_without_a_reference_still_loads_and_serves(trained_bundle
     assert bundle.reference is None
     assert drift_of_scoring(bundle, pd.DataFrame({"x": [1.0]}), {}) is None
     assert len(predict(bundle, log, reasons=None)) > 0
+
+
+def test_the_short_log_fallback_keeps_no_reference(tmp_path):
+    log = from_frame(generate_events(n_customers=300, n_events=4000, days=21, seed=21))
+    result = train(log, TrainConfig(models=("linear",), num_threads=1))
+    assert result.training["model"] == "btyd_fallback" and result.reference is None
+    path = save_bundle(result, log, tmp_path / "bundle")
+    assert not (path / "reference.json").exists()
+    assert json.loads((path / "metadata.json").read_text())["reference"] is None
+    assert load_bundle(path).reference is None
