@@ -165,7 +165,7 @@ def _alerts(report: dict, limits: dict) -> list[dict]:
         limit = limits[f"{kind}_psi"]
         for name, r in report[key].items():
             if r["psi"] > limit:
-                message = f"{kind} {name}: PSI {r['psi']:.2f} > {limit:g} ({r['reading']})"
+                message = f"{kind} {name}: PSI {r['psi']:.3g} > {limit:g} ({r['reading']})"
                 alerts.append(
                     {
                         "kind": f"{kind}_psi",

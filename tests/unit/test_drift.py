@@ -103,6 +103,14 @@ def test_empty_bins_missing_values_and_a_constant_feature():
     assert same["features"]["c"]["psi"] == 0.0
 
 
+def test_decile_edges_are_deduplicated():
+    z = np.r_[np.zeros(60), np.arange(1.0, 41.0)]  # 60% zeros: the first six deciles are all 0
+    ref = build_reference(pd.DataFrame({"z": z}), {}, None)["features"]["z"]
+    assert ref["kind"] == "quantile" and ref["edges"] == sorted(set(ref["edges"]))
+    assert ref["edges"][0] == 0.0 and len(ref["shares"]) == len(ref["edges"]) + 1
+    assert ref["shares"][0] == 0.0 and ref["shares"][1] == pytest.approx(0.6)  # 0 <= z < next edge
+
+
 def test_missing_shares_are_compared(population):
     X, predictions = population
     ref = build_reference(X, predictions, None)
