@@ -16,6 +16,9 @@ from ml_pipeline.monitoring.drift import build_reference, compare
 
 # The predictions a reference describes, by the column names scoring writes.
 PREDICTIONS = {"churn_probability": "churn", "spend_total": "spend_total"}
+# Deciles and bin shares of 200,000 rows are within a fraction of a percent of the population's;
+# more rows would only cost training time and memory (a copy of the rows, their predictions).
+MAX_REFERENCE_ROWS = 200_000
 
 
 def scored(predictors: dict[str, Predictor], X: pd.DataFrame) -> dict[str, np.ndarray]:
@@ -44,12 +47,17 @@ def category_weights(log: EventLog, until_day: int | None = None) -> dict[str, d
 
 
 def training_reference(
-    X: pd.DataFrame, predictors: dict[str, Predictor], log: EventLog, as_of: int
+    X: pd.DataFrame, rows: np.ndarray, predictors: dict[str, Predictor], log: EventLog, as_of: int
 ) -> dict | None:
-    """The reference of the feature rows ``X`` (the validation cutoffs'); None without rows."""
-    if len(X) == 0:
+    """The reference of the feature rows ``X[rows]`` (the validation cutoffs'; ``rows`` a boolean
+    mask), at most :data:`MAX_REFERENCE_ROWS` of them drawn at random; None without rows."""
+    index = np.flatnonzero(rows)
+    if len(index) == 0:
         return None
-    return build_reference(X, scored(predictors, X), category_weights(log, as_of))
+    if len(index) > MAX_REFERENCE_ROWS:
+        index = np.sort(np.random.default_rng(0).choice(index, MAX_REFERENCE_ROWS, replace=False))
+    sample = X.iloc[index]
+    return build_reference(sample, scored(predictors, sample), category_weights(log, as_of))
 
 
 def drift_of_scoring(

@@ -206,5 +206,5 @@ def train(
     if config.churn_label:
         training["churn_label"] = header_of(log)
     summary = _summary(log, builder, X, split)
-    reference = training_reference(X[split.valid], {k: r.estimator for k, r in results.items()}, log, as_of)
+    reference = training_reference(X, split.valid, {k: r.estimator for k, r in results.items()}, log, as_of)
     return TrainResult(builder, plan, config, results, summary, timings, warnings, training, reference)

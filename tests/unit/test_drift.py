@@ -215,3 +215,16 @@ def test_the_short_log_fallback_keeps_no_reference(tmp_path):
     assert not (path / "reference.json").exists()
     assert json.loads((path / "metadata.json").read_text())["reference"] is None
     assert load_bundle(path).reference is None
+
+
+def test_a_large_validation_population_is_sampled(trained_bundle, monkeypatch):
+    from ml_pipeline.monitoring import reference as module
+
+    log, result, _ = trained_bundle
+    X, _, cut = build_dataset(log, result.builder, result.plan)
+    valid = np.isin(cut, result.plan.validation)
+    predictors = {k: r.estimator for k, r in result.targets.items()}
+    monkeypatch.setattr(module, "MAX_REFERENCE_ROWS", 50)
+    ref = module.training_reference(X, valid, predictors, log, result.plan.as_of)
+    assert ref["rows"] == 50 < valid.sum()
+    assert module.training_reference(X, np.zeros(len(X), bool), predictors, log, result.plan.as_of) is None
