@@ -5,8 +5,11 @@ metadata.json holds everything needed to rebuild features and predictors (featur
 categories, horizons, risk thresholds, baseline parameters), which model was trained and why
 (``training``: rolling windows, or the BG/NBD + Gamma-Gamma fallback for a short log), the
 validation metrics, each target's feature importance (``importance``: gain shares and mean
-|contribution| on validation, :mod:`ml_pipeline.training.importance`; absent in older bundles), a hash of the training data and the library versions. A bundle is written to a temporary sibling
-directory and renamed into place, so a failure never leaves half a bundle.
+|contribution| on validation, :mod:`ml_pipeline.training.importance`; absent in older bundles),
+a hash of the training data and the library versions. ``reference.json`` beside it (named by
+metadata's ``reference``; absent in older bundles and for the short-log fallback) holds the
+training population's drift reference (:mod:`ml_pipeline.monitoring`). A bundle is written to a
+temporary sibling directory and renamed into place, so a failure never leaves half a bundle.
 """
 
 from __future__ import annotations
