@@ -54,6 +54,8 @@ class Config:
     JOB_STALE_S: float = field(default_factory=lambda: float(_env("JOB_STALE_S", "60")))
     # How often the reconciler (Celery beat) looks for lost and stalled work.
     RECONCILE_EVERY_S: float = field(default_factory=lambda: float(_env("RECONCILE_EVERY_S", "30")))
+    # How often Celery beat looks for organizations' scheduled retrains and re-scores that are due.
+    SCHEDULES_EVERY_S: float = field(default_factory=lambda: float(_env("SCHEDULES_EVERY_S", "60")))
     # Queued and running jobs and datasets one organization may have; more answers 429.
     ORG_MAX_ACTIVE_JOBS: int = field(default_factory=lambda: int(_env("ORG_MAX_ACTIVE_JOBS", "10")))
     # Requests one API key may make, e.g. "600/minute" or "20/second;600/minute" (Flask-Limiter's

@@ -24,6 +24,7 @@ TASK_MODULES = [
     "hcl_server.tasks.bulk",
     "hcl_server.tasks.datasets",
     "hcl_server.tasks.reconcile",
+    "hcl_server.tasks.schedules",
     "hcl_server.tasks.training",
     "hcl_server.tasks.webhooks",
 ]
@@ -88,7 +89,14 @@ def init_celery(app: Flask) -> Celery:
                 "task": "hcl.reconcile",
                 "schedule": float(app.config["RECONCILE_EVERY_S"]),
                 "options": {"expires": float(app.config["RECONCILE_EVERY_S"]), "priority": 0},
-            }
+            },
+            # The organizations' schedules (services/schedules.py), looked at every SCHEDULES_EVERY_S;
+            # a message not taken within that time is dropped: the next pass still finds the run due.
+            "schedules": {
+                "task": "hcl.schedules.run_due",
+                "schedule": float(app.config["SCHEDULES_EVERY_S"]),
+                "options": {"expires": float(app.config["SCHEDULES_EVERY_S"]), "priority": 0},
+            },
         },
         beat_schedule_filename=str(Path(app.config["STORAGE_DIR"]) / "celerybeat-schedule"),
     )

@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
 "$BIN/flask" --app run db upgrade
-# -B: Celery beat inside the worker, so the reconciler runs on the embedded defaults too.
+# -B: Celery beat inside the worker, so the reconciler and the schedules run on the embedded defaults too.
 "$BIN/celery" -A celery_worker worker -B --loglevel=info --concurrency=1 &
 worker=$!
 trap 'kill "$worker" 2>/dev/null; wait "$worker" 2>/dev/null || true' EXIT INT TERM

@@ -1,4 +1,4 @@
-"""/api/v1/settings: the organization's settings (its risk thresholds)."""
+"""/api/v1/settings: the organization's settings (its risk thresholds, its schedules)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ from flask import g
 
 from hcl_server.api.auth import require_api_key
 from hcl_server.api.multipart import Blueprint
+from hcl_server.api.schedule_schemas import SchedulesIn, SchedulesOut
 from hcl_server.api.schemas import RiskThresholds, RiskThresholdsOut
-from hcl_server.services import settings
+from hcl_server.services import schedules, settings
 
 blp = Blueprint("settings", __name__, url_prefix="/api/v1/settings", description="Organization settings")
 blp.before_request(require_api_key)
@@ -36,3 +37,25 @@ def put_risk_thresholds(body):
 def delete_risk_thresholds():
     """Forget the organization's own thresholds: the production model's apply again."""
     return settings.reset_risk_thresholds(g.org_id)
+
+
+@blp.route("/schedules", methods=["GET"])
+@blp.response(200, SchedulesOut)
+def get_schedules():
+    """The organization's schedules: ``retrain`` (train on the latest dataset that was read) and
+    ``rescore`` (score the latest succeeded bulk job's file again with the production model), each
+    with its next fire time and how its last run went, or null when not set."""
+    return schedules.get_schedules(g.org_id)
+
+
+@blp.route("/schedules", methods=["PUT"])
+@blp.arguments(SchedulesIn)
+@blp.response(200, SchedulesOut)
+@blp.errors(400, 409, 413)
+def put_schedules(body):
+    """Set schedules as cron expressions (5 fields) read in an IANA time zone: each kind given
+    replaces that schedule, null removes it, a kind left out is left as it is. A new or changed
+    schedule first runs at its next fire time; a run missed while the service was down runs once,
+    at the next pass, however many fire times were missed. 409: another request changed the
+    schedules at the same moment."""
+    return schedules.set_schedules(g.org_id, body)

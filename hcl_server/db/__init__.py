@@ -10,6 +10,7 @@ from hcl_server.db.models import (
     ModelVersion,
     Organization,
     Prediction,
+    Schedule,
     Webhook,
     WebhookDelivery,
 )
@@ -24,6 +25,7 @@ __all__ = [
     "ModelVersion",
     "Organization",
     "Prediction",
+    "Schedule",
     "Webhook",
     "WebhookDelivery",
 ]

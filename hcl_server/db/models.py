@@ -1,5 +1,5 @@
 """Tables: organizations and their keys, datasets, jobs, model versions with their aliases and the
-aliases' log, stored predictions, webhooks and their deliveries."""
+aliases' log, stored predictions, webhooks and their deliveries, schedules."""
 
 from __future__ import annotations
 
@@ -259,3 +259,25 @@ class WebhookDelivery(TimestampMixin, db.Model):
     last_error: Mapped[str | None] = mapped_column(Text)
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     history: Mapped[list] = mapped_column(JSON, nullable=False, default=list)
+
+
+SCHEDULE_KINDS = ("retrain", "rescore")
+
+
+class Schedule(TimestampMixin, db.Model):
+    """An organization's recurring work of one kind (retrain, rescore): a cron expression read in
+    its time zone. ``last_due_at`` is the latest fire time already taken (or when the schedule was
+    set: earlier fire times never run); ``last_run_at``, ``last_job_id`` and ``last_error`` tell
+    how the last run that fired went (services.schedules)."""
+
+    __tablename__ = "schedules"
+    __table_args__ = (UniqueConstraint("organization_id", "kind"),)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"), nullable=False, index=True)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)  # retrain | rescore
+    cron: Mapped[str] = mapped_column(String(200), nullable=False)
+    timezone: Mapped[str] = mapped_column(String(64), nullable=False)
+    last_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_run_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_job_id: Mapped[str | None] = mapped_column(String(36))
+    last_error: Mapped[str | None] = mapped_column(Text)

@@ -20,6 +20,7 @@ class TrainingParams:
     as_of: str | None = None  # YYYY-MM-DD
     models: list[str] | None = None
     churn_label: bool | None = None  # learn churn from the dataset's churn label column
+    trigger: str | None = None  # "schedule" for a scheduled retrain (services.schedules); not an API field
 
     def to_dict(self) -> dict:
         """The JSON column's dict: only the values that were given."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -45,14 +46,43 @@ def create_bulk_job(org_id: str, upload, name: str | None, as_of: str | None, re
     priority = admit(org_id)
     job = Job(id=new_id(), organization_id=org_id, kind="bulk", model_version_id=mv.id)
     filename, key, size = save_upload(upload, org_id, "bulk", job.id)
+    stored = StoredFile(filename=filename, storage_key=key, size_bytes=size)
+    return _commit_and_enqueue(job, stored, name or filename, as_of, options.to_dict(), priority)
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    """An upload already in storage, as a bulk job's params name it."""
+
+    filename: str
+    storage_key: str
+    size_bytes: int
+
+
+def create_bulk_job_from_stored(
+    org_id: str, stored: StoredFile, name: str, as_of: str | None, read_options: dict | None
+) -> Job:
+    """A bulk job over a file already in storage (a scheduled re-score of an earlier job's upload),
+    pinned to the current production model, with the given reading options (ReadOptions.to_dict());
+    committed, then enqueued. Raises Conflict without a production model, TooManyJobs at the
+    organization's limit."""
+    mv = production_model(org_id)
+    priority = admit(org_id)
+    job = Job(id=new_id(), organization_id=org_id, kind="bulk", model_version_id=mv.id)
+    return _commit_and_enqueue(job, stored, name, as_of, read_options, priority)
+
+
+def _commit_and_enqueue(
+    job: Job, stored: StoredFile, name: str, as_of: str | None, read_options: dict | None, priority: int
+) -> Job:
     job.params = BulkParams(
-        name=name or filename,
-        filename=filename,
-        storage_key=key,
-        size_bytes=size,
+        name=name,
+        filename=stored.filename,
+        storage_key=stored.storage_key,
+        size_bytes=stored.size_bytes,
         as_of=as_of,
         partition_customers=current_app.config["BULK_PARTITION_CUSTOMERS"],
-        read_options=options.to_dict(),
+        read_options=read_options,
     ).to_dict()
     db.session.add(job)
     db.session.commit()
