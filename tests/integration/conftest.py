@@ -7,6 +7,7 @@ which turns every such skip into a failure, so CI always runs them.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import socket
@@ -30,12 +31,13 @@ def unavailable(reason: str):
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="session")
-def pg_url():
-    """A fresh schema in the test database, dropped at the end."""
+@contextlib.contextmanager
+def fresh_schema(prefix: str = "hcl_it"):
+    """The URL of a new, empty schema in the test database, dropped on exit; skips (fails under
+    HCL_REQUIRE_SERVICES=1) when PostgreSQL does not answer."""
     import sqlalchemy as sa
 
-    schema = f"hcl_it_{secrets.token_hex(4)}"
+    schema = f"{prefix}_{secrets.token_hex(4)}"
     try:
         engine = sa.create_engine(PG_URL)
         with engine.begin() as conn:
@@ -43,10 +45,25 @@ def pg_url():
     except Exception as exc:
         unavailable(f"PostgreSQL not reachable at {PG_URL}: {str(exc).splitlines()[0]}")
     sep = "&" if "?" in PG_URL else "?"
-    yield f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
-    with engine.begin() as conn:
-        conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
-    engine.dispose()
+    try:
+        yield f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
+        engine.dispose()
+
+
+@pytest.fixture
+def new_schema():
+    """:func:`fresh_schema` for a test that needs a schema of its own (e.g. to run migrations)."""
+    return fresh_schema
+
+
+@pytest.fixture(scope="session")
+def pg_url():
+    """A fresh schema in the test database, dropped at the end."""
+    with fresh_schema() as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

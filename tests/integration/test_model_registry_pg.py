@@ -4,11 +4,8 @@ and the registry migration's back-fill there (tests/registry_migration.py)."""
 from __future__ import annotations
 
 import json
-import os
-import secrets
 
 import pytest
-import sqlalchemy as sa
 from registry_migration import check_back_fill
 
 pytestmark = pytest.mark.integration
@@ -75,22 +72,6 @@ def test_promote_rollback_and_history(it_app, it_org, trained):
     assert client.post("/api/v1/models/2/promote", headers={"X-API-Key": other["api_key"]}).status_code == 404
 
 
-def test_the_migration_back_fills_on_postgres():
-    url = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-    schema = f"hcl_mig_{secrets.token_hex(4)}"
-    try:
-        engine = sa.create_engine(url)
-        with engine.begin() as conn:
-            conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
-    except Exception as exc:
-        reason = f"PostgreSQL not reachable at {url}: {str(exc).splitlines()[0]}"
-        if os.environ.get("HCL_REQUIRE_SERVICES") == "1":  # as tests/integration/conftest.py
-            pytest.fail(reason, pytrace=False)
-        pytest.skip(reason)
-    try:
-        sep = "&" if "?" in url else "?"
-        check_back_fill(f"{url}{sep}options=-csearch_path%3D{schema}")
-    finally:
-        with engine.begin() as conn:
-            conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
-        engine.dispose()
+def test_the_migration_back_fills_on_postgres(new_schema):
+    with new_schema("hcl_mig") as url:
+        check_back_fill(url)
