@@ -123,9 +123,11 @@ def org(make_org):
     return make_org("Acme")
 
 
-@pytest.fixture
-def wait(client, worker):
-    """Poll a status URL until it is no longer queued or running (the worker does the work)."""
+@pytest.fixture(scope="session")
+def wait(app, worker):
+    """Poll a status URL until it is no longer queued or running (the worker does the work);
+    session-wide, so module fixtures that start jobs can wait too."""
+    client = app.test_client()
 
     def poll(url: str, key: str, timeout: float = 180.0) -> dict:
         deadline = time.monotonic() + timeout

@@ -28,6 +28,16 @@ def scored(app, org, log_bytes, upload, trained):
     return body
 
 
+def _xlsx_download(client, key: dict, job_id: str):
+    """The job's .xlsx download, once written (it is written after the job succeeds)."""
+    for _ in range(120):
+        xlsx = client.get(f"{BULK}/{job_id}/download", headers=key, query_string={"format": "xlsx"})
+        if xlsx.status_code != 409:
+            return xlsx
+        time.sleep(0.5)
+    return xlsx
+
+
 def test_bulk_job_summary(scored):
     assert scored["total_customers"] == 401 and scored["name"] == "nightly" and scored["model_version"] == 1
     summary = scored["summary"]
@@ -84,11 +94,7 @@ def test_downloads_have_the_cli_columns_and_no_formulas(client, org, scored):
     assert all(stored[c] == (written[c].split("; ") if written[c] else []) for c in common)
     assert all(len(r) <= 3 for r in stored.values()) and sum(map(bool, stored.values())) > 300
     assert '\'=HYPERLINK("http://x")' in set(frame["customer_id"])
-    for _ in range(120):  # the Excel file is written after the job succeeds
-        xlsx = client.get(f"{BULK}/{scored['id']}/download", headers=key, query_string={"format": "xlsx"})
-        if xlsx.status_code != 409:
-            break
-        time.sleep(0.5)
+    xlsx = _xlsx_download(client, key, scored["id"])
     assert xlsx.status_code == 200, xlsx.get_json()
     ws = openpyxl.load_workbook(io.BytesIO(xlsx.data)).active
     ids = [row[0] for row in ws.iter_rows(min_row=2, values_only=False)]
@@ -112,11 +118,7 @@ def test_category_spends_add_up_to_the_total_everywhere_they_are_written(client,
     cats = [c for c in frame.columns if c.startswith("spend_") and c != "spend_total"]
     assert "spend_other" in cats and frame["spend_total"].sum() > 0
     assert (frame[cats].sum(axis=1) - frame["spend_total"]).abs().max() <= 0.005 * len(cats) + 1e-9
-    for _ in range(120):  # the Excel file is written after the job succeeds
-        xlsx = client.get(f"{BULK}/{scored['id']}/download", headers=key, query_string={"format": "xlsx"})
-        if xlsx.status_code != 409:
-            break
-        time.sleep(0.5)
+    xlsx = _xlsx_download(client, key, scored["id"])
     assert xlsx.status_code == 200, xlsx.get_json()
     rows = list(openpyxl.load_workbook(io.BytesIO(xlsx.data)).active.iter_rows(values_only=True))
     sheet = pd.DataFrame(rows[1:], columns=rows[0])

@@ -71,26 +71,6 @@ def dataset_org(app, make_org, log_bytes, upload_dataset, wait):
     return org
 
 
-@pytest.fixture(scope="module")
-def wait(app, worker):
-    """The service conftest's ``wait``, for module-scoped fixtures."""
-    import time
-
-    client = app.test_client()
-
-    def poll(url: str, key: str, timeout: float = 180.0) -> dict:
-        deadline = time.monotonic() + timeout
-        while True:
-            body = client.get(url, headers={"X-API-Key": key}).get_json()
-            if body.get("status") not in ("queued", "running"):
-                return body
-            assert worker.poll() is None, "the worker exited"
-            assert time.monotonic() < deadline, f"{url} still {body.get('status')}: {body}"
-            time.sleep(0.5)
-
-    return poll
-
-
 def test_put_then_get_shows_the_schedules_with_their_next_run(client, make_org):
     org, other = make_org("Schedules"), make_org("Someone else")
     assert client.get(URL, headers=headers(org)).get_json() == {"retrain": None, "rescore": None}

@@ -36,22 +36,6 @@ def client(app):  # module-scoped: the fixtures above are
     return app.test_client()
 
 
-@pytest.fixture(scope="module")
-def wait(client, worker):
-    import time
-
-    def poll(url: str, key: str, timeout: float = 180.0) -> dict:
-        deadline = time.monotonic() + timeout
-        while True:
-            body = client.get(url, headers={"X-API-Key": key}).get_json()
-            if body.get("status") not in ("queued", "running") or time.monotonic() > deadline:
-                return body
-            assert worker.poll() is None, f"the worker exited with {worker.returncode}"
-            time.sleep(0.5)
-
-    return poll
-
-
 def test_a_three_week_log_trains_the_fallback_and_says_why(client, short_shop):
     shop, job = short_shop
     assert job["status"] == "succeeded", job
