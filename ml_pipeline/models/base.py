@@ -89,6 +89,15 @@ class Predictor(ABC):
         Raises PipelineError when a file the entry names is missing."""
 
 
+def sample_index(index: np.ndarray, limit: int, seed: int) -> np.ndarray:
+    """``index`` (row positions, ascending) when it has at most ``limit`` entries, else ``limit``
+    of them drawn at random without replacement (numpy ``default_rng(seed)``), ascending: the one
+    way model selection, importance and the drift reference thin large row sets."""
+    if len(index) <= limit:
+        return index
+    return np.sort(np.random.default_rng(seed).choice(index, limit, replace=False))
+
+
 class TrainingRows:
     """Stacked training rows (a frame or a matrix) and the forms models train on, built once on
     first use and shared by every target's models (e.g. LightGBM's binned rows)."""

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ml_pipeline.data.eventlog import EventLog
-from ml_pipeline.models.base import Predictor
+from ml_pipeline.models.base import Predictor, sample_index
 from ml_pipeline.monitoring.drift import build_reference, compare
 
 # The predictions a reference describes, by the column names scoring writes.
@@ -54,9 +54,7 @@ def training_reference(
     index = np.flatnonzero(rows)
     if len(index) == 0:
         return None
-    if len(index) > MAX_REFERENCE_ROWS:
-        index = np.sort(np.random.default_rng(0).choice(index, MAX_REFERENCE_ROWS, replace=False))
-    sample = X.iloc[index]
+    sample = X.iloc[sample_index(index, MAX_REFERENCE_ROWS, 0)]
     return build_reference(sample, scored(predictors, sample), category_weights(log, as_of))
 
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ml_pipeline.models.base import Predictor
+from ml_pipeline.models.base import Predictor, sample_index
 
 MAX_ROWS = 5_000
 METHOD = "exact"  # tree SHAP (see the module docstring for why not "path")
@@ -43,10 +43,7 @@ def importance(predictor: Predictor, X_valid: pd.DataFrame | None, seed: int = 0
     rows = 0
     contribution = None
     if X_valid is not None and len(X_valid):
-        sample = X_valid
-        if len(X_valid) > MAX_ROWS:
-            pick = np.sort(np.random.default_rng(seed).choice(len(X_valid), MAX_ROWS, replace=False))
-            sample = X_valid.iloc[pick]
+        sample = X_valid.iloc[sample_index(np.arange(len(X_valid)), MAX_ROWS, seed)]
         contribution = np.abs(predictor.contributions(sample, method=METHOD)).mean(axis=0)
         rows = len(sample)
     features = [

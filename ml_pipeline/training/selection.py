@@ -17,7 +17,7 @@ import pandas as pd
 
 from ml_pipeline.features import FeatureBuilder
 from ml_pipeline.features.behaviour import WINDOWS
-from ml_pipeline.models.base import LinkedModel, Predictor, TrainingRows
+from ml_pipeline.models.base import LinkedModel, Predictor, TrainingRows, sample_index
 from ml_pipeline.models.baselines import Baseline, LastWindowSpendBaseline, RecencyRateBaseline
 from ml_pipeline.models.registry import make_model
 from ml_pipeline.training.config import TrainConfig
@@ -159,9 +159,9 @@ class TargetSelection:
         config, split = self.config, self.split
         inner = np.flatnonzero(split.inner)
         if len(inner) and len(np.unique(y[inner])) > 1:
-            idx = _sample(inner, config.selection_rows, config.random_state)
+            idx = sample_index(inner, config.selection_rows, config.random_state)
             return model.fit_on(self.rows, idx, y[idx], eval_set=(self.X_inner_valid, y[split.inner_valid]))
-        idx = _sample(np.flatnonzero(split.train), config.selection_rows, config.random_state)
+        idx = sample_index(np.flatnonzero(split.train), config.selection_rows, config.random_state)
         return model.fit_on(self.rows, idx, y[idx], n_rounds=config.fixed_rounds)
 
     def production_model(self, target: str, kind: str, y: np.ndarray, rounds: int | None) -> LinkedModel:
@@ -194,9 +194,3 @@ class TargetSelection:
 
     def _calibrates(self, target: str) -> bool:
         return self.config.calibrate_churn and target == "churn"
-
-
-def _sample(index: np.ndarray, limit: int, seed: int) -> np.ndarray:
-    if len(index) <= limit:
-        return index
-    return np.sort(np.random.default_rng(seed).choice(index, limit, replace=False))
