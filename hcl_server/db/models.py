@@ -1,5 +1,6 @@
 """Tables: organizations and their keys, datasets, jobs, model versions with their aliases and the
-aliases' log, stored predictions, webhooks and their deliveries, schedules."""
+aliases' log, stored predictions (and the candidate's, in shadow), drift reports, realized
+outcomes, webhooks and their deliveries, schedules."""
 
 from __future__ import annotations
 
@@ -47,6 +48,11 @@ class Organization(TimestampMixin, db.Model):
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     name: Mapped[str] = mapped_column(String(200), nullable=False)
     risk_thresholds: Mapped[dict | None] = mapped_column(JSON)
+    # Overrides of ml_pipeline.monitoring.drift.DEFAULT_THRESHOLDS ({feature_psi, prediction_psi,
+    # unseen_share}); None: the defaults.
+    drift_thresholds: Mapped[dict | None] = mapped_column(JSON)
+    # Automatic promotion of the candidate ({enabled, margin, ...}, services.champion); None: off.
+    auto_promotion: Mapped[dict | None] = mapped_column(JSON)
 
 
 class ApiKey(TimestampMixin, db.Model):
@@ -201,6 +207,9 @@ class BulkPartition(db.Model):
     # Deliveries that claimed it (services.jobs.claim_partition); the third death fails the job.
     attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
     heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The partition's counts per drift-reference bin (features, predictions) and its category
+    # weights, summed over partitions by the job's drift task; None: the model has no reference.
+    drift_counts: Mapped[dict | None] = mapped_column(JSON)
 
 
 class Prediction(db.Model):
@@ -219,6 +228,62 @@ class Prediction(db.Model):
     spend: Mapped[dict] = mapped_column(JSON, nullable=False, default=dict)
     reasons: Mapped[list] = mapped_column(JSON, nullable=False, default=list, server_default="[]")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False)
+
+
+class ShadowPrediction(db.Model):
+    """A candidate model's prediction of a customer in a bulk job, scored in shadow: stored apart
+    from the job's predictions, never in its downloads; compared with them once outcomes mature."""
+
+    __tablename__ = "shadow_predictions"
+    __table_args__ = (UniqueConstraint("job_id", "model_version_id", "customer_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"), nullable=False, index=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id"), nullable=False, index=True)
+    model_version_id: Mapped[str] = mapped_column(ForeignKey("model_versions.id"), nullable=False, index=True)
+    partition: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    customer_id: Mapped[str] = mapped_column(String(200), nullable=False)
+    churn_probability: Mapped[float] = mapped_column(Float, nullable=False)
+    spend_total: Mapped[float] = mapped_column(Float, nullable=False)
+    spend: Mapped[dict] = mapped_column(JSON, nullable=False, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False)
+
+
+class DriftReport(TimestampMixin, db.Model):
+    """A bulk job's drift against its model's training reference (ml_pipeline.monitoring.drift
+    .compare's report, with its alerts); one per job, written by the job's drift task."""
+
+    __tablename__ = "drift_reports"
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id"), primary_key=True)
+    organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"), nullable=False, index=True)
+    model_version_id: Mapped[str | None] = mapped_column(ForeignKey("model_versions.id"), index=True)
+    status: Mapped[str] = mapped_column(
+        String(16), nullable=False, default="pending"
+    )  # pending | done | failed | no_reference
+    report: Mapped[dict | None] = mapped_column(JSON)
+    alerts: Mapped[list] = mapped_column(JSON, nullable=False, default=list)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class Outcome(TimestampMixin, db.Model):
+    """How one model version's stored predictions of one bulk job turned out, scored against a
+    newer log (a dataset or a bulk job's file) that covers the horizon after the job's as-of date.
+    ``shadow``: the predictions are the candidate's shadow ones. ``metrics``: {churn: {auc, brier,
+    calibration, ...}, spend: {...}}; ``comparison``: the paired test against the job's production
+    predictions on the same customers (shadow rows only)."""
+
+    __tablename__ = "outcomes"
+    __table_args__ = (UniqueConstraint("job_id", "model_version_id", "source_id"),)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"), nullable=False, index=True)
+    model_version_id: Mapped[str] = mapped_column(ForeignKey("model_versions.id"), nullable=False, index=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id"), nullable=False, index=True)
+    shadow: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    source_kind: Mapped[str] = mapped_column(String(16), nullable=False)  # dataset | bulk
+    source_id: Mapped[str] = mapped_column(String(36), nullable=False)
+    as_of: Mapped[str] = mapped_column(String(10), nullable=False)  # ISO date of the predictions
+    customers: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    metrics: Mapped[dict] = mapped_column(JSON, nullable=False, default=dict)
+    comparison: Mapped[dict | None] = mapped_column(JSON)
 
 
 class Webhook(TimestampMixin, db.Model):
