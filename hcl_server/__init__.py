@@ -64,6 +64,7 @@ def register_blueprints(app: Flask) -> None:
         api_keys,
         bulk,
         customers,
+        dashboard,
         datasets,
         docs,
         health,
@@ -89,6 +90,7 @@ def register_blueprints(app: Flask) -> None:
         settings.blp,
         api_keys.blp,
         webhooks.blp,
+        dashboard.blp,
     ):
         openapi.register_blueprint(blp)
 

@@ -179,3 +179,18 @@ def trained(app, org, log_bytes, worker, upload_dataset):
             break
         time.sleep(0.5)
     return {"dataset": body, "job": done}
+
+
+@pytest.fixture(scope="session")
+def scored(app, org, log_bytes, upload, trained):
+    """A bulk job over the whole log (3 partitions of at most 150 customers), finished."""
+    client = app.test_client()
+    r = upload(client, "/api/v1/bulk-jobs", org["api_key"], log_bytes, "nightly.csv", name="nightly")
+    assert r.status_code == 202, r.get_json()
+    for _ in range(600):
+        body = client.get(r.headers["Location"], headers={"X-API-Key": org["api_key"]}).get_json()
+        if body["status"] not in ("queued", "running"):
+            break
+        time.sleep(0.5)
+    assert body["status"] == "succeeded", body
+    return body

@@ -13,21 +13,6 @@ import pytest
 BULK = "/api/v1/bulk-jobs"
 
 
-@pytest.fixture(scope="session")
-def scored(app, org, log_bytes, upload, trained):
-    """A bulk job over the whole log (3 partitions of at most 150 customers), finished."""
-    client = app.test_client()
-    r = upload(client, BULK, org["api_key"], log_bytes, "nightly.csv", name="nightly")
-    assert r.status_code == 202, r.get_json()
-    for _ in range(600):
-        body = client.get(r.headers["Location"], headers={"X-API-Key": org["api_key"]}).get_json()
-        if body["status"] not in ("queued", "running"):
-            break
-        time.sleep(0.5)
-    assert body["status"] == "succeeded", body
-    return body
-
-
 def _xlsx_download(client, key: dict, job_id: str):
     """The job's .xlsx download, once written (it is written after the job succeeds)."""
     for _ in range(120):
