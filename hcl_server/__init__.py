@@ -67,6 +67,7 @@ def register_blueprints(app: Flask) -> None:
         datasets,
         docs,
         health,
+        outcomes,
         predict,
         registry,
         settings,
@@ -89,6 +90,7 @@ def register_blueprints(app: Flask) -> None:
         settings.blp,
         api_keys.blp,
         webhooks.blp,
+        outcomes.blp,
     ):
         openapi.register_blueprint(blp)
 

@@ -22,6 +22,7 @@ from hcl_server.db.models import utcnow
 from hcl_server.db.params import BulkParams
 from hcl_server.extensions import db
 from hcl_server.repositories import jobs, model_versions, partitions, predictions
+from hcl_server.services import outcomes
 from hcl_server.services.bulk import result_prefix
 from hcl_server.services.bulk_results import (
     concat_csv,
@@ -273,6 +274,8 @@ def merge(job: Job) -> None:
     )
     if done and total <= EXCEL_MAX_ROWS:
         enqueue_later("hcl.bulk.xlsx", job.id, priority=EXCEL_PRIORITY)
+    if done:
+        outcomes.request_scoring(job.organization_id, "bulk", job.id)  # its file may mature older jobs
 
 
 def _fetched(keys: Iterator[str]) -> Iterator[Path]:

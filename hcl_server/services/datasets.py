@@ -133,3 +133,7 @@ def profile_dataset(dataset: Dataset) -> None:
     dataset.status = "succeeded"
     job_ended(dataset, "succeeded")
     db.session.commit()
+    # Imported here: services.outcomes reads datasets with this module's read_events.
+    from hcl_server.services.outcomes import request_scoring
+
+    request_scoring(dataset.organization_id, "dataset", dataset.id)  # a newer log matures predictions

@@ -134,7 +134,9 @@ def realized_metrics(predicted: pd.DataFrame, actual: pd.DataFrame) -> dict:
             pred = p[col].to_numpy(dtype=float)
             known = ~np.isnan(pred)
             if known.any():
-                out["categories"][col[len("spend_") :]] = spend_metrics(a[col].to_numpy(float)[known], pred[known])
+                out["categories"][col[len("spend_") :]] = spend_metrics(
+                    a[col].to_numpy(float)[known], pred[known]
+                )
     return out
 
 
@@ -164,7 +166,12 @@ def _paired(diff: np.ndarray, a: np.ndarray, b: np.ndarray) -> dict:
     if len(diff) < 2 or np.allclose(diff, 0.0):
         return {"difference": mean, "statistic": float("nan"), "p_value": float("nan"), "test": "ttest_rel"}
     t = ttest_rel(a, b)
-    return {"difference": mean, "statistic": float(t.statistic), "p_value": float(t.pvalue), "test": "ttest_rel"}
+    return {
+        "difference": mean,
+        "statistic": float(t.statistic),
+        "p_value": float(t.pvalue),
+        "test": "ttest_rel",
+    }
 
 
 def paired_comparison(actual: pd.DataFrame, candidate: pd.DataFrame, production: pd.DataFrame) -> dict:

@@ -101,7 +101,10 @@ def test_per_category_metrics_where_predicted(log):
     targets = [*top, "other"]
     ids = log.customer_ids[np.unique(log.customer[: log.end_before(as_of)])]
     y, _ = actuals(log, as_of, ids, **H, top_categories=top, category_targets=targets)
-    assert [c for c in y.columns if c.startswith("spend_")] == ["spend_total", *(f"spend_{c}" for c in targets)]
+    assert [c for c in y.columns if c.startswith("spend_")] == [
+        "spend_total",
+        *(f"spend_{c}" for c in targets),
+    ]
     stored = pd.DataFrame(
         {
             "customer_id": ids,
@@ -111,7 +114,9 @@ def test_per_category_metrics_where_predicted(log):
         }
     )
     m = realized_metrics(predictions_frame(stored), y)
-    assert list(m["categories"]) == [top[0]] and m["categories"][top[0]]["mae"] == pytest.approx(0.0, abs=1e-9)
+    assert list(m["categories"]) == [top[0]] and m["categories"][top[0]]["mae"] == pytest.approx(
+        0.0, abs=1e-9
+    )
 
 
 def test_delong_matches_sklearn_and_a_better_candidate_is_significant(truth):
@@ -121,9 +126,13 @@ def test_delong_matches_sklearn_and_a_better_candidate_is_significant(truth):
     good = label * 0.3 + rng.random(len(y)) * 0.7  # overlapping classes: AUC below 1
     noisy = rng.random(len(y))
     auc, cov = delong(label, np.vstack([good, noisy]))
-    assert auc[0] == pytest.approx(roc_auc_score(label, good)) and auc[1] == pytest.approx(roc_auc_score(label, noisy))
+    assert auc[0] == pytest.approx(roc_auc_score(label, good)) and auc[1] == pytest.approx(
+        roc_auc_score(label, noisy)
+    )
     assert cov.shape == (2, 2) and cov[0, 0] > 0
-    out = paired_comparison(y, _frame(y, good, y["spend_total"] * 1.1), _frame(y, noisy, y["spend_total"] * 3))
+    out = paired_comparison(
+        y, _frame(y, good, y["spend_total"] * 1.1), _frame(y, noisy, y["spend_total"] * 3)
+    )
     assert out["customers"] == len(y)
     assert out["roc_auc"]["difference"] > 0.2 and out["roc_auc"]["p_value"] < 1e-6
     assert out["brier"]["difference"] < 0 and out["brier"]["p_value"] < 1e-6
