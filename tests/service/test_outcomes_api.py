@@ -218,3 +218,25 @@ def test_auto_promotion_settings(client, make_org):
         bad = client.put(AUTO, headers=h, json=body)
         assert bad.status_code == 422 and field in str(bad.get_json()["error"]["details"]), bad.get_json()
     assert client.get(AUTO, headers=h).get_json()["enabled"] is True
+
+
+def test_answers_with_outcomes_match_the_openapi_document(client, matured):
+    """The contract test sees these endpoints with no outcome yet; here with production and
+    shadow outcomes, comparisons and decisions, null metrics included."""
+    from openapi_schema_validator import OAS30Validator
+
+    document = client.get("/api/v1/openapi.json").get_json()
+    h, job_id = matured["h"], matured["job"]["id"]
+    for template, url in (
+        ("/api/v1/models/{version}/outcomes", "/api/v1/models/1/outcomes"),
+        ("/api/v1/models/{version}/outcomes", "/api/v1/models/2/outcomes"),
+        ("/api/v1/bulk-jobs/{job_id}/outcomes", f"/api/v1/bulk-jobs/{job_id}/outcomes"),
+    ):
+        response = client.get(url, headers=h)
+        assert response.status_code == 200
+        ref = document["paths"][template]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+        schema = {**ref, "components": document["components"]}
+        errors = [
+            f"{list(e.path)}: {e.message}" for e in OAS30Validator(schema).iter_errors(response.get_json())
+        ]
+        assert not errors, (url, errors[:5])
