@@ -244,7 +244,8 @@ def merge_claimed(job: Job) -> None:
 
 def merge(job: Job) -> None:
     """Concatenate a running job's partition results into the downloadable CSV, record the
-    summary and succeed the job (unless it was cancelled); then enqueue the Excel file."""
+    summary and succeed the job (unless it was cancelled); then enqueue the Excel file and the
+    outcomes of older jobs' predictions that its file may mature (services.outcomes)."""
     started = time.perf_counter()
     parts = partitions.in_order(job.id)
     prefix = result_prefix(job)

@@ -103,11 +103,12 @@ def decide(org_id: str, candidate: ModelVersion, comparison: dict) -> dict:
         return no(f"{SELECTION_METRIC} better by {gain:.4f}, less than the margin {settings['margin']}")
     if brier.get("difference") is None or brier["difference"] > 0:
         return no(f"calibration worse: Brier higher by {brier.get('difference')}")
+    auc = comparison["roc_auc"]
     reason = (
         f"realized on {comparison['customers']} customers: {SELECTION_METRIC} lower by {gain:.4f} "
         f"(margin {settings['margin']}; paired t-test p={_p(ll)}), Brier lower by {-brier['difference']:.4f} "
-        f"(p={_p(brier)}), ROC-AUC {comparison['roc_auc'].get('candidate')} against "
-        f"{comparison['roc_auc'].get('production')} (DeLong p={_p(comparison['roc_auc'])})"
+        f"(p={_p(brier)}), ROC-AUC {_num(auc.get('candidate'))} against {_num(auc.get('production'))} "
+        f"(DeLong p={_p(auc)})"
     )
     registry.move(org_id, registry.PRODUCTION, candidate, ACTOR, reason)
     return {**out, "promoted": True, "reason": reason}
@@ -116,3 +117,7 @@ def decide(org_id: str, candidate: ModelVersion, comparison: dict) -> dict:
 def _p(test: dict) -> str:
     p = test.get("p_value")
     return "n/a" if p is None else f"{p:.3g}"
+
+
+def _num(value) -> str:
+    return "n/a" if value is None else f"{value:.4f}"

@@ -87,6 +87,9 @@ def score_source(org_id: str, kind: str, source_id: str) -> int:
             notes.append(
                 f"outcomes: bulk job {job.id} (as of {job.params.get('as_of')}) not scored: {api_wording(str(exc))}"
             )
+        except Exception:  # ours, not the data's: logged, and the other jobs are still scored
+            db.session.rollback()
+            logger.exception("outcomes: %s %s (org %s): bulk job %s failed", kind, source_id, org_id, job.id)
     if notes:
         source = _source(org_id, kind, source_id)
         source.warnings = (
@@ -112,6 +115,8 @@ def score_job(job: Job, log: EventLog, kind: str, source_id: str) -> int:
     cover the job's label window."""
     mv = model_versions.get(job.model_version_id)
     meta = mv.bundle_metadata or {}
+    if "horizon_days" not in meta or "churn_horizon_days" not in meta:
+        raise PipelineError(f"model version {mv.version} has no horizons recorded in its metadata")
     as_of = date_to_day(job.params["as_of"])
     horizons = {
         "horizon_days": int(meta["horizon_days"]),
@@ -119,6 +124,8 @@ def score_job(job: Job, log: EventLog, kind: str, source_id: str) -> int:
     }
     check_coverage(log, as_of, **horizons)
     production = predictions_frame(repo.prediction_rows(job.id))
+    if production.empty:
+        raise PipelineError("the job stored no predictions")
     shadows = {
         sv: predictions_frame(repo.shadow_rows(job.id, sv))
         for sv in repo.shadow_versions(job.id)
