@@ -240,3 +240,92 @@ def test_answers_with_outcomes_match_the_openapi_document(client, matured):
             f"{list(e.path)}: {e.message}" for e in OAS30Validator(schema).iter_errors(response.get_json())
         ]
         assert not errors, (url, errors[:5])
+
+
+def test_a_later_bulk_jobs_file_matures_the_predictions_too(client, upload, wait, matured):
+    """A bulk job's file is a newer log as well: the whole log scored as of 2025-01-01 covers the
+    first job's window. Version 2 is production by now, so its decision says so, and nothing moves."""
+    from ml_pipeline.data.synthetic import generate_events
+
+    h, key, job_id = matured["h"], matured["org"]["api_key"], matured["job"]["id"]
+    full = generate_events(n_customers=400, n_events=6000, days=400, seed=11)
+    later = upload(client, "/api/v1/bulk-jobs", key, _csv(full), "later.csv")
+    later = wait(later.headers["Location"], key)
+    assert later["status"] == "succeeded", later
+    rows = _poll(
+        lambda: client.get(f"/api/v1/bulk-jobs/{job_id}/outcomes", headers=h).get_json()["outcomes"],
+        lambda rows: any(o["source"]["kind"] == "bulk" for o in rows) and len(rows) == 4,
+    )
+    by_source = [o for o in rows if o["source"] == {"kind": "bulk", "id": later["id"]}]
+    assert [(o["model_version"], o["shadow"]) for o in by_source] == [(1, False), (2, True)]
+    dataset = next(o for o in rows if o["source"]["kind"] == "dataset" and not o["shadow"])
+    assert by_source[0]["metrics"]["churn"] == dataset["metrics"]["churn"]  # the same events, the same labels
+    decision = by_source[1]["comparison"]["decision"]
+    assert decision["promoted"] is False and decision["reason"] == "version 2 is production already"
+    events = client.get("/api/v1/models/history", headers=h, query_string={"alias": "production"}).get_json()
+    assert events["total"] == 2  # rule:no-production, then the one promotion
+    assert client.get(f"/api/v1/bulk-jobs/{later['id']}/outcomes", headers=h).get_json()["outcomes"] == []
+
+
+def test_each_rule_of_automatic_promotion_is_a_stated_decision(app, make_org, org, trained):
+    """services.champion.decide on made-up comparisons: each condition that fails is the reason."""
+    from hcl_server.db import ModelVersion
+    from hcl_server.extensions import db
+    from hcl_server.services import champion, registry
+
+    new = make_org("Rules")
+    org_id = new["organization_id"]
+
+    def comparison(log_loss: float, brier: float, customers: int = 1000) -> dict:
+        return {
+            "customers": customers,
+            "log_loss": {"difference": log_loss, "p_value": 0.01},
+            "brier": {"difference": brier, "p_value": 0.02},
+            "roc_auc": {"candidate": 0.8, "production": 0.75, "p_value": 0.03},
+        }
+
+    with app.app_context():
+        src = db.session.scalar(
+            db.select(ModelVersion).where(
+                ModelVersion.organization_id == org["organization_id"], ModelVersion.version == 1
+            )
+        )
+        mvs = []
+        for version in (1, 2, 3):
+            mv = ModelVersion(
+                organization_id=org_id,
+                version=version,
+                storage_prefix=src.storage_prefix,
+                metrics=src.metrics,
+                bundle_metadata=src.bundle_metadata,
+            )
+            db.session.add(mv)
+            db.session.flush()
+            registry.on_registered(mv, became_production=version == 1)
+            mvs.append(mv)
+        db.session.commit()  # candidate: version 3
+        v2, v3 = mvs[1], mvs[2]
+        assert "is off" in champion.decide(org_id, v3, comparison(-0.1, -0.01))["reason"]
+        champion.set_auto_promotion(org_id, {"enabled": True, "margin": 0.02, "min_customers": 500})
+        cases = [
+            (v2, comparison(-0.1, -0.01), "the candidate alias names version 3, not 2"),
+            (
+                v3,
+                comparison(-0.1, -0.01, customers=499),
+                "499 customers compared, fewer than min_customers 500",
+            ),
+            (v3, comparison(-0.01, -0.01), "log_loss better by 0.0100, less than the margin 0.02"),
+            (v3, comparison(0.05, -0.01), "log_loss better by -0.0500, less than the margin 0.02"),
+            (v3, comparison(-0.1, 0.001), "calibration worse: Brier higher by 0.001"),
+        ]
+        for mv, c, reason in cases:
+            decision = champion.decide(org_id, mv, c)
+            assert decision["promoted"] is False and decision["reason"] == reason, decision
+        assert registry.list_aliases(org_id)[-1].version == 1  # production, unmoved
+        decision = champion.decide(org_id, v3, comparison(-0.1, -0.01))
+        db.session.commit()
+        assert decision["promoted"] is True and "log_loss lower by 0.1000 (margin 0.02" in decision["reason"]
+        assert {a.alias: a.version for a in registry.list_aliases(org_id)} == {
+            "candidate": 3,
+            "production": 3,
+        }
