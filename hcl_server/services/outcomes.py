@@ -133,7 +133,7 @@ def score_job(job: Job, log: EventLog, kind: str, source_id: str) -> int:
     }
     customers = production.index.union(pd.Index([c for f in shadows.values() for c in f.index]))
     builder = meta.get("feature_builder") or {}
-    y, absent = actuals(
+    y, _ = actuals(
         log,
         as_of,
         customers.to_numpy(),
@@ -149,7 +149,8 @@ def score_job(job: Job, log: EventLog, kind: str, source_id: str) -> int:
         "source_id": source_id,
     }
     base["as_of"] = day_to_date(as_of)
-    prod_metrics = _metrics(production, y, absent, len(customers))
+    in_log = pd.Index(log.customer_ids.astype(str))
+    prod_metrics = _metrics(production, y, in_log)
     if not repo.has_outcome(job.id, mv.id, source_id):
         db.session.add(
             Outcome(
@@ -166,7 +167,7 @@ def score_job(job: Job, log: EventLog, kind: str, source_id: str) -> int:
         comparison = finite(paired_comparison(y, frame, production))
         comparison["production_version"] = mv.version
         comparison["decision"] = champion.decide(job.organization_id, candidate, comparison)
-        metrics = _metrics(frame, y, absent, len(customers))
+        metrics = _metrics(frame, y, in_log)
         db.session.add(
             Outcome(
                 **base,
@@ -186,10 +187,15 @@ def score_job(job: Job, log: EventLog, kind: str, source_id: str) -> int:
     return written
 
 
-def _metrics(frame: pd.DataFrame, y: pd.DataFrame, absent: int, of: int) -> dict:
+def _metrics(frame: pd.DataFrame, y: pd.DataFrame, in_log: pd.Index) -> dict:
+    """Realized metrics of one prediction set, with how many of its customers the newer log does
+    not have (they count as churned with no spend: ml_pipeline.monitoring.outcomes)."""
     out = finite(realized_metrics(frame, y))
-    # customers predicted but not in the newer log count as churned with no spend
-    out["absent_from_log"] = {"customers": absent, "share": round(absent / of, 6) if of else None}
+    absent = int((~frame.index.isin(in_log)).sum())
+    out["absent_from_log"] = {
+        "customers": absent,
+        "share": round(absent / len(frame), 6) if len(frame) else None,
+    }
     return out
 
 

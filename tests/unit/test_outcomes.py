@@ -155,3 +155,16 @@ def test_the_comparison_is_on_the_customers_both_predicted(truth):
     cand = _frame(y, np.full(len(y), 0.4), y["spend_total"].to_numpy()).loc[half]
     prod = _frame(y, np.full(len(y), 0.5), y["spend_total"].to_numpy())
     assert paired_comparison(y, cand, prod)["customers"] == len(half)
+
+
+def test_delongs_variance_of_the_difference_agrees_with_a_paired_bootstrap():
+    rng = np.random.default_rng(0)
+    n = 1500
+    y = (rng.random(n) < 0.3).astype(int)
+    a = y * 0.5 + rng.random(n)
+    b = 0.7 * a + 0.6 * rng.random(n)  # correlated with a, as two models of one population are
+    _, s = delong(y, np.vstack([a, b]))
+    sd = np.sqrt(s[0, 0] + s[1, 1] - 2 * s[0, 1])
+    idx = rng.integers(0, n, (400, n))
+    boot = [roc_auc_score(y[i], a[i]) - roc_auc_score(y[i], b[i]) for i in idx]
+    assert sd == pytest.approx(np.std(boot), rel=0.15)
