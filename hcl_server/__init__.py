@@ -68,6 +68,7 @@ def register_blueprints(app: Flask) -> None:
         datasets,
         docs,
         health,
+        outcomes,
         predict,
         registry,
         settings,
@@ -90,6 +91,7 @@ def register_blueprints(app: Flask) -> None:
         settings.blp,
         api_keys.blp,
         webhooks.blp,
+        outcomes.blp,
         dashboard.blp,
     ):
         openapi.register_blueprint(blp)

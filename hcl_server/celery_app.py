@@ -23,6 +23,7 @@ from hcl_server.extensions import db
 TASK_MODULES = [
     "hcl_server.tasks.bulk",
     "hcl_server.tasks.datasets",
+    "hcl_server.tasks.outcomes",
     "hcl_server.tasks.reconcile",
     "hcl_server.tasks.schedules",
     "hcl_server.tasks.training",

@@ -51,7 +51,8 @@ class Organization(TimestampMixin, db.Model):
     # Overrides of ml_pipeline.monitoring.drift.DEFAULT_THRESHOLDS ({feature_psi, prediction_psi,
     # unseen_share}); None: the defaults.
     drift_thresholds: Mapped[dict | None] = mapped_column(JSON)
-    # Automatic promotion of the candidate ({enabled, margin, ...}, services.champion); None: off.
+    # Automatic promotion of the candidate ({enabled, margin (on the realized log loss),
+    # min_customers}, services.champion); None: off, with the defaults.
     auto_promotion: Mapped[dict | None] = mapped_column(JSON)
 
 

@@ -22,6 +22,7 @@ from hcl_server.db.models import utcnow
 from hcl_server.db.params import BulkParams
 from hcl_server.extensions import db
 from hcl_server.repositories import jobs, model_versions, partitions, predictions
+from hcl_server.services import outcomes
 from hcl_server.services.bulk import result_prefix
 from hcl_server.services.bulk_results import (
     concat_csv,
@@ -243,7 +244,8 @@ def merge_claimed(job: Job) -> None:
 
 def merge(job: Job) -> None:
     """Concatenate a running job's partition results into the downloadable CSV, record the
-    summary and succeed the job (unless it was cancelled); then enqueue the Excel file."""
+    summary and succeed the job (unless it was cancelled); then enqueue the Excel file and the
+    outcomes of older jobs' predictions that its file may mature (services.outcomes)."""
     started = time.perf_counter()
     parts = partitions.in_order(job.id)
     prefix = result_prefix(job)
@@ -273,6 +275,8 @@ def merge(job: Job) -> None:
     )
     if done and total <= EXCEL_MAX_ROWS:
         enqueue_later("hcl.bulk.xlsx", job.id, priority=EXCEL_PRIORITY)
+    if done:
+        outcomes.request_scoring(job.organization_id, "bulk", job.id)  # its file may mature older jobs
 
 
 def _fetched(keys: Iterator[str]) -> Iterator[Path]:

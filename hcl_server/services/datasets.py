@@ -122,7 +122,8 @@ def read_events(dataset: Dataset, folder: Path) -> EventLog:
 
 def profile_dataset(dataset: Dataset) -> None:
     """Read a claimed dataset's file and record its profile and warnings, worded for the API
-    (its form fields where ml_pipeline names a CLI flag), with its webhook event; commits."""
+    (its form fields where ml_pipeline names a CLI flag), with its webhook event; commits. Then
+    enqueues the outcomes of the stored predictions the log may mature (services.outcomes)."""
     with tempfile.TemporaryDirectory() as tmp:
         log = read_events(dataset, Path(tmp))
     found = profile(log)
@@ -133,3 +134,7 @@ def profile_dataset(dataset: Dataset) -> None:
     dataset.status = "succeeded"
     job_ended(dataset, "succeeded")
     db.session.commit()
+    # Imported here: services.outcomes reads datasets with this module's read_events.
+    from hcl_server.services.outcomes import request_scoring
+
+    request_scoring(dataset.organization_id, "dataset", dataset.id)  # a newer log matures predictions

@@ -230,6 +230,19 @@ def test_real_answers_match_the_document(app, document, org, trained, log_bytes,
     check("get", "/api/v1/models/history", "/api/v1/models/history?alias=contract", 200)
     check("delete", "/api/v1/models/aliases/{alias}", "/api/v1/models/aliases/contract", 204)
     check("post", "/api/v1/models/rollback", "/api/v1/models/rollback", 409)  # version 1 was the first
+    check("get", "/api/v1/models/{version}/outcomes", "/api/v1/models/1/outcomes", 200)
+    check("get", "/api/v1/models/{version}/outcomes", "/api/v1/models/999/outcomes", 404)
+    check("get", "/api/v1/settings/auto-promotion", "/api/v1/settings/auto-promotion", 200)
+    check(
+        "put",
+        "/api/v1/settings/auto-promotion",
+        "/api/v1/settings/auto-promotion",
+        200,
+        json={"enabled": False},
+    )
+    check(
+        "put", "/api/v1/settings/auto-promotion", "/api/v1/settings/auto-promotion", 422, json={"margin": -1}
+    )
     customer = {
         "customer_id": "c1",
         "as_of": "2018-01-01",
@@ -270,5 +283,7 @@ def test_real_answers_match_the_document(app, document, org, trained, log_bytes,
         time.sleep(0.5)
     check("get", "/api/v1/bulk-jobs/{job_id}/download", f"{base}/download?format=xlsx", 200)
     check("post", "/api/v1/bulk-jobs/{job_id}/cancel", f"{base}/cancel", 409)
+    check("get", "/api/v1/bulk-jobs/{job_id}/outcomes", f"{base}/outcomes", 200)
+    check("get", "/api/v1/bulk-jobs/{job_id}/outcomes", "/api/v1/bulk-jobs/nope/outcomes", 404)
     check("get", "/api/v1/templates/events.csv", "/api/v1/templates/events.csv", 200)
     check("get", "/api/v1/templates/events.xlsx", "/api/v1/templates/events.xlsx", 200)
