@@ -29,6 +29,13 @@ class RealizedOut(HeadlineMetricsOut):
     as_of = fields.String(metadata={"description": "their as-of date"})
     customers = fields.Integer()
     source = fields.Nested(SourceOut)
+    comparison = fields.Dict(
+        allow_none=True,
+        metadata={
+            "description": "shadow outcomes: the paired test against production on the same customers "
+            "and the automatic-promotion decision (see GET /api/v1/models/{version}/outcomes)"
+        },
+    )
 
 
 class DashboardModelOut(Schema):

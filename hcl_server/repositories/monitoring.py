@@ -1,8 +1,8 @@
-"""What watches the models: bulk jobs' drift reports and stored predictions' realized outcomes."""
+"""What a dashboard reads: the latest bulk jobs, their drift reports, the latest dataset."""
 
 from __future__ import annotations
 
-from hcl_server.db import Dataset, DriftReport, Job, Outcome
+from hcl_server.db import Dataset, DriftReport, Job
 from hcl_server.extensions import db
 from hcl_server.repositories import scoped
 
@@ -19,15 +19,6 @@ def drift_reports_of(org_id: str, job_ids: list[str]) -> dict[str, DriftReport]:
         return {}
     rows = db.session.scalars(scoped(DriftReport, org_id).where(DriftReport.job_id.in_(job_ids)))
     return {r.job_id: r for r in rows}
-
-
-def latest_outcome(org_id: str, model_version_id: str, shadow: bool | None = None) -> Outcome | None:
-    """The version's realized outcome of its latest-predicted job (its latest as-of date, then
-    the newest row), or None; ``shadow`` narrows to shadow (True) or production (False) rows."""
-    query = scoped(Outcome, org_id).where(Outcome.model_version_id == model_version_id)
-    if shadow is not None:
-        query = query.where(Outcome.shadow.is_(shadow))
-    return db.session.scalar(query.order_by(Outcome.as_of.desc(), Outcome.created_at.desc()).limit(1))
 
 
 def latest_ready_dataset(org_id: str) -> Dataset | None:

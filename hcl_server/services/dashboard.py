@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime
 
 from hcl_server.db import ModelVersion
 from hcl_server.db.models import utcnow
-from hcl_server.repositories import model_aliases, model_versions, monitoring
+from hcl_server.repositories import model_aliases, model_versions, monitoring, outcomes
 
 LATEST_JOBS = 10
 # Retraining is recommended when any of these holds (each with its numbers in the reason):
@@ -46,12 +46,15 @@ def _headline(churn: dict | None, spend: dict | None) -> dict:
 
 
 def _realized(org_id: str, mv: ModelVersion, shadow: bool) -> dict | None:
-    outcome = monitoring.latest_outcome(org_id, mv.id, shadow=shadow)
+    """The version's latest matured outcome (newest as-of date) of its own predictions (``shadow``
+    False) or of its shadow ones, or None."""
+    outcome = next((o for o in outcomes.for_version(org_id, mv.id) if o.shadow == shadow), None)
     if outcome is None:
         return None
     metrics = outcome.metrics or {}
     return {
-        **_headline(metrics.get("churn"), metrics.get("spend_total") or metrics.get("spend")),
+        **_headline(metrics.get("churn"), metrics.get("spend")),
+        "comparison": outcome.comparison,
         "job_id": outcome.job_id,
         "as_of": outcome.as_of,
         "customers": outcome.customers,

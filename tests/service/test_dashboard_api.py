@@ -98,7 +98,7 @@ def test_drift_alerts_and_realized_degradation_recommend_retraining(app, client,
         source_id=trained["dataset"]["id"],
         as_of="2024-01-01",
         customers=321,
-        metrics={"churn": {"roc_auc": auc, "brier": 0.1}, "spend_total": {"mae": 3.0, "gini": 0.4}},
+        metrics={"churn": {"roc_auc": auc, "brier": 0.1}, "spend": {"mae": 3.0, "gini": 0.4}},
     )
     with _rows(app, report, outcome):
         body = client.get(SUMMARY, headers=key).get_json()
@@ -109,6 +109,7 @@ def test_drift_alerts_and_realized_degradation_recommend_retraining(app, client,
     assert job["drift_status"] == "done" and job["drift_alerts"] == 1
     realized = body["models"]["production"]["realized"]
     assert realized["churn_roc_auc"] == auc and realized["customers"] == 321
+    assert realized["spend_mae"] == 3.0 and realized["comparison"] is None
     assert realized["source"] == {"kind": "dataset", "id": trained["dataset"]["id"]}
     reasons = {r["reason"]: r["message"] for r in body["retraining"]["reasons"]}
     assert body["retraining"]["recommended"] is True
