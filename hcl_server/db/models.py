@@ -116,6 +116,8 @@ class Job(TimestampMixin, db.Model):
     # Loaded with the job by the repository (a joined load) where a response shows it; never by
     # a query of its own, so serializing a page of jobs runs no query per row.
     model_version: Mapped[ModelVersion | None] = relationship(lazy="raise")
+    # A bulk job's drift report (none before its merge); eager-loaded where jobs are shown.
+    drift_report: Mapped[DriftReport | None] = relationship(viewonly=True, uselist=False)
 
 
 class ModelVersion(TimestampMixin, db.Model):
@@ -262,6 +264,7 @@ class DriftReport(TimestampMixin, db.Model):
     report: Mapped[dict | None] = mapped_column(JSON)
     alerts: Mapped[list] = mapped_column(JSON, nullable=False, default=list)
     error: Mapped[str | None] = mapped_column(Text)
+    model_version: Mapped[ModelVersion | None] = relationship(lazy="raise", viewonly=True)
 
 
 class Outcome(TimestampMixin, db.Model):

@@ -239,7 +239,13 @@ def sum_counts(pieces: Iterable[dict]) -> dict:
     """The counts of the population made of ``pieces`` (each from :func:`counts` against one
     reference): rows, bin counts and category weights added up. A column counts where a piece has
     it. Raises PipelineError when two pieces bin a column differently (another reference)."""
-    total: dict = {"version": REFERENCE_VERSION, "rows": 0, "features": {}, "predictions": {}, "categories": {}}
+    total: dict = {
+        "version": REFERENCE_VERSION,
+        "rows": 0,
+        "features": {},
+        "predictions": {},
+        "categories": {},
+    }
     for piece in pieces:
         if piece["rows"] == 0:
             continue

@@ -189,7 +189,9 @@ def test_counts_summed_over_pieces_give_the_report_of_the_whole(population, shif
     assert summed["rows"] == len(X)
     assert report(ref, summed, thresholds={"unseen_share": 0.2}) == expected
     assert expected["categories"]["category_spend"] == {"unseen_share": round(4 / 12, 6), "unseen": ["C"]}
-    assert bool(expected["alerts"]) and (shift > 0) == ("recency_days" in {a["name"] for a in expected["alerts"]})
+    assert bool(expected["alerts"]) and (shift > 0) == (
+        "recency_days" in {a["name"] for a in expected["alerts"]}
+    )
     # the counts of a piece add up to its rows in every column (the missing slot included)
     assert all(sum(c) == 2000 for c in counts(ref, new.iloc[:2000], {})["features"].values())
 
@@ -244,7 +246,9 @@ def test_scoring_hands_over_its_features_for_the_drift_counts(trained_bundle):
     bundle = load_bundle(path)
     done = score(bundle, log, reasons=None)
     pd.testing.assert_frame_equal(done.frame, predict(bundle, log, reasons=None))
-    assert list(done.features.columns) == bundle.metadata["features"] and len(done.features) == len(done.frame)
+    assert list(done.features.columns) == bundle.metadata["features"] and len(done.features) == len(
+        done.frame
+    )
     assert set(done.predictions) >= {"churn_probability", "spend_total"}
     as_of = int(log.day.max()) + 1
     piece = counts_of_scoring(bundle, done.features, done.predictions, log, as_of)
