@@ -83,7 +83,9 @@ def counts_of_scoring(
     ``bundle``'s reference, None without one: ``X`` and ``predictions`` as scoring built them
     (serving.scoring.score), the category weights of ``log``'s events before ``as_of``.
 
-    One bincount per column: about 0.1 s for 100,000 customers and a hundred features.
+    One comparison per reference bin edge and one bincount per column: 0.11 s for a partition of
+    100,000 customers (87 features, 1,000,000 events), against 0.9 s to score it without reasons
+    (README, "Drift of bulk jobs").
     """
     reference = getattr(bundle, "reference", None)
     if reference is None:

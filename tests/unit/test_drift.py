@@ -164,6 +164,26 @@ def test_no_rows_and_absent_columns(population):
     assert set(report["missing"]) == {"frequency_all", "spend_90d", "spend_total"}
 
 
+def test_bin_codes_are_searchsorted_codes():
+    """The fast codes (one comparison per edge) are the searchsorted ones: values on an edge go
+    up, NaN to the missing slot, infinities to the end bins, values never seen to their slot."""
+    from ml_pipeline.monitoring.drift import _codes
+
+    rng = np.random.default_rng(3)
+    edges = [0.0, 1.0, 2.5, 7.0]
+    v = np.r_[rng.normal(2, 3, 1000), edges, [np.nan, np.inf, -np.inf, np.nan]]
+    codes, slots = _codes(v, {"kind": "quantile", "edges": edges})
+    expected = np.searchsorted(edges, v, side="right")
+    expected[np.isnan(v)] = slots - 1
+    assert slots == 6 and np.array_equal(codes, expected)
+    values = [0.0, 1.0, 3.0]
+    w = np.r_[rng.integers(-1, 5, 1000).astype(float), [np.nan, np.inf, 0.5]]
+    codes, slots = _codes(w, {"kind": "values", "values": values})
+    expected = np.array([values.index(x) if x in values else 3 for x in w])
+    expected[np.isnan(w)] = slots - 1
+    assert slots == 5 and np.array_equal(codes, expected)
+
+
 def _pieces(X: pd.DataFrame, predictions: dict, bounds: list[int]):
     """``X`` and ``predictions`` cut at ``bounds`` (row positions), as partitions cut a job."""
     edges = [0, *bounds, len(X)]
