@@ -1,14 +1,50 @@
-"""Schemas of drift: a bulk job's drift report and the organization's drift thresholds."""
+"""Schemas of drift: a bulk job's drift (on its answer, and its whole report) and the
+organization's drift thresholds."""
 
 from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from hcl_server.api.schemas import DriftAlert
 from hcl_server.services.settings import drift_threshold_problems
 
 ABOVE_ZERO = validate.Range(min=0, min_inclusive=False)
 PSI_DOC = "population stability index above which a {} alerts (0.1-0.25 reads as a moderate shift)"
+
+
+class DriftAlert(Schema):
+    kind = fields.String(metadata={"enum": ["feature_psi", "prediction_psi", "unseen_share"]})
+    name = fields.String(metadata={"description": "the feature, prediction or category group"})
+    value = fields.Float(metadata={"description": "its PSI, or its share of weight on unseen categories"})
+    threshold = fields.Float(metadata={"description": "the organization's threshold it is above"})
+    message = fields.String()
+
+
+class DriftState(Schema):
+    status = fields.String(
+        metadata={
+            "enum": ["pending", "done", "no_reference", "failed"],
+            "description": "pending until the job's drift task has run (after the job succeeded); "
+            "no_reference: the model keeps no training reference to compare with",
+        }
+    )
+    alerts = fields.List(fields.Nested(DriftAlert))
+
+
+def drift_state(job) -> dict | None:
+    """A bulk job's drift as its answer carries it: its report's status and alerts, pending while
+    the job is queued or running, None for a job that ended without success (or one scored
+    before drift reports were kept)."""
+    report = job.drift_report  # loaded with the job (repositories.jobs)
+    if report is not None:
+        return {"status": report.status, "alerts": report.alerts or []}
+    return {"status": "pending", "alerts": []} if job.status in ("queued", "running") else None
+
+
+class JobDrift(fields.Nested):
+    """A bulk job's ``drift_state``, as a nested object of the job's answer."""
+
+    def get_value(self, obj, attr, accessor=None, default=None):
+        return drift_state(obj)
 
 
 class DriftThresholdsIn(Schema):

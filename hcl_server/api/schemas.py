@@ -9,6 +9,7 @@ from flask_smorest.fields import Upload
 from marshmallow import Schema, ValidationError, fields, pre_load, validate, validates_schema
 from werkzeug.datastructures import FileStorage
 
+from hcl_server.api.drift_schemas import DriftState, JobDrift
 from hcl_server.services.datasets import dataset_options
 from hcl_server.services.reading import form_fields
 from hcl_server.services.settings import threshold_problems
@@ -439,42 +440,8 @@ class BulkForm(UploadForm):
     )
 
 
-class DriftAlert(Schema):
-    kind = fields.String(metadata={"enum": ["feature_psi", "prediction_psi", "unseen_share"]})
-    name = fields.String(metadata={"description": "the feature, prediction or category group"})
-    value = fields.Float(metadata={"description": "its PSI, or its share of weight on unseen categories"})
-    threshold = fields.Float(metadata={"description": "the organization's threshold it is above"})
-    message = fields.String()
-
-
-class DriftState(Schema):
-    status = fields.String(
-        metadata={
-            "enum": ["pending", "done", "no_reference", "failed"],
-            "description": "pending until the job's drift task has run (after the job succeeded); "
-            "no_reference: the model keeps no training reference to compare with",
-        }
-    )
-    alerts = fields.List(fields.Nested(DriftAlert))
-
-
-def drift_state(job) -> dict | None:
-    """A bulk job's drift as its answer carries it: its report's status and alerts, pending while
-    the job is queued or running, None for a job that ended without success (or one scored
-    before drift reports were kept)."""
-    report = job.drift_report  # loaded with the job (repositories.jobs)
-    if report is not None:
-        return {"status": report.status, "alerts": report.alerts or []}
-    return {"status": "pending", "alerts": []} if job.status in ("queued", "running") else None
-
-
-class _JobDrift(fields.Nested):
-    def get_value(self, obj, attr, accessor=None, default=None):
-        return drift_state(obj)
-
-
 class BulkJobOut(JobState):
-    drift = _JobDrift(
+    drift = JobDrift(
         DriftState,
         allow_none=True,
         metadata={

@@ -252,7 +252,8 @@ class ShadowPrediction(db.Model):
 
 class DriftReport(TimestampMixin, db.Model):
     """A bulk job's drift against its model's training reference (ml_pipeline.monitoring.drift
-    .compare's report, with its alerts); one per job, written by the job's drift task."""
+    .report of its partitions' summed counts, with its alerts); one per job, added pending by the
+    merge and written by the job's drift task (services.bulk_drift)."""
 
     __tablename__ = "drift_reports"
     job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id"), primary_key=True)

@@ -115,7 +115,8 @@ def get_report(org_id: str, job_id: str) -> dict:
     row = drift_reports.get_for_org(org_id, job_id)
     if row is None:
         if job.status in jobs.ACTIVE:
-            return _answer(job_id, "pending", None, None, None, [])
+            version = job.model_version.version if job.model_version else None
+            return _answer(job_id, "pending", version, None, None, [])
         if job.status == "succeeded":
             raise NotFound(f"bulk job {job_id} has no drift report: it was scored before drift was measured")
         raise Conflict(f"bulk job {job_id} is {job.status}; a drift report is made when a job succeeds")
