@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import g, send_file, url_for
 
 from hcl_server.api.auth import require_api_key
+from hcl_server.api.drift_schemas import DriftReportOut
 from hcl_server.api.multipart import Blueprint
 from hcl_server.api.schemas import (
     FILE,
@@ -19,7 +20,7 @@ from hcl_server.api.schemas import (
     PredictionArgs,
     PredictionPage,
 )
-from hcl_server.services import bulk
+from hcl_server.services import bulk, bulk_drift
 from hcl_server.services.predictions import prediction_page
 
 MEDIA_TYPES = {"csv": "text/csv", "xlsx": XLSX}
@@ -57,6 +58,23 @@ def list_all(args):
 def get_one(job_id: str):
     """Status, stage, progress, total customers, summary, error and warnings."""
     return bulk.get_bulk_job(g.org_id, job_id)
+
+
+@blp.route("/<job_id>/drift", methods=["GET"])
+@blp.response(200, DriftReportOut)
+@blp.errors(404, 409)
+def drift(job_id: str):
+    """How far the job's customers moved from the model's training data: the population
+    stability index of each feature and of the churn and spend predictions, the share of spend
+    and events on categories unseen in training, and the alerts above the organization's drift
+    thresholds (GET /api/v1/settings/drift-thresholds).
+
+    The report is written by its own task after the job succeeds: while the job is queued or
+    running, or until that task has run, the answer is 200 with status ``pending`` and null
+    figures (poll again). 404: no such bulk job in this organization, or a job scored before
+    drift reports were kept. 409: the job failed or was cancelled (no report will come).
+    """
+    return bulk_drift.get_report(g.org_id, job_id)
 
 
 @blp.route("/<job_id>/predictions", methods=["GET"])

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields
 
+from hcl_server.api.drift_schemas import DriftAlert
+from hcl_server.api.outcome_schemas import SourceOut
 from hcl_server.api.schemas import UtcDateTime
 
 
@@ -17,11 +19,6 @@ class HeadlineMetricsOut(Schema):
     spend_mae = _number("mean absolute error of the next-30-day spend, currency units")
     spend_gini = _number("normalized Gini of the spend ranking")
     spend_total_ratio = _number("predicted / actual total spend")
-
-
-class SourceOut(Schema):
-    kind = fields.String(metadata={"description": "dataset or bulk: the newer log it was scored against"})
-    id = fields.String()
 
 
 class RealizedOut(HeadlineMetricsOut):
@@ -81,14 +78,6 @@ class DashboardJobOut(Schema):
     drift_alerts = fields.Integer()
 
 
-class AlertOut(Schema):
-    kind = fields.String(metadata={"description": "feature_psi, prediction_psi or unseen_share"})
-    name = fields.String()
-    value = fields.Float()
-    threshold = fields.Float()
-    message = fields.String()
-
-
 class AlertsJobOut(Schema):
     job_id = fields.String()
     finished_at = UtcDateTime(allow_none=True)
@@ -98,7 +87,7 @@ class DashboardDriftOut(Schema):
     job = fields.Nested(
         AlertsJobOut, allow_none=True, metadata={"description": "the job the alerts come from"}
     )
-    alerts = fields.List(fields.Nested(AlertOut))
+    alerts = fields.List(fields.Nested(DriftAlert))
 
 
 class RetrainingReasonOut(Schema):

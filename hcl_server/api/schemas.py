@@ -9,6 +9,7 @@ from flask_smorest.fields import Upload
 from marshmallow import Schema, ValidationError, fields, pre_load, validate, validates_schema
 from werkzeug.datastructures import FileStorage
 
+from hcl_server.api.drift_schemas import DriftState, JobDrift
 from hcl_server.services.datasets import dataset_options
 from hcl_server.services.reading import form_fields
 from hcl_server.services.settings import threshold_problems
@@ -440,6 +441,14 @@ class BulkForm(UploadForm):
 
 
 class BulkJobOut(JobState):
+    drift = JobDrift(
+        DriftState,
+        allow_none=True,
+        metadata={
+            "description": "drift of the job's features and predictions from the model's training "
+            "data (GET .../drift has the whole report); null for a job that failed or was cancelled"
+        },
+    )
     name = fields.Function(lambda job: job.params.get("name"), metadata={"type": "string", "nullable": True})
     total_customers = fields.Function(
         lambda job: (job.result or {}).get("total_customers"), metadata=INTEGER_OR_NULL

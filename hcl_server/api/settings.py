@@ -1,10 +1,11 @@
-"""/api/v1/settings: the organization's settings (its risk thresholds, its schedules)."""
+"""/api/v1/settings: the organization's settings (its risk and drift thresholds, its schedules)."""
 
 from __future__ import annotations
 
 from flask import g
 
 from hcl_server.api.auth import require_api_key
+from hcl_server.api.drift_schemas import DriftThresholdsIn, DriftThresholdsOut
 from hcl_server.api.multipart import Blueprint
 from hcl_server.api.schedule_schemas import SchedulesIn, SchedulesOut
 from hcl_server.api.schemas import RiskThresholds, RiskThresholdsOut
@@ -37,6 +38,34 @@ def put_risk_thresholds(body):
 def delete_risk_thresholds():
     """Forget the organization's own thresholds: the production model's apply again."""
     return settings.reset_risk_thresholds(g.org_id)
+
+
+@blp.route("/drift-thresholds", methods=["GET"])
+@blp.response(200, DriftThresholdsOut)
+def get_drift_thresholds():
+    """The thresholds a bulk job's drift report alerts above: ``feature_psi`` and
+    ``prediction_psi`` (population stability index of a feature or a prediction against the
+    model's training data) and ``unseen_share`` (share of spend or events on categories unseen in
+    training); ``source`` says whether the organization set them."""
+    return settings.get_drift_thresholds(g.org_id)
+
+
+@blp.route("/drift-thresholds", methods=["PUT"])
+@blp.arguments(DriftThresholdsIn)
+@blp.response(200, DriftThresholdsOut)
+@blp.errors(400, 413)
+def put_drift_thresholds(body):
+    """Set the organization's own drift thresholds, each above 0 (``unseen_share`` at most 1);
+    those left out keep their defaults, and what was set before is replaced. Drift reports
+    written from now on (bulk jobs that succeed after this) alert with them."""
+    return settings.set_drift_thresholds(g.org_id, body)
+
+
+@blp.route("/drift-thresholds", methods=["DELETE"])
+@blp.response(200, DriftThresholdsOut)
+def delete_drift_thresholds():
+    """Forget the organization's own drift thresholds: the defaults apply again."""
+    return settings.reset_drift_thresholds(g.org_id)
 
 
 @blp.route("/schedules", methods=["GET"])

@@ -117,6 +117,8 @@ class Job(TimestampMixin, db.Model):
     # Loaded with the job by the repository (a joined load) where a response shows it; never by
     # a query of its own, so serializing a page of jobs runs no query per row.
     model_version: Mapped[ModelVersion | None] = relationship(lazy="raise")
+    # A bulk job's drift report (none before its merge); eager-loaded where jobs are shown.
+    drift_report: Mapped[DriftReport | None] = relationship(viewonly=True, uselist=False)
 
 
 class ModelVersion(TimestampMixin, db.Model):
@@ -251,7 +253,8 @@ class ShadowPrediction(db.Model):
 
 class DriftReport(TimestampMixin, db.Model):
     """A bulk job's drift against its model's training reference (ml_pipeline.monitoring.drift
-    .compare's report, with its alerts); one per job, written by the job's drift task."""
+    .report of its partitions' summed counts, with its alerts); one per job, added pending by the
+    merge and written by the job's drift task (services.bulk_drift)."""
 
     __tablename__ = "drift_reports"
     job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id"), primary_key=True)
@@ -263,6 +266,7 @@ class DriftReport(TimestampMixin, db.Model):
     report: Mapped[dict | None] = mapped_column(JSON)
     alerts: Mapped[list] = mapped_column(JSON, nullable=False, default=list)
     error: Mapped[str | None] = mapped_column(Text)
+    model_version: Mapped[ModelVersion | None] = relationship(lazy="raise", viewonly=True)
 
 
 class Outcome(TimestampMixin, db.Model):

@@ -9,9 +9,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 from sqlalchemy import and_, func, or_, update
-from sqlalchemy.orm import joinedload, load_only
+from sqlalchemy.orm import joinedload, load_only, selectinload
 
-from hcl_server.db import Dataset, Job, ModelVersion, Organization
+from hcl_server.db import Dataset, DriftReport, Job, ModelVersion, Organization
 from hcl_server.db.models import utcnow
 from hcl_server.errors import NotFound
 from hcl_server.extensions import db
@@ -36,9 +36,16 @@ def _with_version():
     )
 
 
+def _drift_state():
+    """A bulk job's drift report status and alerts, loaded with the jobs (one query per page)."""
+    return selectinload(Job.drift_report).options(load_only(DriftReport.status, DriftReport.alerts))
+
+
 def get_for_org(org_id: str, job_id: str, kind: str, what: str) -> Job:
     """The organization's job of this kind, its model version loaded; NotFound otherwise."""
     query = _with_version().where(Job.organization_id == org_id)
+    if kind == "bulk":
+        query = query.options(_drift_state())
     job = get_scoped(Job, org_id, job_id, what, query)
     if job.kind != kind:
         raise NotFound(f"{what} {job_id} not found")
@@ -48,6 +55,8 @@ def get_for_org(org_id: str, job_id: str, kind: str, what: str) -> Job:
 def page_for_org(org_id: str, kind: str, limit: int, offset: int) -> tuple[list[Job], int]:
     """The organization's jobs of a kind, newest first: (one page, total)."""
     query = _with_version().where(Job.organization_id == org_id, Job.kind == kind)
+    if kind == "bulk":
+        query = query.options(_drift_state())
     total = count(scoped(Job, org_id).where(Job.kind == kind))
     rows = db.session.scalars(query.order_by(Job.created_at.desc()).limit(limit).offset(offset))
     return rows.all(), total

@@ -96,3 +96,18 @@ def set_risk_thresholds(org_id: str, thresholds: dict | None) -> None:
         .where(Organization.id == org_id)
         .values(risk_thresholds=null() if thresholds is None else thresholds)
     )
+
+
+def drift_thresholds(org_id: str) -> dict | None:
+    """The organization's own drift thresholds (overrides of the defaults), if it set any."""
+    org = db.session.get(Organization, org_id)
+    return org.drift_thresholds if org else None
+
+
+def set_drift_thresholds(org_id: str, thresholds: dict | None) -> None:
+    """The organization's own drift thresholds (None: the defaults apply)."""
+    db.session.execute(
+        db.update(Organization)
+        .where(Organization.id == org_id)
+        .values(drift_thresholds=null() if thresholds is None else thresholds)
+    )

@@ -22,7 +22,7 @@ from hcl_server.db.models import utcnow
 from hcl_server.db.params import BulkParams
 from hcl_server.extensions import db
 from hcl_server.repositories import jobs, model_versions, partitions, predictions
-from hcl_server.services import outcomes
+from hcl_server.services import bulk_drift, outcomes
 from hcl_server.services.bulk import result_prefix
 from hcl_server.services.bulk_results import (
     concat_csv,
@@ -43,7 +43,8 @@ from ml_pipeline.data.eventlog import EventLog
 from ml_pipeline.data.options import ReadOptions
 from ml_pipeline.data.sharding import Shards, load_shards, shard_file
 from ml_pipeline.errors import PipelineError
-from ml_pipeline.serving.scoring import predict, rounded
+from ml_pipeline.monitoring.reference import counts_of_scoring
+from ml_pipeline.serving.scoring import rounded, score
 
 logger = logging.getLogger(__name__)
 
@@ -177,14 +178,13 @@ def _score(job: Job, part: BulkPartition) -> None:
     bundle = bundle_for(model_versions.get(job.model_version_id))
     with tempfile.TemporaryDirectory() as tmp:
         log = _load_partition(job, params, part.index, Path(tmp))
-        frame = rounded(
-            predict(
-                bundle,
-                log,
-                as_of=date_to_day(params.as_of),
-                risk_thresholds=risk_thresholds(job.organization_id, bundle),
-            )
+        as_of = date_to_day(params.as_of)
+        scoring = score(
+            bundle, log, as_of=as_of, risk_thresholds=risk_thresholds(job.organization_id, bundle)
         )
+        # The rounded frame is what is delivered; drift bins the predictions as the reference does.
+        frame = rounded(scoring.frame)
+        part.drift_counts = counts_of_scoring(bundle, scoring.features, scoring.predictions, log, as_of)
         out = Path(tmp) / "result.csv"
         escape_frame(frame).to_csv(out, index=False)
         storage().put_file(f"{result_prefix(job)}/results/part-{part.index:05d}.csv", out)
@@ -244,8 +244,9 @@ def merge_claimed(job: Job) -> None:
 
 def merge(job: Job) -> None:
     """Concatenate a running job's partition results into the downloadable CSV, record the
-    summary and succeed the job (unless it was cancelled); then enqueue the Excel file and the
-    outcomes of older jobs' predictions that its file may mature (services.outcomes)."""
+    summary and succeed the job (unless it was cancelled) with its drift report pending; then
+    enqueue the Excel file, the drift task (services.bulk_drift) and the outcomes of older jobs'
+    predictions that its file may mature (services.outcomes)."""
     started = time.perf_counter()
     parts = partitions.in_order(job.id)
     prefix = result_prefix(job)
@@ -264,6 +265,7 @@ def merge(job: Job) -> None:
     done = jobs.succeed(job.id, result, job_warnings(job.warnings or [], parts))
     if done:
         job_ended(job, "succeeded")
+        bulk_drift.expect_report(job)
     db.session.commit()
     logger.info(
         "bulk job %s (org %s): merged %s customers in %.1f s (%s)",
@@ -276,6 +278,7 @@ def merge(job: Job) -> None:
     if done and total <= EXCEL_MAX_ROWS:
         enqueue_later("hcl.bulk.xlsx", job.id, priority=EXCEL_PRIORITY)
     if done:
+        bulk_drift.send(job.id)
         outcomes.request_scoring(job.organization_id, "bulk", job.id)  # its file may mature older jobs
 
 

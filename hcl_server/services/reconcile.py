@@ -1,7 +1,7 @@
 """The reconciler: every piece of work ends, even when its message or its worker is lost.
 
 Each unit of work is a row: a dataset to profile, a job to split or train, a bulk partition to
-score, a merge, an Excel file. One pass looks at every unfinished unit:
+score, a merge, an Excel file, a drift report. One pass looks at every unfinished unit:
 
 - waiting (queued, pending) for longer than ``JOB_STALE_S`` with no message for it in the
   broker's queue: the message was lost (a Redis restarted without persistence, a worker of the
@@ -12,6 +12,9 @@ score, a merge, an Excel file. One pass looks at every unfinished unit:
   again, and the new delivery takes the row over by its stale heartbeat, counting the attempt
   (the third death fails the row with the reason, services.jobs.claim);
 - a bulk job whose partitions are all done but whose merge was never sent -> the merge is sent;
+- a succeeded bulk job's drift report still pending ``JOB_STALE_S`` after it was last sent, with
+  no message for it in the queue (the broker was down at the merge, or the message was lost) ->
+  the drift task is sent again (a report already written is left alone by a second delivery);
 - a pending webhook delivery whose next attempt was due more than ``JOB_STALE_S`` ago with no
   message for it in the queue (its task was lost, or the worker sending it died) -> its task is
   sent again and its due time restarted.
@@ -33,7 +36,8 @@ from hcl_server.db import BulkPartition, Dataset, Job
 from hcl_server.db.models import utcnow
 from hcl_server.errors import Unavailable
 from hcl_server.extensions import db
-from hcl_server.repositories import jobs, partitions, webhooks
+from hcl_server.repositories import drift_reports, jobs, partitions, webhooks
+from hcl_server.services.bulk_drift import DRIFT_PRIORITY, DRIFT_TASK
 from hcl_server.services.bulk_scoring import EXCEL_PRIORITY, merge_when_all_done
 from hcl_server.services.webhooks import DELIVER_TASK
 
@@ -58,6 +62,7 @@ def reconcile() -> Counter:
     pass_.jobs()
     pass_.partitions()
     pass_.excel_files()
+    pass_.drift_reports()
     pass_.webhook_deliveries()
     if pass_.sent:
         logger.warning("reconcile: sent again %s", dict(pass_.sent))
@@ -140,6 +145,14 @@ class _Pass:
                 "hcl.bulk.xlsx", row.id, priority=EXCEL_PRIORITY
             ):
                 _touch(Job, row.id)
+
+    def drift_reports(self) -> None:
+        """Drift reports pending with no message waiting: their task sent again, their clock
+        restarted (a drift task still running past ``JOB_STALE_S`` may run twice: harmless)."""
+        for job_id in drift_reports.stale_pending(self.stale_before):
+            if self._lost(DRIFT_TASK, job_id) and self._send(DRIFT_TASK, job_id, priority=DRIFT_PRIORITY):
+                drift_reports.touch(job_id)
+                db.session.commit()
 
     def webhook_deliveries(self) -> None:
         """Pending deliveries overdue with no message waiting: sent again, their clock restarted

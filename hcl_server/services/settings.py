@@ -1,10 +1,12 @@
-"""An organization's settings: its own risk thresholds, or its production model's."""
+"""An organization's settings: its own risk thresholds, or its production model's; its own drift
+thresholds, or the defaults."""
 
 from __future__ import annotations
 
 from hcl_server.errors import Unprocessable
 from hcl_server.extensions import db
 from hcl_server.repositories import model_versions, organizations
+from ml_pipeline.monitoring.drift import DEFAULT_THRESHOLDS as DEFAULT_DRIFT_THRESHOLDS
 from ml_pipeline.serving.bundle import DEFAULT_RISK_THRESHOLDS
 
 THRESHOLD_NAMES = ("medium", "high", "critical")
@@ -71,3 +73,55 @@ def reset_risk_thresholds(org_id: str) -> dict:
 
 def _only_thresholds(thresholds: dict) -> dict:
     return {name: thresholds[name] for name in THRESHOLD_NAMES}
+
+
+# Shares are at most 1: an unseen share above 1 could never be exceeded.
+SHARE_THRESHOLDS = ("unseen_share",)
+
+
+def drift_threshold_problems(thresholds: dict) -> dict[str, list[str]]:
+    """What is wrong with drift thresholds (empty when valid), by field: each key one of
+    DEFAULT_DRIFT_THRESHOLDS, each value a number above 0 (``unseen_share`` at most 1), and at
+    least one given."""
+    if not thresholds:
+        return {"_schema": [f"give at least one of {', '.join(DEFAULT_DRIFT_THRESHOLDS)}"]}
+    problems: dict[str, list[str]] = {}
+    for name, value in thresholds.items():
+        if name not in DEFAULT_DRIFT_THRESHOLDS:
+            problems[name] = [f"unknown drift threshold; choose from {', '.join(DEFAULT_DRIFT_THRESHOLDS)}"]
+        elif isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+            problems[name] = ["a number above 0 is required"]
+        elif value <= 0:
+            problems[name] = [f"must be above 0, not {value}"]
+        elif name in SHARE_THRESHOLDS and value > 1:
+            problems[name] = [f"a share: must be at most 1, not {value}"]
+    return problems
+
+
+def get_drift_thresholds(org_id: str) -> dict:
+    """The thresholds the organization's next drift reports use: ``{feature_psi, prediction_psi,
+    unseen_share, source}``, source ``organization`` when it set any (the others keep their
+    defaults) or ``default``."""
+    own = organizations.drift_thresholds(org_id)
+    source = "organization" if own else "default"
+    return {**DEFAULT_DRIFT_THRESHOLDS, **(own or {}), "source": source}
+
+
+def set_drift_thresholds(org_id: str, thresholds: dict) -> dict:
+    """Store the organization's own drift thresholds (any of feature_psi, prediction_psi,
+    unseen_share; those left out keep their defaults; they replace what it set before); drift
+    reports written from now on alert with them. Answers what ``get_drift_thresholds`` answers.
+    Raises Unprocessable naming each unknown key or value not above 0."""
+    problems = drift_threshold_problems(thresholds)
+    if problems:
+        raise Unprocessable("the drift thresholds are not valid", details={"json": problems})
+    organizations.set_drift_thresholds(org_id, {k: float(v) for k, v in thresholds.items()})
+    db.session.commit()
+    return get_drift_thresholds(org_id)
+
+
+def reset_drift_thresholds(org_id: str) -> dict:
+    """Forget the organization's own drift thresholds: the defaults apply again."""
+    organizations.set_drift_thresholds(org_id, None)
+    db.session.commit()
+    return get_drift_thresholds(org_id)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from hcl_server.db import Job
-from hcl_server.services import bulk_scoring
+from hcl_server.services import bulk_drift, bulk_scoring
 from hcl_server.tasks.outcome import redelivered, run_claimed, run_while_running
 
 
@@ -55,3 +55,10 @@ def write_bulk_xlsx(job_id: str) -> None:
     job = bulk_scoring.excel_pending(job_id)
     if job is not None:
         bulk_scoring.write_excel(job)
+
+
+@shared_task(name="hcl.bulk.drift", ignore_result=True)
+def measure_bulk_drift(job_id: str) -> None:
+    """Sum a succeeded job's partition drift counts into its drift report (a report already
+    written is left alone: a second delivery does nothing)."""
+    bulk_drift.measure(job_id)

@@ -12,7 +12,7 @@ import pandas as pd
 
 from ml_pipeline.data.eventlog import EventLog
 from ml_pipeline.models.base import Predictor, sample_index
-from ml_pipeline.monitoring.drift import build_reference, compare
+from ml_pipeline.monitoring.drift import build_reference, compare, counts
 
 # The predictions a reference describes, by the column names scoring writes.
 PREDICTIONS = {"churn_probability": "churn", "spend_total": "spend_total"}
@@ -74,3 +74,21 @@ def drift_of_scoring(
     if reference is None:
         return None
     return compare(reference, X, predictions, categories, thresholds)
+
+
+def counts_of_scoring(
+    bundle, X: pd.DataFrame, predictions: dict[str, np.ndarray], log: EventLog, as_of: int
+) -> dict | None:
+    """The mergeable drift counts (monitoring.drift.counts) of one scored piece against
+    ``bundle``'s reference, None without one: ``X`` and ``predictions`` as scoring built them
+    (serving.scoring.score), the category weights of ``log``'s events before ``as_of``.
+
+    One comparison per reference bin edge and one bincount per column: 0.11 s for a partition of
+    100,000 customers (87 features, 1,000,000 events), against 0.9 s to score it without reasons
+    (README, "Drift of bulk jobs").
+    """
+    reference = getattr(bundle, "reference", None)
+    if reference is None:
+        return None
+    categories = category_weights(log, as_of) if log.n_events else {}
+    return counts(reference, X, predictions, categories)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -68,6 +69,32 @@ def predict(
     the contribution method (``exact`` tree SHAP or ``path``; see ml_pipeline.models.tree_shap),
     or None for no reasons column. A log without events and an ``as_of`` gives no rows.
     """
+    return score(bundle, log, as_of, risk_thresholds, reasons).frame
+
+
+@dataclass(frozen=True)
+class Scored:
+    """What one scoring built: ``frame`` (:func:`predict`'s output), ``features`` (the feature
+    matrix the predictors read, one row per row of ``frame``, in the bundle's column order) and
+    ``predictions`` (by the frame's column names, as the predictors gave them, clipped but before
+    the categories were reconciled: what a drift reference describes, monitoring.reference)."""
+
+    frame: pd.DataFrame
+    features: pd.DataFrame
+    predictions: dict[str, np.ndarray]
+
+
+def score(
+    bundle: Bundle,
+    log: EventLog,
+    as_of: int | None = None,
+    risk_thresholds: dict | None = None,
+    reasons: str | None = "exact",
+) -> Scored:
+    """:func:`predict` with the features and raw predictions it built (see :class:`Scored`), for
+    a caller that also measures drift without building the features twice. Raises PipelineError
+    for an unknown reasons method, an as-of date before the log, or a bundle whose features this
+    version does not build."""
     if reasons is not None and reasons not in METHODS:
         raise PipelineError(f"unknown reasons method '{reasons}'; choose from {', '.join(METHODS)}")
     if log.n_events == 0 and as_of is not None:
@@ -80,7 +107,8 @@ def predict(
             *names,
             *(["reasons"] if reasons else []),
         ]
-        return pd.DataFrame(columns=columns)
+        features = pd.DataFrame(columns=bundle.metadata["features"], dtype=np.float64)
+        return Scored(pd.DataFrame(columns=columns), features, {})
     as_of = check_as_of(log.day, as_of)
     X = bundle.builder.transform(log, as_of)
     missing = [f for f in bundle.metadata["features"] if f not in X.columns]
@@ -101,10 +129,11 @@ def predict(
     for name in bundle.target_names:
         if name != "churn":
             out[name] = np.maximum(bundle.predictors[name].predict(values), 0.0)
+    raw = {k: v for k, v in out.items() if k not in ("customer_id", "risk_segment")}
     out = reconcile_named(out)  # the categories (with "other") add up to the total
     if reasons:  # last: the contract's columns keep their places
         out["reasons"] = churn_reasons(bundle, values, reasons)
-    return pd.DataFrame(out)
+    return Scored(pd.DataFrame(out), X, raw)
 
 
 PROBABILITY_DECIMALS = 4

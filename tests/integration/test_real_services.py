@@ -94,6 +94,35 @@ def test_bulk_job_and_predict_end_to_end(it_app, it_org, trained, poll, events_c
         },
     )
     assert one.status_code == 200 and one.get_json()["model_version"] == 1
+    _drift_of_the_job(it_app, client, key, body["id"], poll)
+
+
+def _drift_of_the_job(it_app, client, key: str, job_id: str, poll) -> None:
+    """Issue 15 item 3 on PostgreSQL and Redis: every partition's counts in its JSON column, the
+    drift task run by a real worker, the report and the organization's thresholds read back."""
+    report = poll(client, f"/api/v1/bulk-jobs/{job_id}/drift", key, done=lambda b: b["status"] != "pending")
+    assert report["status"] == "done" and report["rows"] == 1200 and report["error"] is None, report
+    assert report["features"] and set(report["predictions"]) == {"churn_probability", "spend_total"}
+    assert report["thresholds"] == {"feature_psi": 0.25, "prediction_psi": 0.25, "unseen_share": 0.05}
+    job = client.get(f"/api/v1/bulk-jobs/{job_id}", headers={"X-API-Key": key}).get_json()
+    assert job["drift"] == {"status": "done", "alerts": report["alerts"]}
+    with it_app.app_context():
+        from hcl_server.db import BulkPartition
+        from hcl_server.extensions import db
+
+        counted = db.session.scalars(
+            db.select(BulkPartition.drift_counts).where(BulkPartition.job_id == job_id)
+        )
+        rows = [c["rows"] for c in counted]  # partitions group whole shards: about 300 customers each
+        assert len(rows) > 1 and sum(rows) == 1200
+    thresholds = "/api/v1/settings/drift-thresholds"
+    put = client.put(thresholds, headers={"X-API-Key": key}, json={"unseen_share": 0.5})
+    assert put.status_code == 200 and put.get_json()["source"] == "organization"
+    assert client.get(thresholds, headers={"X-API-Key": key}).get_json()["unseen_share"] == 0.5
+    assert client.delete(thresholds, headers={"X-API-Key": key}).get_json()["source"] == "default"
+    result = it_app.test_cli_runner().invoke(args=["orgs", "create", "Drift intruder"])
+    other = {"X-API-Key": json.loads(result.output.strip().splitlines()[-1])["api_key"]}
+    assert client.get(f"/api/v1/bulk-jobs/{job_id}/drift", headers=other).status_code == 404
 
 
 def test_other_organization_sees_nothing(it_app, trained):

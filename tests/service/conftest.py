@@ -194,3 +194,37 @@ def scored(app, org, log_bytes, upload, trained):
         time.sleep(0.5)
     assert body["status"] == "succeeded", body
     return body
+
+
+@pytest.fixture(scope="session")
+def drift_report(app, worker):
+    """The bulk job's drift report once its task has run (or as it stands after ``timeout`` s)."""
+    client = app.test_client()
+
+    def poll(job_id: str, key: str, timeout: float = 120.0) -> dict:
+        deadline = time.monotonic() + timeout
+        while True:
+            body = client.get(f"/api/v1/bulk-jobs/{job_id}/drift", headers={"X-API-Key": key}).get_json()
+            if body.get("status") != "pending" or time.monotonic() > deadline:
+                return body
+            time.sleep(0.5)
+
+    return poll
+
+
+@pytest.fixture(scope="session")
+def score_with_drift(app, upload, wait, drift_report):
+    """A bulk job of the organization over ``data``, succeeded, and its drift report once written:
+    (the job's answer, the report)."""
+    client = app.test_client()
+
+    def score(org: dict, data: bytes, name: str) -> tuple[dict, dict]:
+        started = upload(client, "/api/v1/bulk-jobs", org["api_key"], data, f"{name}.csv", name=name)
+        assert started.status_code == 202, started.get_json()
+        job = wait(started.headers["Location"], org["api_key"])
+        assert job["status"] == "succeeded", job
+        report = drift_report(job["id"], org["api_key"])
+        answer = client.get(f"/api/v1/bulk-jobs/{job['id']}", headers={"X-API-Key": org["api_key"]})
+        return answer.get_json(), report
+
+    return score

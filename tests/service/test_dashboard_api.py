@@ -6,7 +6,34 @@ from __future__ import annotations
 from contextlib import contextmanager
 from datetime import timedelta
 
+import pytest
+
 SUMMARY = "/api/v1/dashboard/summary"
+
+
+@pytest.fixture(scope="module")
+def shop(app, make_org, log_bytes, upload_dataset, wait, score_with_drift):
+    """An organization of its own: a model trained, drift thresholds so low that any shift alerts,
+    one bulk job scored with its drift report written."""
+    org = make_org("Dashboard shop")
+    client, key = app.test_client(), org["api_key"]
+    low = {"feature_psi": 1e-6, "prediction_psi": 1e-6}
+    assert (
+        client.put("/api/v1/settings/drift-thresholds", headers={"X-API-Key": key}, json=low).status_code
+        == 200
+    )
+    dataset = wait(upload_dataset(client, key, log_bytes, name="shop").headers["Location"], key)
+    assert dataset["status"] == "succeeded", dataset
+    started = client.post(
+        "/api/v1/training-jobs",
+        headers={"X-API-Key": key},
+        json={"dataset_id": dataset["id"], "models": ["lightgbm", "linear"]},
+    )
+    job = wait(started.headers["Location"], key)
+    assert job["status"] == "succeeded", job
+    scored, report = score_with_drift(org, log_bytes, "nightly")
+    assert report["status"] == "done" and report["alerts"], report
+    return {**org, "dataset": dataset, "scored": scored, "report": report}
 
 
 def test_an_organization_without_models_is_told_to_train(client, make_org):
@@ -18,8 +45,8 @@ def test_an_organization_without_models_is_told_to_train(client, make_org):
     assert [r["reason"] for r in body["retraining"]["reasons"]] == ["no_production_model"]
 
 
-def test_production_model_and_bulk_jobs_are_summarized(client, org, trained, scored):
-    key = {"X-API-Key": org["api_key"]}
+def test_production_model_and_bulk_jobs_are_summarized(client, shop):
+    key, scored = {"X-API-Key": shop["api_key"]}, shop["scored"]
     body = client.get(SUMMARY, headers=key).get_json()
     production = body["models"]["production"]
     assert production["version"] == _production_version(client, key)
@@ -30,14 +57,20 @@ def test_production_model_and_bulk_jobs_are_summarized(client, org, trained, sco
     assert production["validation"]["churn_brier"] == churn["brier"]
     assert production["age_days"] == 0
 
-    job = next(j for j in body["jobs"] if j["id"] == scored["id"])
+    [job] = body["jobs"]
+    assert job["id"] == scored["id"]
     summary = scored["summary"]
     assert job["risk_distribution"] == summary["risk_distribution"]
     assert sum(job["risk_distribution"].values()) == job["customers"] == scored["total_customers"]
     assert job["avg_churn_probability"] == summary["avg_churn_probability"]
     assert job["predicted_spend_total"] == summary["predicted_spend_total"]
-    finished = [j["finished_at"] for j in body["jobs"]]
-    assert finished == sorted(finished), "the trend runs oldest first"
+    # the open alerts are the job's own drift report's
+    assert job["drift_status"] == "done" and job["drift_alerts"] == len(shop["report"]["alerts"])
+    assert body["drift"]["job"]["job_id"] == scored["id"]
+    assert body["drift"]["alerts"] == shop["report"]["alerts"]
+    reasons = {r["reason"]: r["message"] for r in body["retraining"]["reasons"]}
+    assert f"{len(shop['report']['alerts'])} drift alert(s)" in reasons["drift"]
+    assert set(reasons) == {"drift"}, "a new model on the latest dataset: no other reason"
 
 
 def _production_version(client, key: dict) -> int:
@@ -64,59 +97,40 @@ def _rows(app, *rows):
             db.session.commit()
 
 
-def test_drift_alerts_and_realized_degradation_recommend_retraining(app, client, org, trained, scored):
-    from hcl_server.db import DriftReport, Outcome
+def test_realized_degradation_recommends_retraining(app, client, shop):
+    from hcl_server.db import Outcome
     from hcl_server.repositories import model_versions
 
-    key = {"X-API-Key": org["api_key"]}
+    key = {"X-API-Key": shop["api_key"]}
     before = client.get(SUMMARY, headers=key).get_json()
-    assert "drift" not in {r["reason"] for r in before["retraining"]["reasons"]}
+    assert before["models"]["production"]["realized"] is None
     production = before["models"]["production"]
     with app.app_context():
-        mv_id = model_versions.get_for_org(org["organization_id"], production["version"]).id
-    alert = {
-        "kind": "feature_psi",
-        "name": "recency_days",
-        "value": 0.61,
-        "threshold": 0.25,
-        "message": "feature recency_days: PSI 0.61 > 0.25 (large shift)",
-    }
-    report = DriftReport(
-        job_id=scored["id"],
-        organization_id=org["organization_id"],
-        model_version_id=mv_id,
-        status="done",
-        alerts=[alert],
-    )
+        mv_id = model_versions.get_for_org(shop["organization_id"], production["version"]).id
     auc = production["validation"]["churn_roc_auc"] - 0.2
     outcome = Outcome(
-        organization_id=org["organization_id"],
+        organization_id=shop["organization_id"],
         model_version_id=mv_id,
-        job_id=scored["id"],
+        job_id=shop["scored"]["id"],
         shadow=False,
         source_kind="dataset",
-        source_id=trained["dataset"]["id"],
+        source_id=shop["dataset"]["id"],
         as_of="2024-01-01",
         customers=321,
         metrics={"churn": {"roc_auc": auc, "brier": 0.1}, "spend": {"mae": 3.0, "gini": 0.4}},
     )
-    with _rows(app, report, outcome):
+    with _rows(app, outcome):
         body = client.get(SUMMARY, headers=key).get_json()
         other = client.get(SUMMARY, headers={"X-API-Key": _other_key(app)}).get_json()
-    assert body["drift"]["job"]["job_id"] == scored["id"]
-    assert body["drift"]["alerts"] == [alert]
-    job = next(j for j in body["jobs"] if j["id"] == scored["id"])
-    assert job["drift_status"] == "done" and job["drift_alerts"] == 1
     realized = body["models"]["production"]["realized"]
     assert realized["churn_roc_auc"] == auc and realized["customers"] == 321
     assert realized["spend_mae"] == 3.0 and realized["comparison"] is None
-    assert realized["source"] == {"kind": "dataset", "id": trained["dataset"]["id"]}
+    assert realized["source"] == {"kind": "dataset", "id": shop["dataset"]["id"]}
     reasons = {r["reason"]: r["message"] for r in body["retraining"]["reasons"]}
     assert body["retraining"]["recommended"] is True
-    assert "recency_days" in reasons["drift"]
     assert f"{auc:.3f}" in reasons["realized_degradation"]
     # another organization sees none of it
-    assert other["drift"]["alerts"] == [] and other["models"]["production"] is None
+    assert other["drift"]["alerts"] == [] and other["models"]["production"] is None and other["jobs"] == []
 
 
 def _other_key(app) -> str:
@@ -126,14 +140,14 @@ def _other_key(app) -> str:
     return json.loads(result.output.strip().splitlines()[-1])["api_key"]
 
 
-def test_an_old_production_model_is_due_for_retraining(app, client, org, trained):
+def test_an_old_production_model_is_due_for_retraining(app, client, shop):
     from hcl_server.db import ModelVersion
     from hcl_server.extensions import db
 
-    key = {"X-API-Key": org["api_key"]}
+    key = {"X-API-Key": shop["api_key"]}
     version = _production_version(client, key)
     table = ModelVersion.__table__
-    where = (table.c.organization_id == org["organization_id"]) & (table.c.version == version)
+    where = (table.c.organization_id == shop["organization_id"]) & (table.c.version == version)
     with app.app_context():
         created = db.session.execute(db.select(table.c.created_at).where(where)).scalar_one()
         db.session.execute(db.update(table).where(where).values(created_at=created - timedelta(days=120)))

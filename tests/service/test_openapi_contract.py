@@ -285,5 +285,18 @@ def test_real_answers_match_the_document(app, document, org, trained, log_bytes,
     check("post", "/api/v1/bulk-jobs/{job_id}/cancel", f"{base}/cancel", 409)
     check("get", "/api/v1/bulk-jobs/{job_id}/outcomes", f"{base}/outcomes", 200)
     check("get", "/api/v1/bulk-jobs/{job_id}/outcomes", "/api/v1/bulk-jobs/nope/outcomes", 404)
+    for _ in range(240):
+        drift = check("get", "/api/v1/bulk-jobs/{job_id}/drift", f"{base}/drift", 200).get_json()
+        if drift["status"] != "pending":
+            break
+        time.sleep(0.5)
+    assert drift["status"] == "done" and drift["features"], drift
+    check("get", "/api/v1/bulk-jobs/{job_id}", base, 200)  # with its drift alerts now
+    check("get", "/api/v1/bulk-jobs/{job_id}/drift", "/api/v1/bulk-jobs/nope/drift", 404)
+    thresholds = "/api/v1/settings/drift-thresholds"
+    check("get", thresholds, thresholds, 200)
+    check("put", thresholds, thresholds, 200, json={"feature_psi": 0.5})
+    check("put", thresholds, thresholds, 422, json={"feature_psi": 0.5, "psi": 1})
+    check("delete", thresholds, thresholds, 200)
     check("get", "/api/v1/templates/events.csv", "/api/v1/templates/events.csv", 200)
     check("get", "/api/v1/templates/events.xlsx", "/api/v1/templates/events.xlsx", 200)

@@ -18,9 +18,13 @@ from ml_pipeline.monitoring import (
     build_reference,
     category_weights,
     compare,
+    counts,
+    counts_of_scoring,
     drift_of_scoring,
     psi,
+    report,
     scored,
+    sum_counts,
 )
 from ml_pipeline.serving.bundle import load_bundle, save_bundle
 from ml_pipeline.training.trainer import TrainConfig, build_dataset, train
@@ -160,6 +164,70 @@ def test_no_rows_and_absent_columns(population):
     assert set(report["missing"]) == {"frequency_all", "spend_90d", "spend_total"}
 
 
+def test_bin_codes_are_searchsorted_codes():
+    """The fast codes (one comparison per edge) are the searchsorted ones: values on an edge go
+    up, NaN to the missing slot, infinities to the end bins, values never seen to their slot."""
+    from ml_pipeline.monitoring.drift import _codes
+
+    rng = np.random.default_rng(3)
+    edges = [0.0, 1.0, 2.5, 7.0]
+    v = np.r_[rng.normal(2, 3, 1000), edges, [np.nan, np.inf, -np.inf, np.nan]]
+    codes, slots = _codes(v, {"kind": "quantile", "edges": edges})
+    expected = np.searchsorted(edges, v, side="right")
+    expected[np.isnan(v)] = slots - 1
+    assert slots == 6 and np.array_equal(codes, expected)
+    values = [0.0, 1.0, 3.0]
+    w = np.r_[rng.integers(-1, 5, 1000).astype(float), [np.nan, np.inf, 0.5]]
+    codes, slots = _codes(w, {"kind": "values", "values": values})
+    expected = np.array([values.index(x) if x in values else 3 for x in w])
+    expected[np.isnan(w)] = slots - 1
+    assert slots == 5 and np.array_equal(codes, expected)
+
+
+def _pieces(X: pd.DataFrame, predictions: dict, bounds: list[int]):
+    """``X`` and ``predictions`` cut at ``bounds`` (row positions), as partitions cut a job."""
+    edges = [0, *bounds, len(X)]
+    for lo, hi in zip(edges, edges[1:]):
+        yield X.iloc[lo:hi], {k: v[lo:hi] for k, v in predictions.items()}
+
+
+@pytest.mark.parametrize("shift", [0.0, 60.0])
+def test_counts_summed_over_pieces_give_the_report_of_the_whole(population, shift):
+    X, predictions = population
+    ref = build_reference(X, predictions, {"category_spend": {"A": 3.0, "B": 1.0}})
+    new = X.assign(recency_days=X["recency_days"] + shift)
+    # categories per piece: one piece has a category the reference never had, one has none at all
+    cats = [{"category_spend": {"A": 5.0, "B": 2.0}}, None, {"category_spend": {"A": 1.0, "C": 4.0}}, {}]
+    pieces = [
+        json.loads(json.dumps(counts(ref, x, p, c)))  # through JSON, as the database keeps them
+        for (x, p), c in zip(_pieces(new, predictions, [1200, 1200, 3100]), cats)  # one piece is empty
+    ]
+    assert pieces[1]["rows"] == 0 and all(isinstance(n, int) for n in pieces[0]["features"]["recency_days"])
+    whole_cats = {"category_spend": {"A": 6.0, "B": 2.0, "C": 4.0}}
+    expected = compare(ref, new, predictions, whole_cats, thresholds={"unseen_share": 0.2})
+    summed = sum_counts(pieces)
+    assert summed["rows"] == len(X)
+    assert report(ref, summed, thresholds={"unseen_share": 0.2}) == expected
+    assert expected["categories"]["category_spend"] == {"unseen_share": round(4 / 12, 6), "unseen": ["C"]}
+    assert bool(expected["alerts"]) and (shift > 0) == (
+        "recency_days" in {a["name"] for a in expected["alerts"]}
+    )
+    # the counts of a piece add up to its rows in every column (the missing slot included)
+    assert all(sum(c) == 2000 for c in counts(ref, new.iloc[:2000], {})["features"].values())
+
+
+def test_sums_of_pieces_counted_against_another_reference_are_refused(population):
+    X, predictions = population
+    ref = build_reference(X, predictions, None)
+    other = build_reference(X.assign(recency_days=np.arange(len(X)) % 3), predictions, None)
+    pieces = [counts(ref, X.iloc[:10], {}), counts(other, X.iloc[10:20], {})]
+    with pytest.raises(PipelineError, match="different references"):
+        sum_counts(pieces)
+    with pytest.raises(PipelineError, match="another reference"):
+        report(ref, pieces[1])
+    assert report(ref, sum_counts([]))["alerts"] == [] and sum_counts([])["rows"] == 0
+
+
 @pytest.fixture(scope="module")
 def trained_bundle(tmp_path_factory):
     log = from_frame(generate_events(n_customers=500, n_events=6000, days=400, seed=5))
@@ -191,6 +259,24 @@ def test_a_trained_bundle_keeps_its_reference(trained_bundle, tmp_path):
     assert any(a["name"].startswith("recency") for a in alerts)
 
 
+def test_scoring_hands_over_its_features_for_the_drift_counts(trained_bundle):
+    from ml_pipeline.serving.scoring import predict, score
+
+    log, _, path = trained_bundle
+    bundle = load_bundle(path)
+    done = score(bundle, log, reasons=None)
+    pd.testing.assert_frame_equal(done.frame, predict(bundle, log, reasons=None))
+    assert list(done.features.columns) == bundle.metadata["features"] and len(done.features) == len(
+        done.frame
+    )
+    assert set(done.predictions) >= {"churn_probability", "spend_total"}
+    as_of = int(log.day.max()) + 1
+    piece = counts_of_scoring(bundle, done.features, done.predictions, log, as_of)
+    whole = drift_of_scoring(bundle, done.features, done.predictions, category_weights(log, as_of))
+    assert report(bundle.reference, piece) == whole and piece["rows"] == len(done.frame)
+    assert set(piece["categories"]) == {"category_spend", "event_type"}
+
+
 def test_an_old_bundle_without_a_reference_still_loads_and_serves(trained_bundle, tmp_path):
     from ml_pipeline.serving.scoring import predict
 
@@ -204,6 +290,7 @@ def test_an_old_bundle_without_a_reference_still_loads_and_serves(trained_bundle
     bundle = load_bundle(old)
     assert bundle.reference is None
     assert drift_of_scoring(bundle, pd.DataFrame({"x": [1.0]}), {}) is None
+    assert counts_of_scoring(bundle, pd.DataFrame({"x": [1.0]}), {}, log, 400) is None
     assert len(predict(bundle, log, reasons=None)) > 0
 
 
