@@ -95,6 +95,7 @@ def test_bulk_job_and_predict_end_to_end(it_app, it_org, trained, poll, events_c
     )
     assert one.status_code == 200 and one.get_json()["model_version"] == 1
     _drift_of_the_job(it_app, client, key, body["id"], poll)
+    _dashboard_shows_the_job(client, key, body)
 
 
 def _drift_of_the_job(it_app, client, key: str, job_id: str, poll) -> None:
@@ -123,6 +124,24 @@ def _drift_of_the_job(it_app, client, key: str, job_id: str, poll) -> None:
     result = it_app.test_cli_runner().invoke(args=["orgs", "create", "Drift intruder"])
     other = {"X-API-Key": json.loads(result.output.strip().splitlines()[-1])["api_key"]}
     assert client.get(f"/api/v1/bulk-jobs/{job_id}/drift", headers=other).status_code == 404
+
+
+def _dashboard_shows_the_job(client, key: str, job: dict) -> None:
+    """Issue 15 item 5 on PostgreSQL: the dashboard summary reads the job, its drift report and
+    the production model from PostgreSQL's JSON columns."""
+    body = client.get("/api/v1/dashboard/summary", headers={"X-API-Key": key}).get_json()
+    production = body["models"]["production"]
+    assert production["version"] == 1 and production["validation"]["churn_roc_auc"] > 0.5
+    entry = next(j for j in body["jobs"] if j["id"] == job["id"])
+    assert entry["risk_distribution"] == job["summary"]["risk_distribution"]
+    assert sum(entry["risk_distribution"].values()) == entry["customers"] == 1200
+    report = client.get(f"/api/v1/bulk-jobs/{job['id']}/drift", headers={"X-API-Key": key}).get_json()
+    assert body["drift"] == {
+        "job": {"job_id": job["id"], "finished_at": entry["finished_at"]},
+        "alerts": report["alerts"],
+    }
+    reasons = {r["reason"] for r in body["retraining"]["reasons"]}
+    assert ("drift" in reasons) == bool(report["alerts"])  # other reasons depend on earlier modules' uploads
 
 
 def test_other_organization_sees_nothing(it_app, trained):
