@@ -98,3 +98,39 @@ def receivers():
     yield make
     for receiver in made:
         receiver.close()
+
+
+@pytest.fixture(scope="session")
+def copy_versions():
+    """``copy(from_org_id, to_org_id, n)``: register ``n`` versions in ``to_org_id`` on the bundle
+    of ``from_org_id``'s version 1, as a training job would (the first becomes production, the
+    others follow the registry's rule: candidate); commits and returns the new ModelVersion rows.
+    Call it inside an app context."""
+
+    def copy(from_org_id: str, to_org_id: str, n: int) -> list:
+        from hcl_server.db import ModelVersion
+        from hcl_server.extensions import db
+        from hcl_server.services import registry
+
+        src = db.session.scalar(
+            db.select(ModelVersion).where(
+                ModelVersion.organization_id == from_org_id, ModelVersion.version == 1
+            )
+        )
+        made = []
+        for version in range(1, n + 1):
+            mv = ModelVersion(
+                organization_id=to_org_id,
+                version=version,
+                storage_prefix=src.storage_prefix,
+                metrics=src.metrics,
+                bundle_metadata=src.bundle_metadata,
+            )
+            db.session.add(mv)
+            db.session.flush()
+            registry.on_registered(mv, became_production=version == 1)
+            made.append(mv)
+        db.session.commit()
+        return made
+
+    return copy

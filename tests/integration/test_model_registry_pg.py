@@ -17,33 +17,16 @@ CUSTOMER = {
 }
 
 
-def test_promote_rollback_and_history(it_app, it_org, trained):
-    from hcl_server.db import ApiKey, ModelVersion
+def test_promote_rollback_and_history(it_app, it_org, trained, copy_versions):
+    from hcl_server.db import ApiKey
     from hcl_server.extensions import db
-    from hcl_server.services import registry
 
     new = json.loads(
         it_app.test_cli_runner().invoke(args=["orgs", "create", "Registry"]).output.splitlines()[-1]
     )
     org_id, h = new["organization_id"], {"X-API-Key": new["api_key"]}
     with it_app.app_context():
-        src = db.session.scalar(
-            db.select(ModelVersion).where(
-                ModelVersion.organization_id == it_org["organization_id"], ModelVersion.version == 1
-            )
-        )
-        for version in (1, 2, 3):  # on the trained bundle: registered as a training job would
-            mv = ModelVersion(
-                organization_id=org_id,
-                version=version,
-                storage_prefix=src.storage_prefix,
-                metrics=src.metrics,
-                bundle_metadata=src.bundle_metadata,
-            )
-            db.session.add(mv)
-            db.session.flush()
-            registry.on_registered(mv, became_production=version == 1)
-        db.session.commit()
+        copy_versions(it_org["organization_id"], org_id, 3)  # on the trained bundle
         key_id = db.session.scalar(db.select(ApiKey.id).where(ApiKey.organization_id == org_id))
 
     client = it_app.test_client()

@@ -26,10 +26,9 @@ def _post(client, url: str, key: str, frame: pd.DataFrame, filename: str, **form
     )
 
 
-def test_outcomes_and_auto_promotion_on_postgres(it_app, it_org, trained, poll):
-    from hcl_server.db import ModelVersion, Prediction, ShadowPrediction
+def test_outcomes_and_auto_promotion_on_postgres(it_app, it_org, trained, poll, copy_versions):
+    from hcl_server.db import Prediction, ShadowPrediction
     from hcl_server.extensions import db
-    from hcl_server.services import registry
     from ml_pipeline.data.synthetic import generate_events
 
     client = it_app.test_client()
@@ -39,25 +38,7 @@ def test_outcomes_and_auto_promotion_on_postgres(it_app, it_org, trained, poll):
     key, h = org["api_key"], {"X-API-Key": org["api_key"]}
     with it_app.app_context():
         assert db.engine.dialect.name == "postgresql"
-        src = db.session.scalar(
-            db.select(ModelVersion).where(
-                ModelVersion.organization_id == it_org["organization_id"], ModelVersion.version == 1
-            )
-        )
-        ids = []
-        for version in (1, 2):
-            mv = ModelVersion(
-                organization_id=org["organization_id"],
-                version=version,
-                storage_prefix=src.storage_prefix,
-                metrics=src.metrics,
-                bundle_metadata=src.bundle_metadata,
-            )
-            db.session.add(mv)
-            db.session.flush()
-            registry.on_registered(mv, became_production=version == 1)
-            ids.append(mv.id)
-        db.session.commit()
+        ids = [mv.id for mv in copy_versions(it_org["organization_id"], org["organization_id"], 2)]
     assert (
         client.put(
             "/api/v1/settings/auto-promotion", headers=h, json={"enabled": True, "min_customers": 50}

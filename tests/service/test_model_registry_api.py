@@ -14,32 +14,15 @@ CUSTOMER = {
 
 
 @pytest.fixture
-def three_versions(app, make_org, org, trained):
+def three_versions(app, make_org, org, trained, copy_versions):
     """A fresh organization with versions 1 (production, as its first) to 3, on the trained bundle:
     (headers, key id, organization id)."""
-    from hcl_server.db import ApiKey, ModelVersion
+    from hcl_server.db import ApiKey
     from hcl_server.extensions import db
-    from hcl_server.services import registry
 
     new = make_org("Registry")
     with app.app_context():
-        src = db.session.scalar(
-            db.select(ModelVersion).where(
-                ModelVersion.organization_id == org["organization_id"], ModelVersion.version == 1
-            )
-        )
-        for version in (1, 2, 3):
-            mv = ModelVersion(
-                organization_id=new["organization_id"],
-                version=version,
-                storage_prefix=src.storage_prefix,
-                metrics=src.metrics,
-                bundle_metadata=src.bundle_metadata,
-            )
-            db.session.add(mv)
-            db.session.flush()
-            registry.on_registered(mv, became_production=version == 1)
-        db.session.commit()
+        copy_versions(org["organization_id"], new["organization_id"], 3)
         key_id = db.session.scalar(
             db.select(ApiKey.id).where(ApiKey.organization_id == new["organization_id"])
         )

@@ -37,10 +37,9 @@ def _poll(fetch, done, timeout: float = 120.0):
 
 
 @pytest.fixture(scope="module")
-def matured(app, make_org, org, trained, upload, upload_dataset, wait):
-    from hcl_server.db import ModelVersion, Prediction, ShadowPrediction
+def matured(app, make_org, org, trained, upload, upload_dataset, wait, copy_versions):
+    from hcl_server.db import Prediction, ShadowPrediction
     from hcl_server.extensions import db
-    from hcl_server.services import registry
     from ml_pipeline.data.days import date_to_day
     from ml_pipeline.data.eventlog import from_frame
     from ml_pipeline.data.synthetic import generate_events
@@ -50,25 +49,7 @@ def matured(app, make_org, org, trained, upload, upload_dataset, wait):
     new = make_org("Outcomes")
     h = {"X-API-Key": new["api_key"]}
     with app.app_context():
-        src = db.session.scalar(
-            db.select(ModelVersion).where(
-                ModelVersion.organization_id == org["organization_id"], ModelVersion.version == 1
-            )
-        )
-        versions = []
-        for version in (1, 2):
-            mv = ModelVersion(
-                organization_id=new["organization_id"],
-                version=version,
-                storage_prefix=src.storage_prefix,
-                metrics=src.metrics,
-                bundle_metadata=src.bundle_metadata,
-            )
-            db.session.add(mv)
-            db.session.flush()
-            registry.on_registered(mv, became_production=version == 1)
-            versions.append(mv.id)
-        db.session.commit()
+        versions = [mv.id for mv in copy_versions(org["organization_id"], new["organization_id"], 2)]
     r = client.put(AUTO, headers=h, json={"enabled": True, "margin": 0.01, "min_customers": 50})
     assert r.status_code == 200, r.get_json()
 
@@ -267,9 +248,8 @@ def test_a_later_bulk_jobs_file_matures_the_predictions_too(client, upload, wait
     assert client.get(f"/api/v1/bulk-jobs/{later['id']}/outcomes", headers=h).get_json()["outcomes"] == []
 
 
-def test_each_rule_of_automatic_promotion_is_a_stated_decision(app, make_org, org, trained):
+def test_each_rule_of_automatic_promotion_is_a_stated_decision(app, make_org, org, trained, copy_versions):
     """services.champion.decide on made-up comparisons: each condition that fails is the reason."""
-    from hcl_server.db import ModelVersion
     from hcl_server.extensions import db
     from hcl_server.services import champion, registry
 
@@ -285,25 +265,7 @@ def test_each_rule_of_automatic_promotion_is_a_stated_decision(app, make_org, or
         }
 
     with app.app_context():
-        src = db.session.scalar(
-            db.select(ModelVersion).where(
-                ModelVersion.organization_id == org["organization_id"], ModelVersion.version == 1
-            )
-        )
-        mvs = []
-        for version in (1, 2, 3):
-            mv = ModelVersion(
-                organization_id=org_id,
-                version=version,
-                storage_prefix=src.storage_prefix,
-                metrics=src.metrics,
-                bundle_metadata=src.bundle_metadata,
-            )
-            db.session.add(mv)
-            db.session.flush()
-            registry.on_registered(mv, became_production=version == 1)
-            mvs.append(mv)
-        db.session.commit()  # candidate: version 3
+        mvs = copy_versions(org["organization_id"], org_id, 3)  # candidate: version 3
         v2, v3 = mvs[1], mvs[2]
         assert "is off" in champion.decide(org_id, v3, comparison(-0.1, -0.01))["reason"]
         champion.set_auto_promotion(org_id, {"enabled": True, "margin": 0.02, "min_customers": 500})
