@@ -26,11 +26,33 @@ from hcl_server.services.reading import options_from_form
 from hcl_server.services.scoring import production_model
 from hcl_server.services.webhooks import job_failed
 from hcl_server.storage import storage
+from ml_pipeline.data.eventlog import EventLog
+from ml_pipeline.data.options import ReadOptions
+from ml_pipeline.data.sharding import load_shards
 
 
 def result_prefix(job: Job) -> str:
     """The storage folder of a bulk job's shards and result files."""
     return f"orgs/{job.organization_id}/bulk/{job.id}"
+
+
+def read_job_shards(job: Job, shards: list[int], folder: Path) -> EventLog:
+    """The events of a split bulk job's ``shards`` (indices), downloaded into ``folder`` and read
+    with the file's formats and the job's reading options (bad-row share, duplicates, event
+    types, ...), the churn label declined as scoring declines it. Raises PipelineError for shards
+    that do not read."""
+    params = BulkParams.from_dict(job.params)
+    paths = []
+    for s in shards:
+        paths.append(folder / f"shard-{s:05d}.arrow")
+        storage().get_file(f"{result_prefix(job)}/shards/{s:05d}.arrow", paths[-1])
+    return load_shards(
+        paths,
+        columns=params.columns,
+        formats=params.formats,
+        source=params.filename,
+        options=ReadOptions.from_dict(params.read_options).for_scoring(),
+    )
 
 
 def create_bulk_job(org_id: str, upload, name: str | None, as_of: str | None, reading: dict) -> Job:

@@ -23,7 +23,7 @@ from hcl_server.db.params import BulkParams
 from hcl_server.extensions import db
 from hcl_server.repositories import jobs, model_versions, partitions, predictions
 from hcl_server.services import bulk_drift, outcomes
-from hcl_server.services.bulk import result_prefix
+from hcl_server.services.bulk import read_job_shards, result_prefix
 from hcl_server.services.bulk_results import (
     concat_csv,
     job_summary,
@@ -41,7 +41,7 @@ from hcl_server.storage import storage
 from ml_pipeline.data.days import as_of_after, date_to_day, day_to_date
 from ml_pipeline.data.eventlog import EventLog
 from ml_pipeline.data.options import ReadOptions
-from ml_pipeline.data.sharding import Shards, load_shards, shard_file
+from ml_pipeline.data.sharding import Shards, shard_file
 from ml_pipeline.errors import PipelineError
 from ml_pipeline.monitoring.reference import counts_of_scoring
 from ml_pipeline.serving.scoring import rounded, score
@@ -208,19 +208,8 @@ def _score(job: Job, part: BulkPartition) -> None:
 
 
 def _load_partition(job: Job, params: BulkParams, index: int, folder: Path) -> EventLog:
-    """The events of partition ``index``: its shards, downloaded and read with the file's formats
-    and the job's reading options (bad-row share, duplicates, event types, ...)."""
-    paths = []
-    for s in params.partition_shards[index]:
-        paths.append(folder / f"shard-{s:05d}.arrow")
-        storage().get_file(f"{result_prefix(job)}/shards/{s:05d}.arrow", paths[-1])
-    return load_shards(
-        paths,
-        columns=params.columns,
-        formats=params.formats,
-        source=params.filename,
-        options=ReadOptions.from_dict(params.read_options).for_scoring(),
-    )
+    """The events of partition ``index`` (its shards; see services.bulk.read_job_shards)."""
+    return read_job_shards(job, params.partition_shards[index], folder)
 
 
 def merge_when_all_done(job_id: str) -> bool:

@@ -29,13 +29,11 @@ from hcl_server.extensions import db
 from hcl_server.repositories import jobs, model_versions
 from hcl_server.repositories import outcomes as repo
 from hcl_server.services import champion
-from hcl_server.services.bulk import result_prefix
+from hcl_server.services.bulk import read_job_shards
 from hcl_server.services.datasets import read_events
-from hcl_server.storage import storage
 from ml_pipeline.data.days import date_to_day, day_to_date
 from ml_pipeline.data.eventlog import EventLog
-from ml_pipeline.data.options import ReadOptions, api_wording
-from ml_pipeline.data.sharding import load_shards
+from ml_pipeline.data.options import api_wording
 from ml_pipeline.errors import PipelineError
 from ml_pipeline.monitoring.outcomes import (
     actuals,
@@ -229,17 +227,7 @@ def _within(job: Job, span: tuple[int | None, int | None]) -> bool:
 def _read_bulk_file(job: Job, folder: Path) -> EventLog:
     """A succeeded bulk job's whole file, from its stored shards."""
     params = BulkParams.from_dict(job.params)
-    paths = []
-    for s in sorted(s for group in params.partition_shards or [] for s in group):
-        paths.append(folder / f"shard-{s:05d}.arrow")
-        storage().get_file(f"{result_prefix(job)}/shards/{s:05d}.arrow", paths[-1])
-    return load_shards(
-        paths,
-        columns=params.columns,
-        formats=params.formats,
-        source=params.filename,
-        options=ReadOptions.from_dict(params.read_options).for_scoring(),
-    )
+    return read_job_shards(job, sorted(s for group in params.partition_shards or [] for s in group), folder)
 
 
 def version_outcomes(org_id: str, version: int) -> dict:
