@@ -1,8 +1,12 @@
 """The drift reference of a trained model and the drift of a scored population against it.
 
-The reference is built from the rows of the validation cutoff(s): the customers' features as a
-scored population looks like, with the production predictors' predictions on them, and the
-shares of spend per product category and of events per event type in the training log.
+The reference is the population the model scores on the day it is trained: every customer's
+features at the training as-of date (the day after the log's last event, as scoring computes
+them), the production predictors' predictions on them, and the shares of spend per product
+category and of events per event type in the training log. A bulk job over the training log
+itself therefore shows no drift; a later file shows how far the scored customers moved since.
+(The validation cutoff's rows were the reference before: a population 30+ days younger, so every
+later job showed tenure and recency drift that was only the passing of time.)
 """
 
 from __future__ import annotations
@@ -47,14 +51,14 @@ def category_weights(log: EventLog, until_day: int | None = None) -> dict[str, d
 
 
 def training_reference(
-    X: pd.DataFrame, rows: np.ndarray, predictors: dict[str, Predictor], log: EventLog, as_of: int
+    X_now: pd.DataFrame, predictors: dict[str, Predictor], log: EventLog, as_of: int
 ) -> dict | None:
-    """The reference of the feature rows ``X[rows]`` (the validation cutoffs'; ``rows`` a boolean
-    mask), at most :data:`MAX_REFERENCE_ROWS` of them drawn at random; None without rows."""
-    index = np.flatnonzero(rows)
-    if len(index) == 0:
+    """The reference of ``X_now``, the customers' features at the training ``as_of`` day (one row
+    per customer, the bundle's feature columns), at most :data:`MAX_REFERENCE_ROWS` rows drawn at
+    random; None without rows."""
+    if len(X_now) == 0:
         return None
-    sample = X.iloc[sample_index(index, MAX_REFERENCE_ROWS, 0)]
+    sample = X_now.iloc[sample_index(np.arange(len(X_now)), MAX_REFERENCE_ROWS, 0)]
     return build_reference(sample, scored(predictors, sample), category_weights(log, as_of))
 
 

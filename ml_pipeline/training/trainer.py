@@ -186,8 +186,9 @@ def train(
         else:
             results[target] = selection.train(target, Y[target].to_numpy())
     challenge = []
+    # The customers as scoring sees them on the as-of day: the drift reference, and BG/NBD's input.
+    X_now = builder.transform(log, as_of)[builder.feature_names_]
     if why:  # a shortened plan: BG/NBD + Gamma-Gamma, the model for short logs, competes too
-        X_now = builder.transform(log, as_of)
         # Not with a churn label: BG/NBD predicts the derived churn, not the label's.
         derived = {k: r for k, r in results.items() if not (k == "churn" and config.churn_label)}
         challenge = challenge_with_btyd(derived, X[split.valid], Y[split.valid], X_now, builder, config)
@@ -206,5 +207,5 @@ def train(
     if config.churn_label:
         training["churn_label"] = header_of(log)
     summary = _summary(log, builder, X, split)
-    reference = training_reference(X, split.valid, {k: r.estimator for k, r in results.items()}, log, as_of)
+    reference = training_reference(X_now, {k: r.estimator for k, r in results.items()}, log, as_of)
     return TrainResult(builder, plan, config, results, summary, timings, warnings, training, reference)

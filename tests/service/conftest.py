@@ -214,12 +214,12 @@ def drift_report(app, worker):
 
 @pytest.fixture(scope="session")
 def score_with_drift(app, upload, wait, drift_report):
-    """A bulk job of the organization over ``data``, succeeded, and its drift report once written:
-    (the job's answer, the report)."""
+    """A bulk job of the organization over ``data`` (``form``: more multipart fields, e.g. as_of),
+    succeeded, and its drift report once written: (the job's answer, the report)."""
     client = app.test_client()
 
-    def score(org: dict, data: bytes, name: str) -> tuple[dict, dict]:
-        started = upload(client, "/api/v1/bulk-jobs", org["api_key"], data, f"{name}.csv", name=name)
+    def score(org: dict, data: bytes, name: str, **form) -> tuple[dict, dict]:
+        started = upload(client, "/api/v1/bulk-jobs", org["api_key"], data, f"{name}.csv", name=name, **form)
         assert started.status_code == 202, started.get_json()
         job = wait(started.headers["Location"], org["api_key"])
         assert job["status"] == "succeeded", job

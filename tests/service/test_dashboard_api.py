@@ -14,7 +14,8 @@ SUMMARY = "/api/v1/dashboard/summary"
 @pytest.fixture(scope="module")
 def shop(app, make_org, log_bytes, upload_dataset, wait, score_with_drift):
     """An organization of its own: a model trained, drift thresholds so low that any shift alerts,
-    one bulk job scored with its drift report written."""
+    one bulk job scored 60 days after the training as-of date (every customer's recency moved)
+    with its drift report written."""
     org = make_org("Dashboard shop")
     client, key = app.test_client(), org["api_key"]
     low = {"feature_psi": 1e-6, "prediction_psi": 1e-6}
@@ -31,7 +32,7 @@ def shop(app, make_org, log_bytes, upload_dataset, wait, score_with_drift):
     )
     job = wait(started.headers["Location"], key)
     assert job["status"] == "succeeded", job
-    scored, report = score_with_drift(org, log_bytes, "nightly")
+    scored, report = score_with_drift(org, log_bytes, "nightly", as_of="2025-03-02")
     assert report["status"] == "done" and report["alerts"], report
     return {**org, "dataset": dataset, "scored": scored, "report": report}
 

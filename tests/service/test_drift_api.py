@@ -56,9 +56,11 @@ def test_a_shifted_file_alerts_on_the_job_and_in_its_report(moved, same):
     }
     # the job's answer carries the same alerts
     assert job["drift"] == {"status": "done", "alerts": report["alerts"]}
-    # the unshifted file moved far less: fewer alerts, nothing unseen, spend near its reference
+    # the training log itself, scored as of the day after its last event, is the reference's own
+    # population (the model's as-of date): no shift at all
     _, calm = same
-    assert calm["status"] == "done" and len(calm["alerts"]) < len(report["alerts"])
+    assert calm["status"] == "done" and calm["alerts"] == []
+    assert all(r["psi"] == 0 for r in [*calm["features"].values(), *calm["predictions"].values()])
     assert calm["categories"]["category_spend"] == {"unseen_share": 0.0, "unseen": []}
     assert calm["predictions"]["spend_total"]["psi"] < report["predictions"]["spend_total"]["psi"] / 4
     assert max(calm["features"][n]["psi"] for n in spend) < max(spend.values()) / 4

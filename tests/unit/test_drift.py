@@ -27,7 +27,7 @@ from ml_pipeline.monitoring import (
     sum_counts,
 )
 from ml_pipeline.serving.bundle import load_bundle, save_bundle
-from ml_pipeline.training.trainer import TrainConfig, build_dataset, train
+from ml_pipeline.training.trainer import TrainConfig, train
 
 
 @pytest.fixture(scope="module")
@@ -243,19 +243,18 @@ def test_a_trained_bundle_keeps_its_reference(trained_bundle, tmp_path):
     assert json.loads((path / "metadata.json").read_text())["reference"] == "reference.json"
     bundle = load_bundle(path)
     ref = bundle.reference
-    assert ref["rows"] == result.dataset["validation_rows"]
+    assert ref["rows"] == log.n_customers  # every customer, at the training as-of date
     assert set(ref["features"]) == set(bundle.metadata["features"])
     assert set(ref["predictions"]) == {"churn_probability", "spend_total"}
     assert set(ref["categories"]) == {"category_spend", "event_type"}
-    # its own population (the validation cutoff's rows) scored by the loaded bundle: no alert
-    X, _, cut = build_dataset(log, bundle.builder, result.plan)
-    X_valid = X[np.isin(cut, result.plan.validation)]
-    report = drift_of_scoring(bundle, X_valid, scored(bundle.predictors, X_valid), category_weights(log))
+    # its own population at the as-of date, scored by the loaded bundle: no alert
+    X_now = bundle.builder.transform(log, result.plan.as_of)[bundle.metadata["features"]]
+    report = drift_of_scoring(bundle, X_now, scored(bundle.predictors, X_now), category_weights(log))
     assert report["alerts"] == [], report["alerts"]
-    assert max(r["psi"] for r in report["features"].values()) < 0.1
+    assert max(r["psi"] for r in report["features"].values()) < 0.01
     # a later population with every customer 60 days more recent-less: alerts name recency
-    late = X_valid.assign(**{c: X_valid[c] + 60 for c in X_valid.columns if c.startswith("recency")})
-    alerts = drift_of_scoring(bundle, late, scored(bundle.predictors, X_valid))["alerts"]
+    late = X_now.assign(**{c: X_now[c] + 60 for c in X_now.columns if c.startswith("recency")})
+    alerts = drift_of_scoring(bundle, late, scored(bundle.predictors, X_now))["alerts"]
     assert any(a["name"].startswith("recency") for a in alerts)
 
 
@@ -304,14 +303,28 @@ def test_the_short_log_fallback_keeps_no_reference(tmp_path):
     assert load_bundle(path).reference is None
 
 
-def test_a_large_validation_population_is_sampled(trained_bundle, monkeypatch):
+def test_a_large_population_is_sampled(trained_bundle, monkeypatch):
     from ml_pipeline.monitoring import reference as module
 
     log, result, _ = trained_bundle
-    X, _, cut = build_dataset(log, result.builder, result.plan)
-    valid = np.isin(cut, result.plan.validation)
+    X_now = result.builder.transform(log, result.plan.as_of)
     predictors = {k: r.estimator for k, r in result.targets.items()}
     monkeypatch.setattr(module, "MAX_REFERENCE_ROWS", 50)
-    ref = module.training_reference(X, valid, predictors, log, result.plan.as_of)
-    assert ref["rows"] == 50 < valid.sum()
-    assert module.training_reference(X, np.zeros(len(X), bool), predictors, log, result.plan.as_of) is None
+    ref = module.training_reference(X_now, predictors, log, result.plan.as_of)
+    assert ref["rows"] == 50 < len(X_now)
+    assert module.training_reference(X_now.iloc[:0], predictors, log, result.plan.as_of) is None
+
+
+def test_the_training_log_scored_at_its_as_of_shows_no_drift(trained_bundle):
+    """The reference is the population scored on the day of training: the same log scored then
+    has a PSI of 0 on every feature and prediction, and no alert."""
+    from ml_pipeline.serving.scoring import score
+
+    log, result, path = trained_bundle
+    bundle = load_bundle(path)
+    now = score(bundle, log, reasons=None)
+    piece = counts_of_scoring(bundle, now.features, now.predictions, log, result.plan.as_of)
+    found = report(bundle.reference, sum_counts([piece]))
+    assert found["rows"] == bundle.reference["rows"] == log.n_customers
+    assert all(r["psi"] == 0 for r in [*found["features"].values(), *found["predictions"].values()])
+    assert found["alerts"] == []
