@@ -222,6 +222,12 @@ def _load_partition(job: Job, params: BulkParams, index: int, folder: Path) -> E
     )
 
 
+def partition_log(job: Job, index: int, folder: Path) -> EventLog:
+    """The events of partition ``index`` of a split job, read as its own partition task read
+    them (the shadow scoring reads the same shards: services/shadow_scoring.py)."""
+    return _load_partition(job, BulkParams.from_dict(job.params), index, folder)
+
+
 def merge_when_all_done(job_id: str) -> bool:
     """Enqueue the merge once every partition is done (once: a conditional UPDATE moves the
     stage); True when this call moved the job to merging."""
@@ -273,6 +279,27 @@ def merge(job: Job) -> None:
     )
     if done and total <= EXCEL_MAX_ROWS:
         enqueue_later("hcl.bulk.xlsx", job.id, priority=EXCEL_PRIORITY)
+    if done:
+        enqueue_shadow(job)
+
+
+SHADOW_TASK = "hcl.bulk.shadow"
+# The lowest (shared only with the 17th and later partitions of a job): on Redis every other step
+# of every job goes first; the file broker keeps arrival order.
+SHADOW_PRIORITY = MAX_PRIORITY
+
+
+def enqueue_shadow(job: Job) -> None:
+    """Send the shadow scoring of each partition of a job that has just succeeded, if it has a
+    candidate to score (services/shadow.py). Sent after the merge, not beside the partitions, so
+    the job's result never waits for it; a task the broker did not take is sent again by the
+    reconciler."""
+    params = BulkParams.from_dict(job.params)
+    if params.shadow_model_version_id is None:
+        return
+    for i in range(params.partitions):
+        if not enqueue_later(SHADOW_TASK, job.id, i, priority=SHADOW_PRIORITY):
+            break
 
 
 def _fetched(keys: Iterator[str]) -> Iterator[Path]:
