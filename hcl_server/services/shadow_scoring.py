@@ -62,8 +62,10 @@ def score_shadow_partition(job_id: str, index: int) -> None:
     beat.beat()  # at once: the reconciler reads an old heartbeat with no message waiting as lost
     try:
         with beat:
-            n = _score(job, version_id, index)
-        outcome = {"status": "done", "customers": n}
+            outcome = {"status": "done", "customers": _score(job, version_id, index)}
+            # Committed before the heartbeat stops: on SQLite a beat waiting for this transaction's
+            # write lock would otherwise hold up the thread's join (30 s) while the lock waits on it.
+            _record(job_id, index, outcome)
     except Unavailable as exc:
         db.session.rollback()
         logger.warning(
@@ -81,9 +83,8 @@ def score_shadow_partition(job_id: str, index: int) -> None:
             "status": "failed",
             "error": f"partition {index}: internal error while scoring the candidate",
         }
-    part = partitions.get(job_id, index)
-    part.summary = {**(part.summary or {}), "shadow": outcome}
-    db.session.commit()
+    if outcome["status"] == "failed":
+        _record(job_id, index, outcome)
     logger.info(
         "bulk job %s (org %s): partition %s scored in shadow in %.1f s: %s",
         job_id,
@@ -93,6 +94,13 @@ def score_shadow_partition(job_id: str, index: int) -> None:
         outcome,
         extra=ctx,
     )
+
+
+def _record(job_id: str, index: int, outcome: dict) -> None:
+    """Record the partition's shadow outcome in its summary; commits (with the rows, if any)."""
+    part = partitions.get(job_id, index)
+    part.summary = {**(part.summary or {}), "shadow": outcome}
+    db.session.commit()
 
 
 def _score(job: Job, version_id: str, index: int) -> int:
