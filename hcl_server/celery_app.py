@@ -26,6 +26,7 @@ TASK_MODULES = [
     "hcl_server.tasks.outcomes",
     "hcl_server.tasks.reconcile",
     "hcl_server.tasks.schedules",
+    "hcl_server.tasks.shadow",
     "hcl_server.tasks.training",
     "hcl_server.tasks.webhooks",
 ]

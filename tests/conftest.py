@@ -134,3 +134,28 @@ def copy_versions():
         return made
 
     return copy
+
+
+@pytest.fixture(scope="session")
+def overwrite_shadow():
+    """``overwrite(job_id, rows)``: set the churn probability and spend total of a bulk job's
+    shadow predictions, ``rows`` as (customer_id, churn_probability, spend_total), and commit: a
+    candidate made better (or worse) than the copy of production it was scored with. Call inside an
+    app context once the job's shadow scoring is done."""
+
+    def overwrite(job_id: str, rows) -> None:
+        from sqlalchemy import bindparam
+
+        from hcl_server.db import ShadowPrediction
+        from hcl_server.extensions import db
+
+        table = ShadowPrediction.__table__
+        statement = (
+            table.update()
+            .where(table.c.job_id == job_id, table.c.customer_id == bindparam("cid"))
+            .values(churn_probability=bindparam("p"), spend_total=bindparam("s"))
+        )
+        db.session.execute(statement, [{"cid": c, "p": float(p), "s": float(s)} for c, p, s in rows])
+        db.session.commit()
+
+    return overwrite

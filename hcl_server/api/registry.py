@@ -32,7 +32,8 @@ def list_aliases():
 @blp.errors(400, 404, 409)
 def put_alias(body, alias: str):
     """Point an alias (lowercase letters, digits, '-' and '_', at most 40 characters; 422
-    otherwise) at a version; logged. ``production`` is the version /api/v1/predict and bulk jobs use."""
+    otherwise) at a version; logged. ``production`` is the version /api/v1/predict and bulk jobs use;
+    ``candidate``, while it names another version, is scored in shadow by each bulk job submitted."""
     return registry.put_alias(g.org_id, alias, body["version"], g.api_key_id, body["reason"])
 
 

@@ -476,6 +476,16 @@ class BulkJobOut(JobState):
         },
     )
     model_version = fields.Method("_version", metadata=INTEGER_OR_NULL)
+    shadow = fields.Function(
+        lambda job: getattr(job, "shadow_state", None),
+        metadata={
+            **OBJECT_OR_NULL,
+            "description": "the candidate model scored in shadow after the job succeeded (stored apart, "
+            "never in the downloads or predictions pages), null when the candidate alias named no "
+            "other version than production at submission: {version, status: pending, done, failed "
+            "or stopped (the job failed or was cancelled first), customers scored, error}",
+        },
+    )
 
     def _training(self, job) -> dict | None:
         return (job.result or {}).get("training")

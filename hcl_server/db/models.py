@@ -206,6 +206,8 @@ class BulkPartition(db.Model):
         String(16), nullable=False, default="pending"
     )  # pending | running | done
     customers: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    # What the merge needs (services.bulk_results.partition_summary), plus "shadow": the outcome of
+    # the candidate's shadow scoring of this partition, once recorded (services/shadow.py).
     summary: Mapped[dict | None] = mapped_column(JSON)
     # Deliveries that claimed it (services.jobs.claim_partition); the third death fails the job.
     attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")

@@ -39,7 +39,10 @@ class BulkParams:
     upload, stored only when some were (None otherwise, as on rows stored before it).
     ``partition_shards[i]`` lists the shard numbers of partition i; ``columns`` maps canonical
     fields to the file's headers and ``formats`` holds the date and decimal formats decided for
-    the whole file (ml_pipeline.data.sharding.Shards). The last five are None until the split.
+    the whole file (ml_pipeline.data.sharding.Shards); ``partitions`` to ``formats`` are None until the split.
+    ``shadow_model_version_id``: the candidate version scored in shadow after the job succeeds
+    (services/shadow.py), fixed at submission; None (and left out of the dict) when the
+    organization's candidate alias named no version other than production then.
     """
 
     name: str
@@ -49,6 +52,7 @@ class BulkParams:
     as_of: str | None  # YYYY-MM-DD: asked for at upload, else set by the split
     partition_customers: int
     read_options: dict | None = None
+    shadow_model_version_id: str | None = None
     partitions: int | None = None
     partition_shards: list[list[int]] | None = None
     columns: dict[str, str] | None = None
@@ -58,10 +62,12 @@ class BulkParams:
 
     def to_dict(self) -> dict:
         """The JSON column's dict; the split's fields only once the split has set them, the
-        reading options only when some were given."""
+        reading options only when some were given, the shadow version only when there is one."""
         data = asdict(self)
         if not data["read_options"]:
             del data["read_options"]
+        if data["shadow_model_version_id"] is None:
+            del data["shadow_model_version_id"]
         return {k: v for k, v in data.items() if k not in self.SPLIT_FIELDS or v is not None}
 
     @classmethod

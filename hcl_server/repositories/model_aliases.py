@@ -69,3 +69,12 @@ def history_page(
         query = query.where(ModelAliasEvent.alias == alias)
     rows = db.session.scalars(query.order_by(ModelAliasEvent.id.desc()).limit(limit).offset(offset)).all()
     return rows, count(query)
+
+
+def model_version_id_of(org_id: str, alias: str) -> str | None:
+    """The id of the version the alias names, or None."""
+    return db.session.scalar(
+        scoped(ModelAlias, org_id)
+        .where(ModelAlias.alias == alias)
+        .with_only_columns(ModelAlias.model_version_id)
+    )

@@ -24,6 +24,7 @@ from hcl_server.services.datasets import save_upload
 from hcl_server.services.jobs import admit, cancel_job
 from hcl_server.services.reading import options_from_form
 from hcl_server.services.scoring import production_model
+from hcl_server.services.shadow import attach_states, shadow_version_id
 from hcl_server.services.webhooks import job_failed
 from hcl_server.storage import storage
 from ml_pipeline.data.eventlog import EventLog
@@ -56,8 +57,9 @@ def read_job_shards(job: Job, shards: list[int], folder: Path) -> EventLog:
 
 
 def create_bulk_job(org_id: str, upload, name: str | None, as_of: str | None, reading: dict) -> Job:
-    """Store the upload, commit a queued job pinned to the current production model, with its
-    reading options (``reading``: the form's fields, see services.reading), enqueue it.
+    """Store the upload, commit a queued job pinned to the current production model (and to the
+    candidate to score in shadow, if any: services/shadow.py), with its reading options
+    (``reading``: the form's fields, see services.reading), enqueue it.
 
     Raises Conflict without a production model, Invalid or UnsupportedFile for the upload,
     Unprocessable for a reading option ml_pipeline refuses, TooManyJobs at the organization's
@@ -85,7 +87,8 @@ def create_bulk_job_from_stored(
     org_id: str, stored: StoredFile, name: str, as_of: str | None, read_options: dict | None
 ) -> Job:
     """A bulk job over a file already in storage (a scheduled re-score of an earlier job's upload),
-    pinned to the current production model, with the given reading options (ReadOptions.to_dict());
+    pinned to the current production model (and candidate, as ``create_bulk_job``), with the given
+    reading options (ReadOptions.to_dict());
     committed, then enqueued. Raises Conflict without a production model, TooManyJobs at the
     organization's limit."""
     mv = production_model(org_id)
@@ -105,6 +108,7 @@ def _commit_and_enqueue(
         as_of=as_of,
         partition_customers=current_app.config["BULK_PARTITION_CUSTOMERS"],
         read_options=read_options,
+        shadow_model_version_id=shadow_version_id(job.organization_id, job.model_version_id),
     ).to_dict()
     db.session.add(job)
     db.session.commit()
@@ -113,13 +117,18 @@ def _commit_and_enqueue(
 
 
 def get_bulk_job(org_id: str, job_id: str) -> Job:
-    """The organization's bulk job with its model version; NotFound otherwise."""
-    return jobs.get_for_org(org_id, job_id, "bulk", "bulk job")
+    """The organization's bulk job with its model version and its shadow scoring's state
+    (``shadow_state``, services.shadow.state); NotFound otherwise."""
+    job = jobs.get_for_org(org_id, job_id, "bulk", "bulk job")
+    attach_states([job])
+    return job
 
 
 def list_bulk_jobs(org_id: str, limit: int, offset: int) -> tuple[list[Job], int]:
-    """The organization's bulk jobs, newest first: (one page, total)."""
-    return jobs.page_for_org(org_id, "bulk", limit, offset)
+    """The organization's bulk jobs, newest first, each with its ``shadow_state``: (one page, total)."""
+    rows, total = jobs.page_for_org(org_id, "bulk", limit, offset)
+    attach_states(rows)
+    return rows, total
 
 
 def cancel_bulk_job(org_id: str, job_id: str) -> Job:

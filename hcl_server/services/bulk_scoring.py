@@ -39,7 +39,6 @@ from hcl_server.services.scoring import bundle_for, risk_thresholds
 from hcl_server.services.webhooks import job_ended
 from hcl_server.storage import storage
 from ml_pipeline.data.days import as_of_after, date_to_day, day_to_date
-from ml_pipeline.data.eventlog import EventLog
 from ml_pipeline.data.options import ReadOptions
 from ml_pipeline.data.sharding import Shards, shard_file
 from ml_pipeline.errors import PipelineError
@@ -177,7 +176,7 @@ def _score(job: Job, part: BulkPartition) -> None:
     params = BulkParams.from_dict(job.params)
     bundle = bundle_for(model_versions.get(job.model_version_id))
     with tempfile.TemporaryDirectory() as tmp:
-        log = _load_partition(job, params, part.index, Path(tmp))
+        log = read_job_shards(job, params.partition_shards[part.index], Path(tmp))
         as_of = date_to_day(params.as_of)
         scoring = score(
             bundle, log, as_of=as_of, risk_thresholds=risk_thresholds(job.organization_id, bundle)
@@ -205,11 +204,6 @@ def _score(job: Job, part: BulkPartition) -> None:
     )
     done = partitions.count_done(job.id)
     ProgressWriter(job.id)("scoring", 0.1 + 0.8 * done / params.partitions)
-
-
-def _load_partition(job: Job, params: BulkParams, index: int, folder: Path) -> EventLog:
-    """The events of partition ``index`` (its shards; see services.bulk.read_job_shards)."""
-    return read_job_shards(job, params.partition_shards[index], folder)
 
 
 def merge_when_all_done(job_id: str) -> bool:
@@ -269,6 +263,26 @@ def merge(job: Job) -> None:
     if done:
         bulk_drift.send(job.id)
         outcomes.request_scoring(job.organization_id, "bulk", job.id)  # its file may mature older jobs
+        enqueue_shadow(job)
+
+
+SHADOW_TASK = "hcl.bulk.shadow"
+# The lowest (shared only with the 17th and later partitions of a job): on Redis every other step
+# of every job goes first; the file broker keeps arrival order.
+SHADOW_PRIORITY = MAX_PRIORITY
+
+
+def enqueue_shadow(job: Job) -> None:
+    """Send the shadow scoring of each partition of a job that has just succeeded, if it has a
+    candidate to score (services/shadow.py). Sent after the merge, not beside the partitions, so
+    the job's result never waits for it; a task the broker did not take is sent again by the
+    reconciler."""
+    params = BulkParams.from_dict(job.params)
+    if params.shadow_model_version_id is None:
+        return
+    for i in range(params.partitions):
+        if not enqueue_later(SHADOW_TASK, job.id, i, priority=SHADOW_PRIORITY):
+            break
 
 
 def _fetched(keys: Iterator[str]) -> Iterator[Path]:

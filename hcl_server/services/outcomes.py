@@ -28,7 +28,7 @@ from hcl_server.errors import Unavailable
 from hcl_server.extensions import db
 from hcl_server.repositories import jobs, model_versions
 from hcl_server.repositories import outcomes as repo
-from hcl_server.services import champion
+from hcl_server.services import champion, shadow
 from hcl_server.services.bulk import read_job_shards
 from hcl_server.services.datasets import read_events
 from ml_pipeline.data.days import date_to_day, day_to_date
@@ -124,10 +124,13 @@ def score_job(job: Job, log: EventLog, kind: str, source_id: str) -> int:
     production = predictions_frame(repo.prediction_rows(job.id))
     if production.empty:
         raise PipelineError("the job stored no predictions")
+    # Only a shadow version scored on every partition: a comparison on the partitions done so far
+    # would be written once and for all for this log.
+    complete = shadow.complete_version(job)
     shadows = {
         sv: predictions_frame(repo.shadow_rows(job.id, sv))
         for sv in repo.shadow_versions(job.id)
-        if not repo.has_outcome(job.id, sv, source_id)
+        if sv == complete and not repo.has_outcome(job.id, sv, source_id)
     }
     customers = production.index.union(pd.Index([c for f in shadows.values() for c in f.index]))
     builder = meta.get("feature_builder") or {}

@@ -15,6 +15,9 @@ score, a merge, an Excel file, a drift report. One pass looks at every unfinishe
 - a succeeded bulk job's drift report still pending ``JOB_STALE_S`` after it was last sent, with
   no message for it in the queue (the broker was down at the merge, or the message was lost) ->
   the drift task is sent again (a report already written is left alone by a second delivery);
+- a partition of a succeeded bulk job with a candidate to score in shadow, whose shadow outcome
+  is not recorded, with no live shadow task (a heartbeat older than ``JOB_STALE_S``) and no
+  message for it in the queue -> its shadow task is sent again (services/shadow_scoring.py);
 - a pending webhook delivery whose next attempt was due more than ``JOB_STALE_S`` ago with no
   message for it in the queue (its task was lost, or the worker sending it died) -> its task is
   sent again and its due time restarted.
@@ -38,7 +41,12 @@ from hcl_server.errors import Unavailable
 from hcl_server.extensions import db
 from hcl_server.repositories import drift_reports, jobs, partitions, webhooks
 from hcl_server.services.bulk_drift import DRIFT_PRIORITY, DRIFT_TASK
-from hcl_server.services.bulk_scoring import EXCEL_PRIORITY, merge_when_all_done
+from hcl_server.services.bulk_scoring import (
+    EXCEL_PRIORITY,
+    SHADOW_PRIORITY,
+    SHADOW_TASK,
+    merge_when_all_done,
+)
 from hcl_server.services.webhooks import DELIVER_TASK
 
 logger = logging.getLogger(__name__)
@@ -63,6 +71,7 @@ def reconcile() -> Counter:
     pass_.partitions()
     pass_.excel_files()
     pass_.drift_reports()
+    pass_.shadow_partitions()
     pass_.webhook_deliveries()
     if pass_.sent:
         logger.warning("reconcile: sent again %s", dict(pass_.sent))
@@ -153,6 +162,26 @@ class _Pass:
             if self._lost(DRIFT_TASK, job_id) and self._send(DRIFT_TASK, job_id, priority=DRIFT_PRIORITY):
                 drift_reports.touch(job_id)
                 db.session.commit()
+
+    def shadow_partitions(self) -> None:
+        """Partitions of succeeded jobs whose shadow scoring was lost (its message, or its worker:
+        a running shadow task beats on the partition's heartbeat) before recording an outcome."""
+        rows = db.session.execute(
+            db.select(BulkPartition.job_id, BulkPartition.index)
+            .join(Job, Job.id == BulkPartition.job_id)
+            .where(
+                Job.kind == "bulk",
+                Job.status == "succeeded",
+                Job.params["shadow_model_version_id"].as_string().is_not(None),
+                BulkPartition.summary[("shadow", "status")].as_string().is_(None),
+                BulkPartition.heartbeat_at < self.stale_before,
+            )
+        ).all()
+        for job_id, index in rows:
+            # No clock to restart: the message waits in the queue until a worker takes it, and
+            # the task beats as soon as it starts.
+            if self._lost(SHADOW_TASK, job_id, index):
+                self._send(SHADOW_TASK, job_id, index, priority=SHADOW_PRIORITY)
 
     def webhook_deliveries(self) -> None:
         """Pending deliveries overdue with no message waiting: sent again, their clock restarted

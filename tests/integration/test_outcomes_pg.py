@@ -26,8 +26,10 @@ def _post(client, url: str, key: str, frame: pd.DataFrame, filename: str, **form
     )
 
 
-def test_outcomes_and_auto_promotion_on_postgres(it_app, it_org, trained, poll, copy_versions):
-    from hcl_server.db import Prediction, ShadowPrediction
+def test_outcomes_and_auto_promotion_on_postgres(
+    it_app, it_org, trained, poll, copy_versions, overwrite_shadow
+):
+    from hcl_server.db import Prediction
     from hcl_server.extensions import db
     from ml_pipeline.data.synthetic import generate_events
 
@@ -38,7 +40,7 @@ def test_outcomes_and_auto_promotion_on_postgres(it_app, it_org, trained, poll, 
     key, h = org["api_key"], {"X-API-Key": org["api_key"]}
     with it_app.app_context():
         assert db.engine.dialect.name == "postgresql"
-        ids = [mv.id for mv in copy_versions(it_org["organization_id"], org["organization_id"], 2)]
+        copy_versions(it_org["organization_id"], org["organization_id"], 2)  # version 2: candidate
     assert (
         client.put(
             "/api/v1/settings/auto-promotion", headers=h, json={"enabled": True, "min_customers": 50}
@@ -58,33 +60,32 @@ def test_outcomes_and_auto_promotion_on_postgres(it_app, it_org, trained, poll, 
     job = poll(client, r.headers["Location"], key)
     assert job["status"] == "succeeded", job
 
+    # version 2 (a copy of version 1) is scored in shadow by the real worker
+    job = poll(client, r.headers["Location"], key, done=lambda b: b["shadow"]["status"] != "pending")
+    assert job["shadow"] == {
+        "version": 2,
+        "status": "done",
+        "customers": job["total_customers"],
+        "error": None,
+    }
     with it_app.app_context():
         rows = db.session.execute(
             db.select(Prediction.customer_id, Prediction.churn_probability, Prediction.spend_total).where(
                 Prediction.job_id == job["id"]
             )
         ).all()
-        # version 2 in shadow: production's churn probabilities pushed towards the observed
-        # outcome, so its realized log loss is lower
+        # then its churn probabilities are pushed towards the observed outcome, so its realized log
+        # loss is lower
         after = full[
             (full["event_date"] >= pd.Timestamp(AS_OF)) & (full["event_date"] < pd.Timestamp("2024-10-31"))
         ]
         bought = set(
             after.loc[after["event_type"].fillna("purchase") == "purchase", "customer_id"].astype(str)
         )
-        db.session.add_all(
-            ShadowPrediction(
-                organization_id=org["organization_id"],
-                job_id=job["id"],
-                model_version_id=ids[1],
-                customer_id=cid,
-                churn_probability=float(np.clip(0.5 * p + (0.05 if cid in bought else 0.5), 0.01, 0.99)),
-                spend_total=spend,
-                spend={},
-            )
-            for cid, p, spend in rows
+        overwrite_shadow(
+            job["id"],
+            [(c, np.clip(0.5 * p + (0.05 if c in bought else 0.5), 0.01, 0.99), s) for c, p, s in rows],
         )
-        db.session.commit()
 
     ds = _post(client, "/api/v1/datasets", key, full, "whole.csv")
     assert poll(client, ds.headers["Location"], key)["status"] == "succeeded"

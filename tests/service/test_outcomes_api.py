@@ -37,8 +37,8 @@ def _poll(fetch, done, timeout: float = 120.0):
 
 
 @pytest.fixture(scope="module")
-def matured(app, make_org, org, trained, upload, upload_dataset, wait, copy_versions):
-    from hcl_server.db import Prediction, ShadowPrediction
+def matured(app, make_org, org, trained, upload, upload_dataset, wait, copy_versions, overwrite_shadow):
+    from hcl_server.db import Prediction
     from hcl_server.extensions import db
     from ml_pipeline.data.days import date_to_day
     from ml_pipeline.data.eventlog import from_frame
@@ -49,7 +49,7 @@ def matured(app, make_org, org, trained, upload, upload_dataset, wait, copy_vers
     new = make_org("Outcomes")
     h = {"X-API-Key": new["api_key"]}
     with app.app_context():
-        versions = [mv.id for mv in copy_versions(org["organization_id"], new["organization_id"], 2)]
+        copy_versions(org["organization_id"], new["organization_id"], 2)  # version 2: candidate
     r = client.put(AUTO, headers=h, json={"enabled": True, "margin": 0.01, "min_customers": 50})
     assert r.status_code == 200, r.get_json()
 
@@ -67,7 +67,18 @@ def matured(app, make_org, org, trained, upload, upload_dataset, wait, copy_vers
     job = wait(bulk.headers["Location"], new["api_key"])
     assert job["status"] == "succeeded", job
 
-    # version 2's shadow predictions: what the customers did, blurred a little
+    # version 2 (a copy of version 1) was scored in shadow; its predictions are then set to what
+    # the customers did, blurred a little: a candidate that is better
+    job = _poll(
+        lambda: client.get(f"/api/v1/bulk-jobs/{job['id']}", headers=h).get_json(),
+        lambda body: body["shadow"]["status"] != "pending",
+    )
+    assert job["shadow"] == {
+        "version": 2,
+        "status": "done",
+        "customers": job["total_customers"],
+        "error": None,
+    }
     with app.app_context():
         ids = np.array(
             db.session.scalars(db.select(Prediction.customer_id).where(Prediction.job_id == job["id"])).all()
@@ -81,19 +92,10 @@ def matured(app, make_org, org, trained, upload, upload_dataset, wait, copy_vers
             top_categories=[],
             category_targets=[],
         )
-        db.session.add_all(
-            ShadowPrediction(
-                organization_id=new["organization_id"],
-                job_id=job["id"],
-                model_version_id=versions[1],
-                customer_id=cid,
-                churn_probability=0.8 if churned else 0.15,
-                spend_total=float(spend),
-                spend={},
-            )
-            for cid, churned, spend in zip(ids, y["churn"], y["spend_total"])
+        overwrite_shadow(
+            job["id"],
+            [(c, 0.8 if churned else 0.15, s) for c, churned, s in zip(ids, y["churn"], y["spend_total"])],
         )
-        db.session.commit()
 
     short = upload_dataset(
         client, new["api_key"], _csv(full[full["event_date"] < pd.Timestamp("2024-10-16")]), "short.csv"
