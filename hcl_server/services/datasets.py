@@ -122,8 +122,7 @@ def read_events(dataset: Dataset, folder: Path) -> EventLog:
 
 def profile_dataset(dataset: Dataset) -> None:
     """Read a claimed dataset's file and record its profile and warnings, worded for the API
-    (its form fields where ml_pipeline names a CLI flag), with its webhook event; commits. Then
-    enqueues the outcomes of the stored predictions the log may mature (services.outcomes)."""
+    (its form fields where ml_pipeline names a CLI flag), with its webhook event; commits."""
     with tempfile.TemporaryDirectory() as tmp:
         log = read_events(dataset, Path(tmp))
     found = profile(log)
@@ -134,7 +133,3 @@ def profile_dataset(dataset: Dataset) -> None:
     dataset.status = "succeeded"
     job_ended(dataset, "succeeded")
     db.session.commit()
-    # Imported here: services.outcomes reads datasets with this module's read_events.
-    from hcl_server.services.outcomes import request_scoring
-
-    request_scoring(dataset.organization_id, "dataset", dataset.id)  # a newer log matures predictions
