@@ -41,6 +41,19 @@ class OutcomeOut(Schema):
     created_at = UtcDateTime()
 
 
+class PendingOut(Schema):
+    job_id = fields.String()
+    as_of = fields.String(metadata={"description": "the predictions' as-of date"})
+    shadow = fields.Boolean(metadata={"description": "the version's predictions there are shadow ones"})
+    needs_events_through = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "a dataset or bulk file with events from the as-of date through this day "
+            "scores them (the as-of date plus the longer horizon, less one day)"
+        },
+    )
+
+
 class ModelOutcomes(Schema):
     version = fields.Integer()
     validation = fields.Dict(metadata={"description": "the version's validation metrics at training"})
@@ -54,6 +67,12 @@ class ModelOutcomes(Schema):
     )
     jobs = fields.List(
         fields.Nested(OutcomeOut), metadata={"description": "every outcome, newest as-of first"}
+    )
+    pending = fields.List(
+        fields.Nested(PendingOut),
+        metadata={
+            "description": "bulk jobs of this version whose predictions have not matured in any log yet"
+        },
     )
 
 

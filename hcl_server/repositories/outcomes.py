@@ -76,3 +76,15 @@ def for_job(org_id: str, job_id: str) -> list[Outcome]:
     """The organization's outcomes of one bulk job (production first, then shadow versions)."""
     query = scoped(Outcome, org_id).where(Outcome.job_id == job_id)
     return list(db.session.scalars(query.order_by(Outcome.shadow, Outcome.created_at)))
+
+
+def jobs_of_version(org_id: str, model_version_id: str) -> list[Job]:
+    """The organization's succeeded bulk jobs scored by the version, or by another version with
+    this one in shadow."""
+    shadowed = Job.params["shadow_model_version_id"].as_string() == model_version_id
+    query = scoped(Job, org_id).where(
+        Job.kind == "bulk",
+        Job.status == "succeeded",
+        (Job.model_version_id == model_version_id) | shadowed,
+    )
+    return list(db.session.scalars(query.order_by(Job.created_at)))

@@ -33,7 +33,6 @@ from hcl_server.services.bulk import read_job_shards
 from hcl_server.services.datasets import read_events
 from ml_pipeline.data.days import date_to_day, day_to_date
 from ml_pipeline.data.eventlog import EventLog
-from ml_pipeline.data.options import api_wording
 from ml_pipeline.errors import PipelineError
 from ml_pipeline.monitoring.outcomes import (
     actuals,
@@ -74,35 +73,33 @@ def score_source(org_id: str, kind: str, source_id: str) -> int:
     if not todo:
         return 0
     started = time.perf_counter()
-    written, notes = 0, []
+    written, waiting = 0, 0
     with tempfile.TemporaryDirectory() as tmp:
         log = read_events(source, Path(tmp)) if kind == "dataset" else _read_bulk_file(source, Path(tmp))
     for job in todo:
         try:
             written += score_job(job, log, kind, source_id)
         except PipelineError as exc:
+            # Mostly predictions whose horizon this log does not cover yet: they wait for a later
+            # log, and GET /models/{version}/outcomes lists them as pending with the date they need.
+            # Not a warning on the upload: a nightly log is always short of the latest jobs' horizon.
             db.session.rollback()
-            notes.append(
-                f"outcomes: bulk job {job.id} (as of {job.params.get('as_of')}) not scored: {api_wording(str(exc))}"
+            waiting += 1
+            logger.info(
+                "outcomes: %s %s (org %s): bulk job %s not scored: %s", kind, source_id, org_id, job.id, exc
             )
         except Exception:  # ours, not the data's: logged, and the other jobs are still scored
             db.session.rollback()
             logger.exception("outcomes: %s %s (org %s): bulk job %s failed", kind, source_id, org_id, job.id)
-    if notes:
-        source = _source(org_id, kind, source_id)
-        source.warnings = (
-            list(source.warnings or []) + [n for n in notes if n not in (source.warnings or [])]
-        )[:MAX_WARNINGS]
-        db.session.commit()
     logger.info(
-        "outcomes: %s %s (org %s): %s outcomes of %s jobs in %.1f s (%s not covered)",
+        "outcomes: %s %s (org %s): %s outcomes of %s jobs in %.1f s (%s not scored)",
         kind,
         source_id,
         org_id,
         written,
         len(todo),
         time.perf_counter() - started,
-        len(notes),
+        waiting,
     )
     return written
 
@@ -235,7 +232,9 @@ def _read_bulk_file(job: Job, folder: Path) -> EventLog:
 
 def version_outcomes(org_id: str, version: int) -> dict:
     """A version's realized accuracy next to its validation metrics: {version, validation,
-    realized (the latest production outcome's metrics, or None), jobs: [...]}. NotFound for a
+    realized (the latest production outcome's metrics, or None), jobs: [...], pending: [...]}.
+    ``pending``: the version's succeeded bulk jobs (its own predictions, or its shadow ones) with no
+    outcome yet, each with the last day a newer log must reach to score them. NotFound for a
     version the organization does not have."""
     mv = model_versions.get_for_org(org_id, version)
     rows = repo.for_version(org_id, mv.id)
@@ -247,7 +246,29 @@ def version_outcomes(org_id: str, version: int) -> dict:
         "validation": mv.metrics or {},
         "realized": None if latest is None else listed[rows.index(latest)],
         "jobs": listed,
+        "pending": _pending(org_id, mv, {o.job_id for o in rows}),
     }
+
+
+def _pending(org_id: str, mv: ModelVersion, scored: set[str]) -> list[dict]:
+    """The version's succeeded bulk jobs without an outcome, newest as-of first: {job_id, as_of,
+    shadow, needs_events_through} (the as-of date plus the longer horizon, less one day)."""
+    meta = mv.bundle_metadata or {}
+    horizon = max(int(meta.get("horizon_days") or 0), int(meta.get("churn_horizon_days") or 0))
+    out = []
+    for job in repo.jobs_of_version(org_id, mv.id):
+        if job.id in scored or not (job.params or {}).get("as_of"):
+            continue
+        as_of = job.params["as_of"]
+        out.append(
+            {
+                "job_id": job.id,
+                "as_of": as_of,
+                "shadow": job.model_version_id != mv.id,
+                "needs_events_through": day_to_date(date_to_day(as_of) + horizon - 1) if horizon else None,
+            }
+        )
+    return sorted(out, key=lambda p: p["as_of"], reverse=True)
 
 
 def job_outcomes(org_id: str, job_id: str) -> dict:

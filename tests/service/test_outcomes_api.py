@@ -102,10 +102,7 @@ def matured(app, make_org, org, trained, upload, upload_dataset, wait, copy_vers
     )
     short = wait(short.headers["Location"], new["api_key"])
     assert short["status"] == "succeeded", short
-    short = _poll(
-        lambda: client.get(f"/api/v1/datasets/{short['id']}", headers=h).get_json(),
-        lambda d: any(w.startswith("outcomes:") for w in d["warnings"]),
-    )
+    waiting = client.get("/api/v1/models/1/outcomes", headers=h).get_json()
     whole = upload_dataset(client, new["api_key"], _csv(full), "whole.csv")
     whole = wait(whole.headers["Location"], new["api_key"])
     assert whole["status"] == "succeeded", whole
@@ -113,7 +110,16 @@ def matured(app, make_org, org, trained, upload, upload_dataset, wait, copy_vers
         lambda: client.get("/api/v1/models/1/outcomes", headers=h).get_json(),
         lambda body: body.get("jobs"),
     )
-    return {"h": h, "org": new, "job": job, "short": short, "whole": whole, "outcomes": outcomes, "y": y}
+    return {
+        "h": h,
+        "org": new,
+        "job": job,
+        "short": short,
+        "waiting": waiting,
+        "whole": whole,
+        "outcomes": outcomes,
+        "y": y,
+    }
 
 
 def test_matured_predictions_are_scored_against_what_customers_did(matured):
@@ -132,9 +138,25 @@ def test_matured_predictions_are_scored_against_what_customers_did(matured):
     assert body["realized"] == row
 
 
-def test_a_log_short_of_the_horizon_scores_nothing_and_says_why(client, matured):
-    [note] = [w for w in matured["short"]["warnings"] if w.startswith("outcomes:")]
-    assert matured["job"]["id"] in note and "through 2024-10-30" in note
+def test_a_log_short_of_the_horizon_scores_nothing_and_says_what_it_waits_for(app, client, matured):
+    from hcl_server.services.outcomes import score_source
+
+    # before the whole log: the job waits for a log through the as-of date + 30 days - 1
+    job_id = matured["job"]["id"]
+    assert matured["waiting"]["jobs"] == []
+    assert matured["waiting"]["pending"] == [
+        {"job_id": job_id, "as_of": AS_OF, "shadow": False, "needs_events_through": "2024-10-30"}
+    ]
+    # the short log (through 2024-10-15) scores nothing, and says nothing on the upload: not yet
+    # matured predictions are the normal state of the latest jobs
+    with app.app_context():
+        assert score_source(matured["org"]["organization_id"], "dataset", matured["short"]["id"]) == 0
+    short = client.get(f"/api/v1/datasets/{matured['short']['id']}", headers=matured["h"]).get_json()
+    assert not [w for w in short["warnings"] if "outcome" in w]
+    # after the whole log: nothing pending for either version
+    assert matured["outcomes"]["pending"] == []
+    shadow = client.get("/api/v1/models/2/outcomes", headers=matured["h"]).get_json()
+    assert shadow["pending"] == [] and [o["shadow"] for o in shadow["jobs"]] == [True]
     rows = client.get(f"/api/v1/bulk-jobs/{matured['job']['id']}/outcomes", headers=matured["h"]).get_json()
     assert {o["source"]["id"] for o in rows["outcomes"]} == {matured["whole"]["id"]}
 
