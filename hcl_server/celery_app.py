@@ -13,12 +13,13 @@ import logging
 from pathlib import Path
 
 from celery import Celery, Task
-from celery.signals import worker_process_init
+from celery.signals import worker_init, worker_process_init
 from flask import Flask, current_app
 from kombu.exceptions import OperationalError as KombuOperationalError
 
 from hcl_server.errors import Unavailable
 from hcl_server.extensions import db
+from ml_pipeline.threads import cores_available, size_native_threads
 
 TASK_MODULES = [
     "hcl_server.tasks.bulk",
@@ -105,6 +106,19 @@ def init_celery(app: Flask) -> Celery:
     celery.set_default()
     app.extensions["celery"] = celery
 
+    sized: dict[str, int] = {}
+
+    @worker_init.connect(weak=False)
+    def _size_threads(sender=None, **_):
+        # The worker's processes share the cores: each child (or the solo pool's one process) gets
+        # its share of native threads (ml_pipeline/threads.py). Set here in the parent too, before
+        # it forks, and again in each child below, where the limit must hold for the task thread.
+        sized["processes"] = pool_processes(sender)
+        threads = size_native_threads(sized["processes"])
+        logger.info(
+            "%s pool process(es), %s native thread(s) each", sized["processes"], threads or "library default"
+        )
+
     @worker_process_init.connect(weak=False)
     def _fresh_connections(**_):
         # A forked worker must not share the parent's database connections.
@@ -112,8 +126,18 @@ def init_celery(app: Flask) -> Celery:
             from hcl_server.extensions import db
 
             db.engine.dispose()
+        size_native_threads(sized.get("processes", 1))
 
     return celery
+
+
+def pool_processes(worker) -> int:
+    """How many processes of a starting Celery worker run tasks at once: 1 for the solo pool,
+    else its concurrency (the machine's cores when Celery has not resolved it to a number yet)."""
+    if "solo" in str(getattr(worker, "pool_cls", "")).lower():
+        return 1
+    concurrency = getattr(worker, "concurrency", None)
+    return concurrency if isinstance(concurrency, int) and concurrency > 0 else cores_available()
 
 
 _PUBLISH_RETRY = {"max_retries": 3, "interval_start": 0.2, "interval_step": 0.4, "interval_max": 1.0}

@@ -23,6 +23,7 @@ from ml_pipeline.data.options import (
 )
 from ml_pipeline.errors import PipelineError
 from ml_pipeline.explain.reasons import METHODS
+from ml_pipeline.threads import size_native_threads
 from ml_pipeline.training.tables import fmt_metric, importance_text, reliability_text, text_table
 
 EXIT_BAD_INPUT = 2
@@ -476,6 +477,11 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit code (2 for bad input, with a one-line error on stderr)."""
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        size_native_threads(1)  # the only process: every core it may use (NATIVE_THREADS overrides)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     commands = {
         "train": cmd_train,
         "predict": cmd_predict,
