@@ -191,3 +191,20 @@ def test_baselines_take_the_models_matrix_and_save_like_them(tmp_path):
         np.testing.assert_array_equal(loaded.predict(values), baseline.predict(X))
         np.testing.assert_array_equal(loaded.contributions(values), baseline.contributions(X))
         assert loaded.contributions(values, "path", np.ones((2, 1))).shape == (500, 1)
+
+
+def test_a_linear_model_scores_in_blocks_the_same_numbers_as_at_once(monkeypatch):
+    """The linear score is computed in blocks of rows (memory); the numbers are those of the
+    whole matrix at once, bit for bit, across block boundaries and with missing values."""
+    from ml_pipeline.models import linear
+
+    rng = np.random.default_rng(3)
+    X = rng.lognormal(size=(1000, 7)).astype(np.float32)
+    X[rng.random(X.shape) < 0.1] = np.nan
+    model = linear.LinearModel("tweedie")
+    model.mean_, model.scale_ = rng.normal(size=7), rng.random(7) + 0.5
+    model.coef_, model.intercept_ = rng.normal(size=7), 0.3
+    at_once = model._design(X.astype(np.float64)) @ model.coef_ + model.intercept_
+    monkeypatch.setattr(linear, "SCORE_BLOCK_ROWS", 128)  # 8 blocks, the last one short
+    assert np.array_equal(model.raw(X), at_once)
+    assert model.raw(X[:0]).shape == (0,)
