@@ -20,3 +20,9 @@ def get_for_org(org_id: str, dataset_id: str) -> Dataset:
 def get(dataset_id: str) -> Dataset | None:
     """A dataset by id, for the worker."""
     return db.session.get(Dataset, dataset_id)
+
+
+def latest_succeeded(org_id: str) -> Dataset | None:
+    """The organization's newest dataset that was read (profiled) successfully, or None."""
+    query = scoped(Dataset, org_id).where(Dataset.status == "succeeded").order_by(Dataset.created_at.desc())
+    return db.session.scalars(query.limit(1)).first()

@@ -62,6 +62,18 @@ def page_for_org(org_id: str, kind: str, limit: int, offset: int) -> tuple[list[
     return rows.all(), total
 
 
+def latest_succeeded_bulk(org_id: str, limit: int) -> list[Job]:
+    """The organization's newest succeeded bulk jobs (by creation, newest first), each with its
+    drift report's status and alerts loaded."""
+    query = (
+        scoped(Job, org_id)
+        .where(Job.kind == "bulk", Job.status == "succeeded")
+        .options(_drift_state())
+        .order_by(Job.created_at.desc(), Job.id)
+    )
+    return db.session.scalars(query.limit(limit)).all()
+
+
 def last_sign_of_life(model):
     """When the row's worker last wrote: its heartbeat, else (a row from before heartbeats, or one
     not claimed yet) its last update."""

@@ -1,4 +1,4 @@
-"""Schedules, and the latest dataset and bulk job a scheduled run starts from."""
+"""Schedules: set, claimed when due, and how their last run went."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import or_, update
 
-from hcl_server.db import Dataset, Job, Schedule
+from hcl_server.db import Schedule
 from hcl_server.extensions import db
 from hcl_server.repositories import scoped
 
@@ -52,19 +52,3 @@ def record_run(schedule_id: str, ran_at: datetime, job_id: str | None, error: st
         .values(last_run_at=ran_at, last_job_id=job_id, last_error=error),
         execution_options=_SQL_ONLY,
     )
-
-
-def latest_succeeded_dataset(org_id: str) -> Dataset | None:
-    """The organization's newest dataset that was read."""
-    query = scoped(Dataset, org_id).where(Dataset.status == "succeeded").order_by(Dataset.created_at.desc())
-    return db.session.scalars(query.limit(1)).first()
-
-
-def latest_succeeded_bulk_job(org_id: str) -> Job | None:
-    """The organization's newest bulk job that succeeded."""
-    query = (
-        scoped(Job, org_id)
-        .where(Job.kind == "bulk", Job.status == "succeeded")
-        .order_by(Job.created_at.desc())
-    )
-    return db.session.scalars(query.limit(1)).first()

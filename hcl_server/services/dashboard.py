@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime
 
 from hcl_server.db import ModelVersion
 from hcl_server.db.models import utcnow
-from hcl_server.repositories import model_aliases, model_versions, monitoring, outcomes
+from hcl_server.repositories import datasets, jobs, model_aliases, model_versions, outcomes
 
 LATEST_JOBS = 10
 # Retraining is recommended when any of these holds (each with its numbers in the reason):
@@ -81,7 +81,8 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _job_entry(job, report) -> dict:
+def _job_entry(job) -> dict:
+    report = job.drift_report
     summary = (job.result or {}).get("summary") or {}
     customers = (job.result or {}).get("total_customers")
     spend = summary.get("predicted_spend_total")
@@ -101,11 +102,11 @@ def _job_entry(job, report) -> dict:
     }
 
 
-def _open_alerts(jobs: list, reports: dict) -> tuple[dict | None, list[dict]]:
+def _open_alerts(latest: list) -> tuple[dict | None, list[dict]]:
     """The alerts of the latest bulk job with a finished drift report: an alert is open until a
     later job's report no longer raises it."""
-    for job in jobs:  # newest first
-        report = reports.get(job.id)
+    for job in latest:  # newest first
+        report = job.drift_report
         if report is not None and report.status == "done":
             return {"job_id": job.id, "finished_at": job.finished_at}, list(report.alerts or [])
     return None, []
@@ -165,7 +166,7 @@ def retraining_reasons(
 def _new_data(org_id: str, mv: ModelVersion) -> list[dict]:
     """The new-data rule: the latest dataset runs ``NEW_DATA_DAYS`` past the training data, or
     holds ``NEW_DATA_GROWTH`` more events than it."""
-    dataset = monitoring.latest_ready_dataset(org_id)
+    dataset = datasets.latest_succeeded(org_id)
     meta = mv.bundle_metadata or {}
     if dataset is None or dataset.id == mv.dataset_id or not dataset.profile:
         return []
@@ -210,14 +211,13 @@ def summary(org_id: str) -> dict:
     )
     production = _model(org_id, production_mv, shadow=False)
     candidate = _model(org_id, candidate_mv, shadow=True)
-    jobs = monitoring.latest_bulk_jobs(org_id, LATEST_JOBS)
-    reports = monitoring.drift_reports_of(org_id, [j.id for j in jobs])
-    alerts_job, alerts = _open_alerts(jobs, reports)
+    latest = jobs.latest_succeeded_bulk(org_id, LATEST_JOBS)
+    alerts_job, alerts = _open_alerts(latest)
     reasons = retraining_reasons(org_id, production, production_mv, alerts)
     return {
         "generated_at": utcnow(),
         "models": {"production": production, "candidate": candidate},
-        "jobs": [_job_entry(j, reports.get(j.id)) for j in reversed(jobs)],
+        "jobs": [_job_entry(j) for j in reversed(latest)],
         "drift": {"job": alerts_job, "alerts": alerts},
         "retraining": {"recommended": bool(reasons), "reasons": reasons},
     }

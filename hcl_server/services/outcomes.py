@@ -48,7 +48,6 @@ logger = logging.getLogger(__name__)
 TASK = "hcl.outcomes.score"
 PRIORITY = 6  # after the first steps and early partitions of waiting jobs: nobody waits on it
 SOURCES = ("dataset", "bulk")
-MAX_WARNINGS = 50
 
 
 def request_scoring(org_id: str, kind: str, source_id: str) -> None:

@@ -24,7 +24,7 @@ from hcl_server.db.models import SCHEDULE_KINDS, utcnow
 from hcl_server.db.params import BulkParams
 from hcl_server.errors import Conflict, DomainError, Unprocessable
 from hcl_server.extensions import db
-from hcl_server.repositories import schedules
+from hcl_server.repositories import datasets, jobs, schedules
 from hcl_server.services.bulk import StoredFile, create_bulk_job_from_stored
 from hcl_server.services.training import create_training_job
 
@@ -195,7 +195,7 @@ def _run_one(row, now: datetime) -> str | None:
 
 def _retrain(org_id: str) -> Job:
     """A training job on the organization's latest dataset that was read."""
-    dataset = schedules.latest_succeeded_dataset(org_id)
+    dataset = datasets.latest_succeeded(org_id)
     if dataset is None:
         raise Conflict("no dataset to retrain on: upload one with POST /api/v1/datasets")
     return create_training_job(org_id, {"dataset_id": dataset.id, "trigger": "schedule"})
@@ -204,7 +204,7 @@ def _retrain(org_id: str) -> Job:
 def _rescore(org_id: str) -> Job:
     """A bulk job over the file of the organization's latest succeeded bulk job, with the current
     production model and the same reading options and as_of."""
-    previous = schedules.latest_succeeded_bulk_job(org_id)
+    previous = next(iter(jobs.latest_succeeded_bulk(org_id, 1)), None)
     if previous is None:
         raise Conflict("no bulk job has succeeded yet: there is no file to score again")
     params = BulkParams.from_dict(previous.params)
