@@ -23,13 +23,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--requests", type=int, default=3000)
-    ap.add_argument("--profile", action="store_true")
-    args = ap.parse_args()
-
-    work = Path(tempfile.mkdtemp(prefix="hcl-predict-"))
+def production_app(work: Path, models: str | None = None):
+    """A throw-away service in ``work`` (SQLite, local storage, no rate limit; set in the
+    environment, so servers started from it share them) whose one organization has a model of
+    ``models`` types (default: the CLI's) trained on a 3,000-customer synthetic log in production:
+    (the app, its API key)."""
     os.environ.update(
         STORAGE_DIR=str(work / "storage"),
         DATABASE_URL=f"sqlite:///{work}/db.sqlite3",
@@ -45,7 +43,19 @@ def main() -> None:
 
     events = write_events(generate_events(3000, 30000, seed=5), work / "train.csv.gz")
     subprocess.run(
-        [sys.executable, "-m", "ml_pipeline", "train", "--events", str(events), "--out", str(work / "model")],
+        [
+            *(
+                sys.executable,
+                "-m",
+                "ml_pipeline",
+                "train",
+                "--events",
+                str(events),
+                "--out",
+                str(work / "model"),
+            ),
+            *(("--models", models) if models else ()),
+        ],
         check=True,
         capture_output=True,
     )
@@ -66,6 +76,16 @@ def main() -> None:
             )
         )
         db.session.commit()
+    return app, key
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--requests", type=int, default=3000)
+    ap.add_argument("--profile", action="store_true")
+    args = ap.parse_args()
+
+    app, key = production_app(Path(tempfile.mkdtemp(prefix="hcl-predict-")))
     client = app.test_client()
     tx = [{"event_date": f"2024-{m:02d}-15", "amount": 20.0 + m, "category": "GROCERY"} for m in range(1, 13)]
     payload = {"customer_id": "c1", "as_of": "2025-01-01", "transactions": tx}

@@ -3,8 +3,8 @@ threads sized (NATIVE_THREADS=auto) and left to the libraries (NATIVE_THREADS=li
 
     python benchmarks/bench_predict_load.py [--seconds 20] [--workers 2] [--connections 1,8] [--models xgboost]
 
-Needs wrk (Debian's package: apt-get install wrk). Trains a model on a 3,000-customer synthetic log,
-registers it as an organization's production model in a throw-away SQLite database, then for each
+Needs wrk (Debian's package: apt-get install wrk). Trains a model on a 3,000-customer synthetic log
+and registers it as production in a throw-away service (bench_predict.production_app), then for each
 setting starts gunicorn on a loopback port (``--workers`` processes, as `make run` and the image
 start it), warms it up and runs wrk for ``--seconds`` at each connection count: one customer with 12
 transactions per request. Prints JSON: requests/s, p50 and p99 in ms per setting and connection
@@ -28,50 +28,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench_predict import production_app  # noqa: E402  (benchmarks/ is the script's folder)
+
 BIN = Path(sys.executable).parent
 UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
-
-
-def register_model(work: Path, env: dict, models: str) -> str:
-    """Train a model of the ``models`` types with the CLI and register it as production of a new
-    organization: its key."""
-    from ml_pipeline.data.synthetic import generate_events, write_events
-
-    events = write_events(generate_events(3000, 30000, seed=5), work / "train.csv.gz")
-    subprocess.run(
-        [
-            *(sys.executable, "-m", "ml_pipeline", "train", "--events", str(events)),
-            *("--out", str(work / "model"), "--models", models),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    subprocess.run(
-        [BIN / "flask", "--app", "run", "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True
-    )
-    os.environ.update({k: env[k] for k in ("STORAGE_DIR", "DATABASE_URL", "REDIS_URL", "RATE_LIMIT")})
-    from hcl_server import create_app
-    from hcl_server.db import ModelVersion
-    from hcl_server.extensions import db
-    from hcl_server.services.orgs import create_organization
-    from hcl_server.storage import put_dir
-
-    meta = json.loads((work / "model" / "metadata.json").read_text())
-    with create_app().app_context():
-        org, key = create_organization("load")
-        put_dir("models/load/1", work / "model")
-        db.session.add(
-            ModelVersion(
-                organization_id=org.id,
-                version=1,
-                storage_prefix="models/load/1",
-                is_production=True,
-                metrics=meta["metrics"],
-                bundle_metadata=meta,
-            )
-        )
-        db.session.commit()
-    return key
 
 
 def post(port: int, body: bytes, key: str) -> int:
@@ -129,17 +89,11 @@ def main() -> None:
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: apt-get install wrk")
 
-    work = Path(tempfile.mkdtemp(prefix="hcl-load-"))
-    env = {
-        **os.environ,
-        "STORAGE_DIR": str(work / "storage"),
-        "DATABASE_URL": f"sqlite:///{work / 'hcl.sqlite3'}",
-        "REDIS_URL": "",
-        "RATE_LIMIT": "",  # throughput of one key: the per-key limit would cap it
-    }
     for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        env.pop(name, None)  # the setting under test decides, not the caller's shell
-    key = register_model(work, env, args.models)
+        os.environ.pop(name, None)  # the setting under test decides, not the caller's shell
+    work = Path(tempfile.mkdtemp(prefix="hcl-load-"))
+    _, key = production_app(work, args.models)
+    env = dict(os.environ)  # production_app's database and storage, for gunicorn
     tx = [{"event_date": f"2024-{m:02d}-15", "amount": 20.0 + m, "category": "GROCERY"} for m in range(1, 13)]
     body = json.dumps({"customer_id": "c1", "as_of": "2025-01-01", "transactions": tx})
     script = work / "post.lua"
