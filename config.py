@@ -68,6 +68,9 @@ class Config:
         default_factory=lambda: _floats(_env("WEBHOOK_RETRY_DELAYS_S", "10,30,120,600,3600,21600"))
     )
     WEBHOOK_MAX_ATTEMPTS: int = field(default_factory=lambda: int(_env("WEBHOOK_MAX_ATTEMPTS", "7")))
+    # Seconds a process may answer an API key or production-model lookup from memory; any change
+    # made through the service is seen at once anyway (hcl_server/generation.py). 0: no caching.
+    LOOKUP_CACHE_S: float = field(default_factory=lambda: float(_env("LOOKUP_CACHE_S", "60")))
     PORT: int = field(default_factory=lambda: int(_env("PORT", "5000")))
 
     def __post_init__(self) -> None:

@@ -14,6 +14,7 @@ from hcl_server import extensions as ext  # not `import db`: the hcl_server.db p
 from hcl_server.api.document import openapi
 from hcl_server.api.rate_limit import init_rate_limit
 from hcl_server.celery_app import init_celery
+from hcl_server.generation import init_generation
 from hcl_server.storage import init_storage
 
 
@@ -55,6 +56,7 @@ def register_extensions(app: Flask) -> None:
     openapi.spec.components.security_scheme("ApiKey", {"type": "apiKey", "in": "header", "name": "X-API-Key"})
     openapi.spec.options["security"] = [{"ApiKey": []}]
     init_storage(app)
+    init_generation(app)
     init_celery(app)
     init_rate_limit(app)
 

@@ -26,8 +26,8 @@ def organization_for_key_hash(key_hash: str) -> str | None:
 
 
 def active_key_by_hash(key_hash: str):
-    """The unrevoked key with this hash as a row (id, organization_id), or None. Read on every
-    request, never cached: a key revoked a moment ago is refused at once."""
+    """The unrevoked key with this hash as a row (id, organization_id), or None. Reads the
+    database on every call; services.orgs.key_for caches it under the lookup generation."""
     return db.session.execute(
         db.select(ApiKey.id, ApiKey.organization_id).where(
             ApiKey.key_hash == key_hash, ApiKey.revoked_at.is_(None)

@@ -9,10 +9,12 @@ from dataclasses import dataclass
 from hcl_server.db import ApiKey, Organization
 from hcl_server.errors import Conflict, NotFound
 from hcl_server.extensions import db
+from hcl_server.generation import LookupCache, current_generation
 from hcl_server.repositories import organizations
 
 # Unrevoked keys one organization may hold: each is a way in, and rows should not grow unbounded.
 MAX_ACTIVE_KEYS = 20
+_KEYS = LookupCache()
 PREFIX_CHARS = 12  # "hcl_" and 8 random characters: shown in listings to tell keys apart
 
 
@@ -59,11 +61,25 @@ def organization_for_key(key: str | None) -> str | None:
 
 def key_for(key: str | None) -> KeyRef | None:
     """The unrevoked API key ``key`` (the plaintext a client sent) as a KeyRef, or None for no
-    key, an unknown one or a revoked one. Looked up on every call: nothing is cached."""
+    key, an unknown one or a revoked one.
+
+    A key found is kept in this process's memory under the shared lookup generation, which any
+    key change bumps (hcl_server/generation.py): a revoked key is refused from the next request
+    on. Unknown keys are not kept, so guessing cannot fill the memory.
+    """
     if not key or "\x00" in key:
         return None
-    found = organizations.active_key_by_hash(hash_key(key))
-    return KeyRef(found.id, found.organization_id) if found else None
+    digest = hash_key(key)
+    generation = current_generation()
+    cached, ref = _KEYS.get(digest, generation)
+    if cached:
+        return ref
+    found = organizations.active_key_by_hash(digest)
+    if found is None:
+        return None
+    ref = KeyRef(found.id, found.organization_id)
+    _KEYS.put(digest, generation, ref)
+    return ref
 
 
 def key_summary(row: ApiKey) -> dict:

@@ -13,6 +13,7 @@ import pandas as pd
 
 from hcl_server.db import ModelVersion
 from hcl_server.errors import Conflict, Unprocessable
+from hcl_server.generation import LookupCache, current_generation
 from hcl_server.repositories import model_versions, organizations
 from hcl_server.storage import get_dir
 from ml_pipeline.data.days import date_to_day
@@ -25,12 +26,22 @@ from ml_pipeline.serving.scoring import predict
 _CACHE: OrderedDict[str, Bundle] = OrderedDict()
 _CACHE_SIZE = 8
 _LOCK = threading.Lock()
+_PRODUCTION = LookupCache()
 
 
 def production_model(org_id: str):
     """The organization's production model (id, version, storage_prefix) with the organization's
-    risk_thresholds, in one query; Conflict when it has none yet."""
-    mv = model_versions.production_for_scoring(org_id)
+    risk_thresholds, in one query; Conflict when it has none yet.
+
+    Kept in this process's memory under the shared lookup generation, which a promotion, a
+    rollback or new risk thresholds bump (hcl_server/generation.py): the next request scores
+    with the new version."""
+    generation = current_generation()
+    cached, mv = _PRODUCTION.get(org_id, generation)
+    if not cached:
+        mv = model_versions.production_for_scoring(org_id)
+        if mv is not None:
+            _PRODUCTION.put(org_id, generation, mv)
     if mv is None:
         raise Conflict("no production model yet: train one with POST /api/v1/training-jobs")
     return mv

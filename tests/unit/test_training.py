@@ -130,6 +130,27 @@ def test_churn_calibration_sets_the_mean_to_the_windows_rate():
     assert np.array_equal(np.argsort(before, kind="stable"), np.argsort(after, kind="stable"))  # ranking kept
 
 
+@pytest.mark.parametrize("objective", ["binary", "tweedie"])
+def test_xgboost_scores_in_place_exactly_as_through_a_dmatrix(objective):
+    import xgboost as xgb
+
+    from ml_pipeline.models import XGBoostModel
+
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(3000, 6)).astype(np.float32)
+    X[rng.random(X.shape) < 0.15] = np.nan  # missing values take each split's default branch
+    signal = np.nan_to_num(X[:, 0]) + np.nan_to_num(X[:, 1])
+    y = (rng.random(3000) < 1 / (1 + np.exp(-signal))).astype(float)
+    if objective == "tweedie":
+        y = y * rng.gamma(2.0, 20.0, size=3000)
+    model = XGBoostModel(objective).fit(pd.DataFrame(X), y, n_rounds=40)
+    for rows in (X, X[:1], X[17:18]):  # the whole matrix, and one customer as /predict sends
+        expected = model.booster_.predict(
+            xgb.DMatrix(rows), output_margin=True, iteration_range=(0, model.best_rounds_)
+        )
+        assert np.array_equal(model.raw(rows), expected.astype(np.float64))
+
+
 @pytest.mark.parametrize("kind", ["lightgbm", "xgboost", "random_forest", "linear"])
 def test_each_model_type_trains_and_its_bundle_predicts_the_same(kind, small_log_frame, tmp_path):
     log = from_frame(small_log_frame)
