@@ -28,7 +28,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench_predict import production_app  # noqa: E402  (benchmarks/ is the script's folder)
+from bench_predict import model_dir, production_app  # noqa: E402  (benchmarks/ is the script's folder)
 
 BIN = Path(sys.executable).parent
 UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
@@ -104,7 +104,7 @@ def main() -> None:
         f'wrk.headers["X-API-Key"] = "{key}"\n'
     )
     connections = [int(c) for c in args.connections.split(",")]
-    selection = json.loads((work / "model" / "metadata.json").read_text())["selection"]
+    selection = json.loads((model_dir(args.models) / "metadata.json").read_text())["selection"]
     report: dict = {
         "workers": args.workers,
         "seconds": args.seconds,
