@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from hcl_server.db import ModelVersion
 from hcl_server.errors import Conflict, Unprocessable
@@ -21,7 +20,7 @@ from ml_pipeline.data.eventlog import from_records
 from ml_pipeline.errors import PipelineError
 from ml_pipeline.explain.reasons import split as split_reasons
 from ml_pipeline.serving.bundle import Bundle, load_bundle
-from ml_pipeline.serving.scoring import predict
+from ml_pipeline.serving.scoring import score
 
 _CACHE: OrderedDict[str, Bundle] = OrderedDict()
 _CACHE_SIZE = 8
@@ -111,19 +110,22 @@ def predict_inline(org_id: str, customers: list[dict]) -> list[dict]:
         ]
         try:
             log = from_records(rows)
-            frame = predict(bundle, log, as_of=date_to_day(as_of), risk_thresholds=limits)
+            columns = score(bundle, log, as_of=date_to_day(as_of), risk_thresholds=limits).columns
         except PipelineError as exc:
             raise Unprocessable(f"transactions cannot be scored: {exc}") from exc
-        out.update(_as_dicts(frame, bundle, mv.version))
+        out.update(_as_dicts(columns, bundle, mv.version))
     return [out[c["customer_id"]] for c in customers]
 
 
-def _as_dicts(frame: pd.DataFrame, bundle: Bundle, version: int) -> dict[str, dict]:
+def _as_dicts(columns: dict, bundle: Bundle, version: int) -> dict[str, dict]:
+    """The answer's records by customer id, from ``Scored.columns`` (no data frame: see Scored)."""
     spend = spend_columns(bundle)
     records = {}
-    values = {col: frame[col].to_numpy(dtype=np.float64) for col in spend}
-    churn = frame["churn_probability"].to_numpy(dtype=np.float64)
-    for i, (cid, seg, why) in enumerate(zip(frame["customer_id"], frame["risk_segment"], frame["reasons"])):
+    values = {col: np.asarray(columns[col], dtype=np.float64) for col in spend}
+    churn = np.asarray(columns["churn_probability"], dtype=np.float64)
+    for i, (cid, seg, why) in enumerate(
+        zip(columns["customer_id"], columns["risk_segment"], columns["reasons"], strict=True)
+    ):
         records[str(cid)] = {
             "customer_id": str(cid),
             "churn_probability": round(float(churn[i]), 6),

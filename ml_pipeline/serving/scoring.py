@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -74,14 +75,25 @@ def predict(
 
 @dataclass(frozen=True)
 class Scored:
-    """What one scoring built: ``frame`` (:func:`predict`'s output), ``features`` (the feature
-    matrix the predictors read, one row per row of ``frame``, in the bundle's column order) and
-    ``predictions`` (by the frame's column names, as the predictors gave them, clipped but before
-    the categories were reconciled: what a drift reference describes, monitoring.reference)."""
+    """What one scoring built: ``columns`` (:func:`predict`'s output columns in order, each an
+    array of one value per customer; ``frame`` is them as a DataFrame, built when first asked
+    for), ``features`` (the feature matrix the predictors read, one row per row of ``frame``, in
+    the bundle's column order) and ``predictions`` (by the frame's column names, as the
+    predictors gave them, clipped but before the categories were reconciled: what a drift
+    reference describes, monitoring.reference).
 
-    frame: pd.DataFrame
+    A single prediction request reads ``columns``: a frame with text columns costs more to build
+    than scoring one customer's features (docs/benchmarks.md)."""
+
+    columns: dict[str, np.ndarray | list]
     features: pd.DataFrame
     predictions: dict[str, np.ndarray]
+
+    @cached_property
+    def frame(self) -> pd.DataFrame:
+        if not len(self.features):
+            return pd.DataFrame(columns=list(self.columns))
+        return pd.DataFrame(self.columns)
 
 
 def score(
@@ -108,7 +120,7 @@ def score(
             *(["reasons"] if reasons else []),
         ]
         features = pd.DataFrame(columns=bundle.metadata["features"], dtype=np.float64)
-        return Scored(pd.DataFrame(columns=columns), features, {})
+        return Scored({name: np.empty(0, dtype=object) for name in columns}, features, {})
     as_of = check_as_of(log.day, as_of)
     X = bundle.builder.transform(log, as_of)
     missing = [f for f in bundle.metadata["features"] if f not in X.columns]
@@ -133,7 +145,7 @@ def score(
     out = reconcile_named(out)  # the categories (with "other") add up to the total
     if reasons:  # last: the contract's columns keep their places
         out["reasons"] = churn_reasons(bundle, values, reasons)
-    return Scored(pd.DataFrame(out), X, raw)
+    return Scored(out, X, raw)
 
 
 PROBABILITY_DECIMALS = 4
