@@ -19,6 +19,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from ml_pipeline.data.encodings import decide_after_utf8_failure, open_bytes
+from ml_pipeline.data.writing import write_frame_csv
 from ml_pipeline.errors import EventLogError
 
 logger = logging.getLogger(__name__)
@@ -582,9 +583,10 @@ def _dedupe(names: list[str]) -> list[str]:
 
 
 def write_csv_atomic(frame, path: str | Path) -> None:
-    """Write a frame as CSV through a temporary file, so a failure never leaves half a file."""
+    """Write a frame as CSV through a temporary file, so a failure never leaves half a file; the
+    bytes are pandas' ``to_csv(index=False)``'s (:func:`ml_pipeline.data.writing.write_frame_csv`)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    frame.to_csv(tmp, index=False, encoding="utf-8")
+    write_frame_csv(frame, tmp)
     tmp.replace(path)

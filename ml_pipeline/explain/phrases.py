@@ -12,15 +12,40 @@ from collections.abc import Callable
 
 from ml_pipeline.features import describe_feature
 
+_MEMO_LIMIT = 100_000  # texts kept per formatter; the cache starts again past it
 
+
+def _memo(fmt: Callable[[float], str]) -> Callable[[float], str]:
+    """``fmt`` with its texts kept by value: a million customers' phrases repeat few day counts
+    and amounts, and a lookup costs a fraction of formatting. NaN and zeros are never kept
+    (-0.0 equals 0.0 as a key but is written "-0")."""
+    texts: dict[float, str] = {}
+
+    def text(x: float) -> str:
+        got = texts.get(x)
+        if got is not None:
+            return got
+        out = fmt(x)
+        if x == x and x != 0:
+            if len(texts) >= _MEMO_LIMIT:
+                texts.clear()
+            texts[x] = out
+        return out
+
+    return text
+
+
+@_memo
 def _int(x: float) -> str:
     return f"{x:,.0f}"
 
 
+@_memo
 def _money(x: float) -> str:
     return f"{x:,.2f}"
 
 
+@_memo
 def _days(n: float) -> str:
     return "1 day" if n == 1 else f"{_int(n)} days"
 

@@ -86,14 +86,35 @@ class Reasons:
             picked = np.where(up[:, rank], order[:, rank], -1)
             for g in np.unique(picked[picked >= 0]):
                 rows = np.flatnonzero(picked == g)
-                sub = values[rows]
 
-                def column(feature: str, sub=sub) -> list[float]:
+                # Only the columns a phrase reads are gathered for its rows, not every feature.
+                def column(feature: str, rows=rows) -> list[float]:
                     j = self.column.get(feature)
-                    return (sub[:, j] if j is not None else np.full(len(sub), np.nan)).astype(float).tolist()
+                    return (
+                        (values[rows, j] if j is not None else np.full(len(rows), np.nan))
+                        .astype(float)
+                        .tolist()
+                    )
 
                 slots[rank][rows] = self.phrasers[g](column)
-        return [SEPARATOR.join(p for p in parts if p) for parts in zip(*slots)] if slots else [""] * n
+        return joined(slots, n)
+
+
+def joined(slots: list[np.ndarray], n: int) -> list[str]:
+    """Per row, its non-empty texts of ``slots`` (object arrays of n str) joined by SEPARATOR, in
+    slot order: ``SEPARATOR.join(p for p in parts if p)`` row by row, as whole-array operations."""
+    if not slots:
+        return [""] * n
+    out = slots[0].copy()
+    has = out != ""
+    for slot in slots[1:]:
+        more = slot != ""
+        both = has & more
+        out[both] = out[both] + SEPARATOR + slot[both]
+        alone = more & ~has
+        out[alone] = slot[alone]
+        has |= more
+    return out.tolist()
 
 
 def split(text: str) -> list[str]:

@@ -38,13 +38,13 @@ def cached(model, name: str, build: Callable):
     return model.__dict__[name]
 
 
-def one_per_tree(picks: np.ndarray, width: int) -> sp.csr_matrix:
+def one_per_tree(picks: np.ndarray, width: int, ones: np.ndarray | None = None) -> sp.csr_matrix:
     """(rows, width) 0/1 matrix with a 1 at each row's pick of every tree (``picks``: rows × trees,
-    already offset into one shared table), so ``matrix @ table`` sums the picked table rows."""
+    already offset into one shared table), so ``matrix @ table`` sums the picked table rows.
+    ``ones``: at least rows × trees ones to use as the matrix's values (reused across calls)."""
     n, trees = picks.shape
-    return sp.csr_matrix(
-        (np.ones(n * trees), picks.ravel(), np.arange(0, n * trees + 1, trees)), shape=(n, width)
-    )
+    data = np.ones(n * trees) if ones is None else ones[: n * trees]
+    return sp.csr_matrix((data, picks.ravel(), np.arange(0, n * trees + 1, trees)), shape=(n, width))
 
 
 @dataclass
@@ -58,8 +58,12 @@ class TreeSplits:
     zero_left: np.ndarray  # int8: -1 = compare zero normally, else the side of 0 (LightGBM "Zero")
 
     def patterns(self, columns: np.ndarray, nan_rows: dict[int, np.ndarray]) -> np.ndarray:
-        """One integer per row: the bits of the side taken at every split of the tree."""
-        bits = np.zeros(columns.shape[1], dtype=np.uint64)
+        """One integer per row: the bits of the side taken at every split of the tree (uint16 for
+        up to 16 splits, as a depth-4 tree has, else uint32 or uint64: a narrower array is the
+        cheaper to build and to group)."""
+        k_splits = len(self.feature)
+        dtype = np.uint16 if k_splits <= 16 else np.uint32 if k_splits <= 32 else np.uint64
+        bits = np.zeros(columns.shape[1], dtype=dtype)
         for k, (f, t) in enumerate(zip(self.feature.tolist(), self.threshold)):
             x = columns[f]
             left = x < t if self.strict else x <= t
@@ -67,8 +71,29 @@ class TreeSplits:
                 left[nan_rows[f]] = self.nan_left[k]
             if self.zero_left[k] >= 0:
                 left[(x == 0) | np.isnan(x)] = bool(self.zero_left[k])
-            bits |= left.astype(np.uint64) << np.uint64(k)
+            bits += left * dtype(1 << k)  # bit k is still 0: adding sets it (the fastest way found)
         return bits
+
+
+def pattern_codes(patterns: np.ndarray, descending: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``pd.factorize(patterns)``'s codes (in order of first appearance) and the first row of
+    each distinct pattern, in that order.
+
+    ``descending``: ``arange(n - 1, -1, -1)`` (shared by every tree). 16-bit patterns are coded
+    through a table of all 65,536 values instead of a hash table: the same codes.
+    """
+    if patterns.dtype != np.uint16:
+        codes, uniques = pd.factorize(patterns)
+        first = np.empty(len(uniques), dtype=np.int64)
+        first[codes[::-1]] = descending  # the last write of each pattern is its first row
+        return codes, first
+    first_of = np.full(1 << 16, len(patterns), dtype=np.int64)
+    first_of[patterns[::-1]] = descending
+    seen = np.flatnonzero(first_of < len(patterns))
+    order = np.argsort(first_of[seen], kind="stable")
+    code_of = np.empty(1 << 16, dtype=np.int64)
+    code_of[seen[order]] = np.arange(len(seen))
+    return code_of[patterns], first_of[seen[order]]
 
 
 def float32_at_most(t: float) -> np.float32:
@@ -95,17 +120,20 @@ def shared_tree_shap(
     nan_rows = {f: np.flatnonzero(np.isnan(columns[f])) for f in range(len(columns))}
     nan_rows = {f: rows for f, rows in nan_rows.items() if len(rows)}
     out = np.zeros((n, project.shape[1]))
-    # Trees are summed in batches by one sparse product: row i picks its pattern's row of each tree.
+    descending = np.arange(n - 1, -1, -1, dtype=np.int64)
+    # Trees are summed in batches by one sparse product: row i picks its pattern's row of each
+    # tree (in tree order, so every row's sum is added up in the same order as ever).
     batch = 32
+    ones = np.ones(n * batch)
     for start in range(0, len(splits), batch):
-        picks, tables, offset = [], [], 0
-        for t in range(start, min(start + batch, len(splits))):
-            codes, uniques = pd.factorize(splits[t].patterns(columns, nan_rows))
-            first = np.empty(len(uniques), dtype=np.int64)
-            first[codes[::-1]] = np.arange(n - 1, -1, -1)  # the first row of each pattern
+        trees = range(start, min(start + batch, len(splits)))
+        picks = np.empty((n, len(trees)), dtype=np.int64)
+        tables, offset = [], 0
+        for j, t in enumerate(trees):
+            codes, first = pattern_codes(splits[t].patterns(columns, nan_rows), descending)
             shap = np.asarray(tree_shap(values[first], t), dtype=np.float64)[:, :-1]
             tables.append(shap @ project)
-            picks.append(codes + offset)
-            offset += len(uniques)
-        out += one_per_tree(np.column_stack(picks), offset) @ np.vstack(tables)
+            np.add(codes, offset, out=picks[:, j])
+            offset += len(first)
+        out += one_per_tree(picks, offset, ones) @ np.vstack(tables)
     return out
