@@ -60,9 +60,15 @@ def escape_texts(values: pa.Array) -> pa.Array:
     rows = np.flatnonzero(suspect.to_numpy(zero_copy_only=False))
     if not len(rows):
         return values
-    out = values.to_numpy(zero_copy_only=False).astype(object)
-    out[rows] = [escape_text(v) for v in out[rows]]
-    return pa.array(out, type=pa.string())
+    return patched(values, rows, [escape_text(values[int(i)].as_py()) for i in rows])
+
+
+def patched(values: pa.Array, rows: np.ndarray, texts: list[str]) -> pa.Array:
+    """``values`` (strings) with the values at ``rows`` (ascending indices) replaced by ``texts``;
+    the rest are not turned into Python objects."""
+    mask = np.zeros(len(values), dtype=bool)
+    mask[rows] = True
+    return pc.replace_with_mask(values, pa.array(mask), pa.array(texts, type=pa.string()))
 
 
 def float_texts(values: np.ndarray) -> pa.Array:
@@ -89,9 +95,7 @@ def float_texts(values: np.ndarray) -> pa.Array:
     redo = np.flatnonzero(~plain & ~np.isnan(v))
     if not len(redo):
         return text
-    out = text.to_numpy(zero_copy_only=False).astype(object)
-    out[redo] = [repr(x) for x in v[redo].tolist()]
-    return pa.array(out, type=pa.string())
+    return patched(text, redo, [repr(x) for x in v[redo].tolist()])
 
 
 def _quoted(values: pa.Array) -> pa.Array:

@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
-from hcl_server.services.exports import float_texts, unescape_text
+from hcl_server.services.exports import float_texts, patched, unescape_text
 
 TEXT_COLUMNS = ("customer_id", "risk_segment", "reasons")  # every other column holds numbers
 XLSX_BLOCK_ROWS = 50_000  # rows of sheet XML built and compressed at a time
@@ -156,11 +156,10 @@ def _cell_texts(values: pa.Array) -> tuple[pa.Array, pa.Array]:
     )
     if not len(rows):
         return escaped, pa.array(np.zeros(len(values), dtype=bool))
-    text = escaped.to_numpy(zero_copy_only=False).astype(object)
+    special_texts = [_special_text(values[int(i)].as_py()) for i in rows]
     preserve = np.zeros(len(values), dtype=bool)
-    for i in rows:
-        text[i], preserve[i] = _special_text(values[int(i)].as_py())
-    return pa.array(text, type=pa.string()), pa.array(preserve)
+    preserve[rows] = [keep for _, keep in special_texts]
+    return patched(escaped, rows, [text for text, _ in special_texts]), pa.array(preserve)
 
 
 def _special_text(value: str) -> tuple[str, bool]:
@@ -183,6 +182,4 @@ def _unescaped(values: pa.Array) -> pa.Array:
     rows = np.flatnonzero(quoted.to_numpy(zero_copy_only=False))
     if not len(rows):
         return values
-    out = values.to_numpy(zero_copy_only=False).astype(object)
-    out[rows] = [unescape_text(v) for v in out[rows]]
-    return pa.array(out, type=pa.string())
+    return patched(values, rows, [unescape_text(values[int(i)].as_py()) for i in rows])
