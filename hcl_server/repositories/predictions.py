@@ -71,11 +71,13 @@ def replace_partition(job_id: str, partition: int, rows: Sequence[tuple]) -> Non
     conn = db.session.connection()
     if conn.dialect.name == "postgresql":
         # The driver's own connection is the one the session's transaction runs on.
-        cursor = conn.connection.driver_connection.cursor()
-        with cursor.copy(f"COPY {Prediction.__tablename__} ({', '.join(COLUMNS)}) FROM STDIN") as copy:
+        sql = f"COPY {Prediction.__tablename__} ({', '.join(COLUMNS)}) FROM STDIN"
+        with conn.connection.driver_connection.cursor() as cursor, cursor.copy(sql) as copy:
             for row in rows:
                 copy.write_row(row)
         return
+    if conn.dialect.paramstyle != "qmark":
+        raise NotImplementedError(f"bulk insert of predictions on {conn.dialect.name}")
     # Prebuilt tuples straight to the driver: no per-row statement or JSON work in SQLAlchemy.
     # Datetimes are stored as the column type stores them on this database.
     created = Prediction.__table__.c.created_at.type.dialect_impl(conn.dialect)
@@ -83,8 +85,6 @@ def replace_partition(job_id: str, partition: int, rows: Sequence[tuple]) -> Non
     stamps: dict[datetime, object] = {}
     last = len(COLUMNS) - 1
     params = [row[:last] + (stamps.setdefault(row[last], stamp(row[last])),) for row in rows]
-    if conn.dialect.paramstyle != "qmark":
-        raise NotImplementedError(f"bulk insert of predictions on {conn.dialect.name}")
     marks = ", ".join(["?"] * len(COLUMNS))
     conn.exec_driver_sql(
         f"INSERT INTO {Prediction.__tablename__} ({', '.join(COLUMNS)}) VALUES ({marks})", params
