@@ -475,6 +475,14 @@ class BulkJobOut(JobState):
             "description": "Excel download: pending, ready, too_many_rows or failed (the CSV is ready at success)",
         },
     )
+    xlsx_error = fields.Function(
+        lambda job: (job.result or {}).get("xlsx_error"),
+        metadata={
+            "type": "string",
+            "nullable": True,
+            "description": "why the Excel file failed, when it has",
+        },
+    )
     model_version = fields.Method("_version", metadata=INTEGER_OR_NULL)
     shadow = fields.Function(
         lambda job: getattr(job, "shadow_state", None),

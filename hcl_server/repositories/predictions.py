@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, insert
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import delete
 
 from hcl_server.db import Job, Prediction
 from hcl_server.extensions import db
@@ -37,10 +40,52 @@ def latest_for_customer(org_id: str, customer_id: str) -> Prediction | None:
     )
 
 
-def replace_partition(job_id: str, partition: int, records: list[dict]) -> None:
-    """Replace a partition's rows: a redelivered partition never duplicates predictions."""
+# The columns of a stored row as ``replace_partition`` takes it, in this order.
+COLUMNS = (
+    "organization_id",
+    "job_id",
+    "partition",
+    "customer_id",
+    "churn_probability",
+    "risk_segment",
+    "spend_total",
+    "spend",
+    "reasons",
+    "created_at",
+)
+
+
+def replace_partition(job_id: str, partition: int, rows: Sequence[tuple]) -> None:
+    """Replace a partition's rows: a redelivered partition never duplicates predictions.
+
+    ``rows``: one tuple per customer in ``COLUMNS`` order, ``spend`` and ``reasons`` already as
+    JSON text (what the ORM's JSON type would have sent), ``created_at`` a datetime. Stored in
+    bulk in the session's transaction (the caller commits): PostgreSQL's COPY, elsewhere (SQLite)
+    one executemany of the tuples. Row ids follow the order of ``rows``.
+    """
     db.session.execute(
         delete(Prediction).where(Prediction.job_id == job_id, Prediction.partition == partition)
     )
-    if records:
-        db.session.execute(insert(Prediction), records)
+    if not rows:
+        return
+    conn = db.session.connection()
+    if conn.dialect.name == "postgresql":
+        # The driver's own connection is the one the session's transaction runs on.
+        sql = f"COPY {Prediction.__tablename__} ({', '.join(COLUMNS)}) FROM STDIN"
+        with conn.connection.driver_connection.cursor() as cursor, cursor.copy(sql) as copy:
+            for row in rows:
+                copy.write_row(row)
+        return
+    if conn.dialect.paramstyle != "qmark":
+        raise NotImplementedError(f"bulk insert of predictions on {conn.dialect.name}")
+    # Prebuilt tuples straight to the driver: no per-row statement or JSON work in SQLAlchemy.
+    # Datetimes are stored as the column type stores them on this database.
+    created = Prediction.__table__.c.created_at.type.dialect_impl(conn.dialect)
+    stamp = created.bind_processor(conn.dialect) or (lambda v: v)
+    stamps: dict[datetime, object] = {}
+    last = len(COLUMNS) - 1
+    params = [row[:last] + (stamps.setdefault(row[last], stamp(row[last])),) for row in rows]
+    marks = ", ".join(["?"] * len(COLUMNS))
+    conn.exec_driver_sql(
+        f"INSERT INTO {Prediction.__tablename__} ({', '.join(COLUMNS)}) VALUES ({marks})", params
+    )

@@ -155,7 +155,9 @@ def download(org_id: str, job_id: str, file_format: str) -> BinaryIO:
             raise Conflict("the Excel file is still being prepared; retry shortly, or download format=csv")
         if state == "too_many_rows":
             raise Unprocessable("too many rows for an Excel sheet; download format=csv")
-        raise OutputFailed("the Excel file could not be written; download format=csv")
+        raise OutputFailed(
+            (job.result or {}).get("xlsx_error") or "the Excel file could not be written; download format=csv"
+        )
     folder = Path(tempfile.mkdtemp(prefix="hcl-download-"))
     try:
         path = folder / f"predictions.{file_format}"

@@ -20,6 +20,7 @@ from hcl_server.celery_app import MAX_PRIORITY, enqueue_later
 from hcl_server.db import BulkPartition, Job
 from hcl_server.db.models import utcnow
 from hcl_server.db.params import BulkParams
+from hcl_server.errors import StorageUnavailable
 from hcl_server.extensions import db
 from hcl_server.repositories import jobs, model_versions, partitions, predictions
 from hcl_server.services import bulk_drift, outcomes
@@ -29,9 +30,10 @@ from hcl_server.services.bulk_results import (
     job_summary,
     job_warnings,
     partition_summary,
-    prediction_records,
+    prediction_rows,
 )
-from hcl_server.services.exports import EXCEL_MAX_ROWS, escape_frame, write_xlsx
+from hcl_server.services.exports import EXCEL_MAX_ROWS, write_csv
+from hcl_server.services.exports_xlsx import write_xlsx
 from hcl_server.services.heartbeat import Heartbeat
 from hcl_server.services.jobs import MAX_ATTEMPTS, SKIP, ProgressWriter, claim_patiently, died_message, fail
 from hcl_server.services.reading import api_messages
@@ -171,36 +173,57 @@ def _claim_partition(job: Job, index: int, redelivered: bool) -> int | None:
     return claim_patiently(try_once, redelivered)
 
 
+class _Laps:
+    """Seconds per named step since the previous one, for a log line that says where time went."""
+
+    def __init__(self) -> None:
+        self.started = self.last = time.perf_counter()
+        self.steps: dict[str, float] = {}
+
+    def __call__(self, step: str) -> None:
+        now = time.perf_counter()
+        self.steps[step], self.last = now - self.last, now
+
+    def __str__(self) -> str:
+        return ", ".join(f"{step} {s:.1f} s" for step, s in self.steps.items())
+
+
 def _score(job: Job, part: BulkPartition) -> None:
-    started = time.perf_counter()
+    laps = _Laps()
     params = BulkParams.from_dict(job.params)
     bundle = bundle_for(model_versions.get(job.model_version_id))
     with tempfile.TemporaryDirectory() as tmp:
         log = read_job_shards(job, params.partition_shards[part.index], Path(tmp))
+        laps("read")
         as_of = date_to_day(params.as_of)
         scoring = score(
             bundle, log, as_of=as_of, risk_thresholds=risk_thresholds(job.organization_id, bundle)
         )
+        laps("features, models and reasons")
         # The rounded frame is what is delivered; drift bins the predictions as the reference does.
         frame = rounded(scoring.frame)
         part.drift_counts = counts_of_scoring(bundle, scoring.features, scoring.predictions, log, as_of)
+        laps("drift counts")
         out = Path(tmp) / "result.csv"
-        escape_frame(frame).to_csv(out, index=False)
+        write_csv(frame, out)
         storage().put_file(f"{result_prefix(job)}/results/part-{part.index:05d}.csv", out)
-    records = prediction_records(
+        laps("CSV")
+    rows = prediction_rows(
         frame, bundle, org_id=job.organization_id, job_id=job.id, partition=part.index, now=utcnow()
     )
-    predictions.replace_partition(job.id, part.index, records)
+    predictions.replace_partition(job.id, part.index, rows)
     part.summary = partition_summary(frame, api_messages(log.warnings))
     part.status = "done"
     db.session.commit()
+    laps("stored predictions")
     logger.info(
-        "bulk job %s (org %s): partition %s, %s customers scored and stored in %.1f s",
+        "bulk job %s (org %s): partition %s, %s customers scored and stored in %.1f s (%s)",
         job.id,
         job.organization_id,
         part.index,
         len(frame),
-        time.perf_counter() - started,
+        time.perf_counter() - laps.started,
+        laps,
     )
     done = partitions.count_done(job.id)
     ProgressWriter(job.id)("scoring", 0.1 + 0.8 * done / params.partitions)
@@ -305,10 +328,19 @@ def excel_pending(job_id: str) -> Job | None:
     return job
 
 
+def _excel_error(exc: Exception) -> str:
+    """What a client is told of a failed Excel file: the storage's own message when it was away,
+    otherwise no internals."""
+    if isinstance(exc, StorageUnavailable):
+        return f"{exc}; download format=csv"
+    return "internal error while writing the Excel file; download format=csv"
+
+
 def write_excel(job: Job) -> None:
     """Build the Excel download of a succeeded job (the CSV is downloadable meanwhile); commits.
 
-    A failure is recorded as ``result["xlsx"] = "failed"``, not raised: the job has succeeded.
+    A failure is recorded as ``result["xlsx"] = "failed"`` with why in ``result["xlsx_error"]``,
+    not raised: the job has succeeded.
     """
     started = time.perf_counter()
     prefix = result_prefix(job)
@@ -320,10 +352,10 @@ def write_excel(job: Job) -> None:
             storage().put_file(f"{prefix}/results/predictions.xlsx", xlsx_path)
         files = {**job.result["files"], "xlsx": f"{prefix}/results/predictions.xlsx"}
         job.result = {**job.result, "files": files, "xlsx": "ready"}
-    except Exception:
+    except Exception as exc:
         logger.exception("bulk job %s (org %s): Excel file failed", job.id, job.organization_id)
         db.session.rollback()
-        job.result = {**job.result, "xlsx": "failed"}
+        job.result = {**job.result, "xlsx": "failed", "xlsx_error": _excel_error(exc)}
     db.session.commit()
     logger.info(
         "bulk job %s (org %s): Excel file in %.1f s",

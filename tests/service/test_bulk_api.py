@@ -242,3 +242,44 @@ def test_a_date_typed_years_ahead_is_named_and_left_out(
     assert job["status"] == "succeeded", job
     assert job["as_of"] == (last + pd.Timedelta(days=1)).strftime("%Y-%m-%d")
     assert sum(row in w for w in job["warnings"]) == 1 and job["total_customers"] == 401
+
+
+def test_an_excel_file_that_fails_says_why_and_the_csv_stays(app, client, org, scored):
+    """The Excel task of a job whose CSV has gone from storage: the job stays succeeded, its answer
+    says the Excel file failed and why, the .xlsx download says so, the CSV is still served."""
+    from hcl_server.db import Job
+    from hcl_server.db.models import new_id
+    from hcl_server.extensions import db
+    from hcl_server.services import bulk_scoring
+    from hcl_server.services.bulk import result_prefix
+    from hcl_server.storage import storage
+
+    key = {"X-API-Key": org["api_key"]}
+    assert _xlsx_download(client, key, scored["id"]).status_code == 200  # the worker's own is done
+    with app.app_context():
+        job = db.session.get(Job, scored["id"])
+        copy = new_id()
+        db.session.add(
+            Job(
+                id=copy,
+                organization_id=job.organization_id,
+                kind="bulk",
+                status="succeeded",
+                model_version_id=job.model_version_id,
+                params=job.params,
+                result={
+                    **job.result,
+                    "xlsx": "pending",
+                    "files": {"csv": job.result["files"]["csv"], "xlsx": None},
+                },
+            )
+        )
+        db.session.commit()
+        assert not storage().exists(f"{result_prefix(db.session.get(Job, copy))}/results/predictions.csv")
+        bulk_scoring.write_excel(bulk_scoring.excel_pending(copy))
+    body = client.get(f"{BULK}/{copy}", headers=key).get_json()
+    assert body["status"] == "succeeded" and body["xlsx"] == "failed"
+    assert body["xlsx_error"] == "internal error while writing the Excel file; download format=csv"
+    xlsx = client.get(f"{BULK}/{copy}/download", headers=key, query_string={"format": "xlsx"})
+    assert xlsx.status_code >= 500 and "download format=csv" in xlsx.get_json()["error"]["message"]
+    assert client.get(f"{BULK}/{copy}/download", headers=key).status_code == 200
