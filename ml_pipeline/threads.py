@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 
-from threadpoolctl import threadpool_limits
+from threadpoolctl import threadpool_info, threadpool_limits
 
 # Set for libraries loaded later; the BLAS ones matter to NumPy and scikit-learn.
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
@@ -32,6 +32,13 @@ def cores_available() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # no affinity on this platform (macOS)
         return max(1, os.cpu_count() or 1)
+
+
+def openmp_threads() -> int:
+    """The threads an OpenMP pool of this process may use now: the limit :func:`limit_native_threads`
+    or ``OMP_NUM_THREADS`` set (the smallest of the loaded runtimes'), else one per core."""
+    limits = [info["num_threads"] for info in threadpool_info() if info["user_api"] == "openmp"]
+    return max(1, min(limits)) if limits else cores_available()
 
 
 def threads_per_process(processes: int, cores: int | None = None) -> int:

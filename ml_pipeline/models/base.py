@@ -11,6 +11,7 @@ keeps, and ``load(entry, folder)`` rebuilds the fitted predictor from them.
 
 from __future__ import annotations
 
+import hashlib
 from abc import ABC, abstractmethod
 from pathlib import Path
 
@@ -115,11 +116,27 @@ class TrainingRows:
         """The rows as one float32 matrix."""
         return self.form("values", lambda: as_values(self.X))
 
-    def form(self, name: str, build):
-        """The rows in the form ``name``, built by ``build()`` on first use."""
+    def form(self, name, build):
+        """The rows in the form ``name`` (any hashable key), built by ``build()`` on first use."""
         if name not in self._forms:
             self._forms[name] = build()
         return self._forms[name]
+
+    def subset_form(self, name: str, index: np.ndarray, build):
+        """The rows at ``index`` (ascending positions) in the form ``name``, built by
+        ``build()`` on first use and shared by every target fit on the same rows (e.g. XGBoost's
+        DMatrix of the candidates' sample: its quantile bins do not depend on the labels)."""
+        key = (name, len(index), hashlib.blake2b(np.ascontiguousarray(index).tobytes()).hexdigest())
+        return self.form(key, build)
+
+    def eval_form(self, name: str, X, build):
+        """A form of ``X`` (rows other than these, e.g. the early-stopping rows), built by
+        ``build()`` on first use; keyed by the object itself, which the cache keeps alive so that
+        its identity cannot be reused."""
+        key = (name, id(X))
+        if key not in self._forms:
+            self._forms[key] = (X, build())
+        return self._forms[key][1]
 
 
 class LinkedModel(Predictor):
@@ -131,6 +148,9 @@ class LinkedModel(Predictor):
     """
 
     suffix: str  # the native file's ending, e.g. ".lgb.txt"
+    # The form of :class:`TrainingRows` this type trains on; types sharing one never fit at the same
+    # time (a fit sets the form's labels; ml_pipeline.training.lanes).
+    shares: str
 
     def fit(
         self, X, y: np.ndarray, eval_set: tuple | None = None, n_rounds: int | None = None

@@ -10,7 +10,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ml_pipeline.models import tree_shap
-from ml_pipeline.models.base import CHURN_TREE_DEPTH, LinkedModel, TrainingRows, as_values, feature_names
+from ml_pipeline.models.base import CHURN_TREE_DEPTH, LinkedModel, TrainingRows, as_values
 from ml_pipeline.models.tree_shap import (
     TreeSplits,
     cached,
@@ -34,22 +34,20 @@ def predict_threads(n_rows: int) -> int:
 
 
 class BinnedRows:
-    """All stacked training rows, binned once by LightGBM; every target trains on subsets of it."""
+    """All stacked training rows, binned once by LightGBM; every target trains on subsets of it
+    (each subset built once too, see :meth:`TrainingRows.subset_form`)."""
 
-    def __init__(self, X):
-        names = feature_names(X)
+    def __init__(self, values: np.ndarray, names: np.ndarray | None = None):
         self.full = lgb.Dataset(
-            as_values(X),
+            values,
             feature_name="auto" if names is None else list(names),
             params=_DATASET_PARAMS,
             free_raw_data=False,
         ).construct()
 
-    def rows(self, index: np.ndarray, y: np.ndarray) -> lgb.Dataset:
-        """The rows at ``index`` with labels ``y`` (aligned with ``index``)."""
-        subset = self.full.subset(np.sort(index)).construct()
-        subset.set_label(y)  # a subset takes its parent's labels unless set after construction
-        return subset
+    def other(self, X) -> lgb.Dataset:
+        """Other rows ``X`` (e.g. early-stopping rows) binned with these rows' bins, no labels yet."""
+        return lgb.Dataset(as_values(X), reference=self.full, params=_DATASET_PARAMS).construct()
 
 
 class LightGBMModel(LinkedModel):
@@ -58,6 +56,7 @@ class LightGBMModel(LinkedModel):
 
     kind = "lightgbm"
     suffix = ".lgb.txt"
+    shares = "lightgbm"  # the binned rows, random forests included
     boosting = "gbdt"
 
     def __init__(
@@ -112,22 +111,29 @@ class LightGBMModel(LinkedModel):
         """Fit on the LightGBM-binned rows at ``index`` (binned once per :class:`TrainingRows`)."""
         if self.boosting == "rf":  # a forest does not stop early: a fixed number of trees
             eval_set, n_rounds = None, n_rounds or RF_TREES
-        binned = rows.form("lightgbm", lambda: BinnedRows(rows.X))
-        self._train(binned.rows(index, y), eval_set, n_rounds)
-
-    def _train(self, train: lgb.Dataset, eval_set: tuple | None, n_rounds: int | None) -> None:
-        """Fit on binned rows; with ``eval_set`` (X, y) stop early on it, keeping the best round."""
-        callbacks, valid = [], []
+        binned = rows.form("lightgbm", lambda: BinnedRows(rows.values, rows.feature_names))
+        valid = None
         if eval_set is not None:
-            Xv = eval_set[0].to_numpy(dtype=np.float32) if hasattr(eval_set[0], "to_numpy") else eval_set[0]
-            valid = [lgb.Dataset(Xv, label=eval_set[1], reference=train, params=_DATASET_PARAMS)]
+            # Binned once with the training rows' bins and shared by every target (labels differ).
+            valid = rows.eval_form("lightgbm", eval_set[0], lambda: binned.other(eval_set[0]))
+            valid.set_label(eval_set[1])
+        train = rows.subset_form("lightgbm", index, lambda: binned.full.subset(index).construct())
+        train.set_label(y)  # a subset takes its parent's labels unless set after construction
+        self._train(train, valid, n_rounds)
+
+    def _train(self, train: lgb.Dataset, valid: lgb.Dataset | None, n_rounds: int | None) -> None:
+        """Fit on binned rows; with ``valid`` (binned rows with labels) stop early on it,
+        keeping the best round."""
+        callbacks, valid_sets = [], []
+        if valid is not None:
+            valid_sets = [valid]
             callbacks = [lgb.early_stopping(self.early_stopping_rounds, verbose=False)]
         rounds = n_rounds or self.n_estimators
         self.booster_ = lgb.train(
             self.params(train.num_data()),
             train,
             num_boost_round=rounds,
-            valid_sets=valid,
+            valid_sets=valid_sets,
             callbacks=callbacks,
         )
         self.best_rounds_ = int(self.booster_.best_iteration or self.booster_.current_iteration())

@@ -28,6 +28,7 @@ class LinearModel(LinkedModel):
 
     kind = "linear"
     suffix = ".linear.json"
+    shares = "linear"  # the float32 matrix, only read
 
     def __init__(self, objective: str, alpha: float = 1e-3):
         self.objective = objective

@@ -40,6 +40,9 @@ _BUILD: dict[str, Callable[[str, int, int], LinkedModel]] = {
     "linear": lambda objective, seed, threads: LinearModel(objective),  # deterministic, one thread
 }
 MODEL_KINDS = tuple(_BUILD)
+MODEL_TYPES: dict[str, type[LinkedModel]] = {
+    cls.kind: cls for cls in (LightGBMModel, XGBoostModel, RandomForestModel, LinearModel)
+}
 DEFAULT_MODELS = MODEL_KINDS
 PREDICTORS: dict[str, type[Predictor]] = {
     cls.kind: cls

@@ -18,6 +18,7 @@ class XGBoostModel(LinkedModel):
 
     kind = "xgboost"
     suffix = ".xgb.json"
+    shares = "xgboost"
 
     def __init__(
         self, objective: str, random_state: int = 0, num_threads: int = 0, learning_rate: float = 0.1
@@ -54,10 +55,15 @@ class XGBoostModel(LinkedModel):
     def fit_rows(self, rows: TrainingRows, index: np.ndarray, y: np.ndarray, eval_set, n_rounds) -> None:
         import xgboost as xgb
 
-        train = xgb.DMatrix(rows.values[index], label=y)  # index ascending, y aligned with it
+        # One DMatrix per set of rows, shared by every target (only the labels differ): its
+        # quantile cuts and binned index are built once, and they depend on the rows alone.
+        train = rows.subset_form("xgboost", index, lambda: xgb.DMatrix(rows.values[index]))
+        train.set_label(y)  # index ascending, y aligned with it
         evals, kwargs = [], {}
         if eval_set is not None:
-            evals = [(xgb.DMatrix(as_values(eval_set[0]), label=eval_set[1]), "valid")]
+            valid = rows.eval_form("xgboost", eval_set[0], lambda: xgb.DMatrix(as_values(eval_set[0])))
+            valid.set_label(eval_set[1])
+            evals = [(valid, "valid")]
             kwargs["early_stopping_rounds"] = 30
         self.booster_ = xgb.train(
             self.params(), train, num_boost_round=n_rounds or 2000, evals=evals, verbose_eval=False, **kwargs

@@ -24,3 +24,4 @@ class TrainConfig:
     fixed_rounds: int = 100  # when there is no earlier cutoff to stop early on
     random_state: int = 0
     num_threads: int = 0
+    candidate_workers: int = 0  # candidates fit at once, one lane each (training.lanes); 0: one per core

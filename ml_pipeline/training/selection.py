@@ -17,10 +17,11 @@ import pandas as pd
 
 from ml_pipeline.features import FeatureBuilder
 from ml_pipeline.features.behaviour import WINDOWS
-from ml_pipeline.models.base import LinkedModel, Predictor, TrainingRows, sample_index
+from ml_pipeline.models.base import LinkedModel, Predictor, TrainingRows, as_values, sample_index
 from ml_pipeline.models.baselines import Baseline, LastWindowSpendBaseline, RecencyRateBaseline
-from ml_pipeline.models.registry import make_model
+from ml_pipeline.models.registry import MODEL_TYPES, make_model
 from ml_pipeline.training.config import TrainConfig
+from ml_pipeline.training.lanes import lane_workers, run_lanes, thread_budget
 from ml_pipeline.training.metrics import better, reliability_table, score, target_kind
 from ml_pipeline.training.windows import WindowPlan
 
@@ -82,12 +83,15 @@ class TargetSelection:
     ):
         self.X, self.split, self.builder, self.plan, self.config = X, split, builder, plan, config
         self.rows = TrainingRows(X)
+        self._X_train: pd.DataFrame | None = None
         self.X_valid, self.X_inner_valid = X[split.valid], X[split.inner_valid]
+        # The float32 matrices every candidate is scored and calibrated on, converted once.
+        self.values_valid, self.values_inner_valid = as_values(self.X_valid), as_values(self.X_inner_valid)
 
     def train(self, target: str, y: np.ndarray) -> TargetResult:
         """Baseline and candidate models of ``target`` (labels ``y``, rows,) on validation, then
         the selected one refit on every row."""
-        baseline = self.baseline_for(target).fit(self.X[self.split.train], y[self.split.train])
+        baseline = self.baseline_for(target).fit(self.X_train, y[self.split.train])
         metrics = {"baseline": self._scores(target, y, baseline.predict(self.X_valid))}
         selected, note = self.select(target, y, metrics)
         if selected == "baseline":
@@ -96,6 +100,13 @@ class TargetSelection:
             estimator = self.production_model(target, selected, y, metrics["candidates"][selected]["rounds"])
         logger.info("trained %s: %s", target, selected)
         return TargetResult(target, estimator, baseline, selected, metrics, note)
+
+    @property
+    def X_train(self) -> pd.DataFrame:
+        """The training cutoffs' rows, selected once for every target's baseline."""
+        if self._X_train is None:
+            self._X_train = self.X[self.split.train]
+        return self._X_train
 
     def baseline_for(self, target: str) -> Baseline:
         """The naive predictor ``target``'s model must beat: the recency decile's churn rate, or
@@ -134,35 +145,76 @@ class TargetSelection:
 
     def candidates(self, target: str, y: np.ndarray) -> tuple[dict[str, dict], dict[str, np.ndarray]]:
         """Every type of ``config.models`` fit for validation (its level set on the latest
-        training cutoff for churn) and scored on the validation cutoffs: (scores, predictions)."""
-        scores: dict[str, dict] = {}
-        predictions: dict[str, np.ndarray] = {}
-        for kind in self.config.models:
-            model = self.validation_model(self._make(target, kind), y)
-            if self._calibrates(target) and self.split.inner_valid.any():
-                # Level set on the latest training cutoff: still before the validation cutoff.
-                model.calibrate(self.X_inner_valid, y[self.split.inner_valid])
-            predictions[kind] = model.predict(self.X_valid)
-            scores[kind] = score(target, y[self.split.valid], predictions[kind])
-            scores[kind]["rounds"] = model.best_rounds_
-            scores[kind]["calibration_shift"] = model.shift_
-        return scores, predictions
+        training cutoff for churn) and scored on the validation cutoffs: (scores, predictions).
 
-    def validation_model(self, model: LinkedModel, y: np.ndarray) -> LinkedModel:
+        Every type is fit on the same rows (:meth:`sample`) and stopped early on the latest
+        training cutoff; the types are fit side by side on the cores (:meth:`_fit_candidates`),
+        which changes when each is fit, not its fit or scores.
+        """
+        fitted = self._fit_candidates(target, list(self.config.models), y, self.sample(y))
+        return {kind: fitted[kind][0] for kind in self.config.models}, {k: f[1] for k, f in fitted.items()}
+
+    def _fit_candidates(self, target: str, kinds: list[str], y: np.ndarray, rows: np.ndarray) -> dict:
+        """{kind: (scores, predictions)} of :meth:`_candidate` for every one of ``kinds``, side by
+        side on the cores when there are several (:mod:`ml_pipeline.training.lanes`: one thread
+        each; types sharing a library form of the rows in one lane)."""
+        lanes: dict[str, list[str]] = {}
+        for kind in kinds:
+            lanes.setdefault(MODEL_TYPES[kind].shares, []).append(kind)
+        budget = thread_budget(self.config.num_threads)
+        workers = lane_workers(self.config.candidate_workers, len(lanes), budget)
+        threads = self.config.num_threads
+        if workers > 1:
+            threads = max(1, budget // workers)
+            _ = self.rows.values  # every library's form starts from the matrix: built before the lanes
+        return run_lanes(
+            list(lanes.values()), lambda kind, n: self._candidate(target, kind, y, rows, n), workers, threads
+        )
+
+    def _candidate(
+        self, target: str, kind: str, y: np.ndarray, rows: np.ndarray, threads: int
+    ) -> tuple[dict, np.ndarray]:
+        """A ``kind`` model on ``threads`` native threads fit for validation on ``rows``
+        (:meth:`validation_model`): its validation scores and predictions."""
+        model = self.validation_model(self._make(target, kind, threads), y, rows)
+        if self._calibrates(target) and self.split.inner_valid.any():
+            # Level set on the latest training cutoff: still before the validation cutoff.
+            model.calibrate(self.values_inner_valid, y[self.split.inner_valid])
+        predicted = model.predict(self.values_valid)
+        scores = score(target, y[self.split.valid], predicted)
+        scores["rounds"] = model.best_rounds_
+        scores["calibration_shift"] = model.shift_
+        return scores, predicted
+
+    def stops_early(self, y: np.ndarray) -> bool:
+        """Whether candidates are fit on the inner cutoffs and stopped early on the latest
+        training cutoff (else: on every training cutoff with ``config.fixed_rounds``)."""
+        inner = self.split.inner
+        return bool(inner.any()) and len(np.unique(y[inner])) > 1
+
+    def sample(self, y: np.ndarray) -> np.ndarray:
+        """The rows candidates are fit on (ascending positions): the inner cutoffs' rows (every
+        training cutoff's when there is nothing to stop early on), at most
+        ``config.selection_rows`` of them drawn at random."""
+        rows = self.split.inner if self.stops_early(y) else self.split.train
+        return sample_index(np.flatnonzero(rows), self.config.selection_rows, self.config.random_state)
+
+    def validation_model(
+        self, model: LinkedModel, y: np.ndarray, rows: np.ndarray | None = None
+    ) -> LinkedModel:
         """``model`` fit so that its validation score is honest: on the cutoffs before the latest
         training cutoff and stopped early on it, so the validation cutoff stays unseen.
 
         With more than ``config.selection_rows`` rows the candidates are fit on a random sample of
-        them (the same for every type): choosing a type needs far fewer rows than the final fit,
-        which always uses every row.
+        them (the same for every type, :meth:`sample`; ``rows`` when given): choosing a type
+        needs far fewer rows than the final fit, which always uses every row.
         """
-        config, split = self.config, self.split
-        inner = np.flatnonzero(split.inner)
-        if len(inner) and len(np.unique(y[inner])) > 1:
-            idx = sample_index(inner, config.selection_rows, config.random_state)
-            return model.fit_on(self.rows, idx, y[idx], eval_set=(self.X_inner_valid, y[split.inner_valid]))
-        idx = sample_index(np.flatnonzero(split.train), config.selection_rows, config.random_state)
-        return model.fit_on(self.rows, idx, y[idx], n_rounds=config.fixed_rounds)
+        idx = self.sample(y) if rows is None else rows
+        if self.stops_early(y):
+            return model.fit_on(
+                self.rows, idx, y[idx], eval_set=(self.X_inner_valid, y[self.split.inner_valid])
+            )
+        return model.fit_on(self.rows, idx, y[idx], n_rounds=self.config.fixed_rounds)
 
     def production_model(self, target: str, kind: str, y: np.ndarray, rounds: int | None) -> LinkedModel:
         """A ``kind`` model refit on every row with the ``rounds`` validation chose; for churn,
@@ -188,9 +240,10 @@ class TargetSelection:
             return "no spend in any training window"
         return ""
 
-    def _make(self, target: str, kind: str) -> LinkedModel:
+    def _make(self, target: str, kind: str, threads: int | None = None) -> LinkedModel:
         objective = "binary" if target == "churn" else "tweedie"
-        return make_model(kind, objective, self.config.random_state, self.config.num_threads)
+        threads = self.config.num_threads if threads is None else threads
+        return make_model(kind, objective, self.config.random_state, threads)
 
     def _calibrates(self, target: str) -> bool:
         return self.config.calibrate_churn and target == "churn"
