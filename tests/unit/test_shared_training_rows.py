@@ -19,6 +19,19 @@ def same(a: dict, b: dict) -> bool:
     return json.dumps(a, sort_keys=True, default=float) == json.dumps(b, sort_keys=True, default=float)
 
 
+def close(a, b, rtol: float = 1e-9) -> bool:
+    """Records equal in every key and text, numbers within ``rtol`` (NaN equal to NaN)."""
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(close(a[k], b[k], rtol) for k in a)
+    if isinstance(a, list | tuple):
+        return (
+            isinstance(b, list | tuple) and len(a) == len(b) and all(close(x, y, rtol) for x, y in zip(a, b))
+        )
+    if isinstance(a, int | float | np.number) and not isinstance(a, bool):
+        return bool(np.isclose(float(a), float(b), rtol=rtol, atol=0.0, equal_nan=True))
+    return a == b
+
+
 @pytest.fixture(scope="module")
 def data():
     rng = np.random.default_rng(5)
@@ -60,7 +73,9 @@ def test_candidates_in_lanes_are_the_candidates_fit_one_after_another(small_log_
     in_turn = train(log, TrainConfig(n_cutoffs=4, candidate_workers=1, num_threads=1))
     for name, r in in_turn.targets.items():
         assert lanes.targets[name].selected == r.selected
-        assert same(lanes.targets[name].metrics, r.metrics), name
+        # Within 1e-9: the final fit on every row runs on the process's threads in the lanes run
+        # and on one here, and a multi-threaded sum may differ in its last bit (seen on CI's 2 cores).
+        assert close(lanes.targets[name].metrics, r.metrics), name
         assert len(r.metrics["candidates"]) == 4
 
 
