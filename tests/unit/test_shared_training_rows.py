@@ -4,19 +4,12 @@ on fresh ones, whatever was fit on them before."""
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pandas as pd
 import pytest
 
 from ml_pipeline.models import TrainingRows
 from ml_pipeline.models.registry import make_model
-
-
-def same(a: dict, b: dict) -> bool:
-    """Equal records, NaN equal to NaN (a category without spend has NaN ranking metrics)."""
-    return json.dumps(a, sort_keys=True, default=float) == json.dumps(b, sort_keys=True, default=float)
 
 
 def close(a, b, rtol: float = 1e-9) -> bool:
