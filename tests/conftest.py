@@ -159,3 +159,28 @@ def overwrite_shadow():
         db.session.commit()
 
     return overwrite
+
+
+@pytest.fixture(scope="session")
+def run_python():
+    """``run(env, *args)``: ``python *args`` in a new process at the repository's root with ``env``
+    over this one's environment; asserts it succeeded and returns its standard output."""
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+
+    def run(env: dict, *args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, *args],
+            cwd=root,
+            env={**os.environ, **env},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    return run

@@ -6,9 +6,6 @@ command line, or a Python process on the same database and storage folder."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -39,19 +36,7 @@ def statements(app):
         event.remove(engine, "before_cursor_execute", record)
 
 
-def other_process(service_env, code: str) -> str:
-    """Run ``code`` in a new Python process with an app context on the same database and storage."""
-    script = f"from hcl_server import create_app\napp = create_app()\nwith app.app_context():\n{code}"
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=ROOT,
-        env={**os.environ, **service_env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout
+APP_CONTEXT = "from hcl_server import create_app\napp = create_app()\nwith app.app_context():\n"
 
 
 @pytest.fixture
@@ -79,48 +64,43 @@ def test_after_the_first_request_neither_the_key_nor_the_production_model_is_que
     assert not [s for s in second if "api_keys" in s or "model_versions" in s]
 
 
-def test_a_key_revoked_by_another_process_is_refused_by_the_next_request(app, shop, service_env):
+def test_a_key_revoked_by_another_process_is_refused_by_the_next_request(app, shop, service_env, run_python):
     client = app.test_client()
     made = client.post("/api/v1/api-keys", headers={"X-API-Key": shop["api_key"]})
     assert made.status_code == 201, made.get_json()
     second_key, second_id = made.get_json()["api_key"], made.get_json()["id"]
     assert predict(client, second_key).status_code == 200  # now in this process's memory
 
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "flask",
-            "--app",
-            "run",
-            "orgs",
-            "keys",
-            "revoke",
-            shop["organization_id"],
-            second_id,
-        ],
-        cwd=ROOT,
-        env={**os.environ, **service_env},
-        capture_output=True,
-        text=True,
-        timeout=120,
+    revoked = run_python(
+        service_env,
+        "-m",
+        "flask",
+        "--app",
+        "run",
+        "orgs",
+        "keys",
+        "revoke",
+        shop["organization_id"],
+        second_id,
     )
-    assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout.strip().splitlines()[-1])["active"] is False
+    assert json.loads(revoked.strip().splitlines()[-1])["active"] is False
 
     refused = predict(client, second_key)
     assert refused.status_code == 401, refused.get_json()
     assert predict(client, shop["api_key"]).status_code == 200
 
 
-def test_a_promotion_by_another_process_scores_with_the_new_version_at_once(app, shop, service_env):
+def test_a_promotion_by_another_process_scores_with_the_new_version_at_once(
+    app, shop, service_env, run_python
+):
     client = app.test_client()
     key = shop["api_key"]
     assert predict(client, key).get_json()["model_version"] == 1
 
-    other_process(
+    run_python(
         service_env,
-        "    from hcl_server.services.registry import promote\n"
+        "-c",
+        APP_CONTEXT + "    from hcl_server.services.registry import promote\n"
         f"    promote({shop['organization_id']!r}, 2, 'test', 'promoted elsewhere')\n",
     )
     assert predict(client, key).get_json()["model_version"] == 2
