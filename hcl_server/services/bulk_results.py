@@ -15,8 +15,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from hcl_server.db import BulkPartition
-from hcl_server.services.exports import float_texts
 from hcl_server.services.scoring import spend_columns
+from ml_pipeline.data.writing import float_texts
 from ml_pipeline.explain.reasons import SEPARATOR
 from ml_pipeline.explain.reasons import split as split_reasons
 from ml_pipeline.serving.bundle import Bundle
@@ -65,7 +65,7 @@ def rows_of(
 
 def spend_json(spends: pd.DataFrame) -> list[str]:
     """``json.dumps`` of each row as a dict (column name -> float), built a column at a time:
-    the names are encoded once and the numbers written by ``exports.float_texts`` (``repr``, as
+    the names are encoded once and the numbers written by ``ml_pipeline.data.writing.float_texts`` (``repr``, as
     ``json.dumps`` writes them). A row with NaN or an infinity is left to ``json.dumps`` itself."""
     if spends.shape[1] == 0:
         return ["{}"] * len(spends)

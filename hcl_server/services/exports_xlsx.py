@@ -20,7 +20,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
-from hcl_server.services.exports import float_texts, patched, unescape_text
+from hcl_server.services.exports import unescape_text
+from ml_pipeline.data.writing import float_texts, patched
 
 TEXT_COLUMNS = ("customer_id", "risk_segment", "reasons")  # every other column holds numbers
 XLSX_BLOCK_ROWS = 50_000  # rows of sheet XML built and compressed at a time

@@ -3,10 +3,8 @@
 pandas formats and quotes every cell in Python (11.6 s for 1M predictions, issue 16); here each
 column becomes text through pyarrow's vectorized kernels and the rows are joined in blocks:
 
-* ``float64``: numpy's shortest round-trip text (``0.1234``, ``1.0``, ``5e-05``; empty for NaN),
-  which is what pandas writes. pyarrow's cast gives the same digits for magnitudes in
-  [1e-4, 1e9) but without the ``.0`` of a whole number, which is added; a value outside that
-  range (rare in predictions) is formatted by numpy itself;
+* ``float64``: the shortest round-trip text, as Python's ``repr`` and pandas write it
+  (``0.1234``, ``1.0``, ``5e-05``; empty for NaN), :func:`float_texts`;
 * integers as Python writes them;
 * text (``str`` or object columns of str): quoted when it holds a character Python's ``csv``
   module quotes (found by asking it, so a Python that quotes more is followed), quotes doubled;
@@ -15,6 +13,10 @@ column becomes text through pyarrow's vectorized kernels and the rows are joined
 A column of any other kind (dates, booleans, categoricals, mixed objects), or a frame of fewer
 than two columns (``csv`` quotes a lone empty field), is written by pandas itself, so the output
 never differs; tests/unit/test_writing.py compares the two.
+
+The service's result files (hcl_server/services/exports.py) are built from the same pieces
+(:func:`csv_blocks`, :func:`float_texts`, :func:`quoted`), with their text escaped against
+spreadsheet formulas.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -30,8 +33,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 BLOCK_ROWS = 100_000  # rows turned into text at a time: one block's text is all that is held
-# |x| for which pyarrow's float text has numpy's digits, in positional notation.
-_ARROW_FLOAT_RANGE = (1e-4, 1e9)
 _TEXT = pa.large_string()  # 64-bit offsets: a block's text may pass 2 GB
 
 
@@ -47,7 +48,83 @@ def _quoted_characters() -> str:
     return "".join(out)
 
 
-_NEEDS_QUOTES = "[" + re.escape(_quoted_characters()) + "]"
+NEEDS_QUOTES = "[" + re.escape(_quoted_characters()) + "]"
+
+
+def float_texts(values: np.ndarray) -> pa.Array:
+    """Each float as Python writes it (``repr``: "12.0", "0.1235", "1e-05", "inf"), NaN as null;
+    shape (n,) in, a string array of n out. pandas' ``to_csv`` writes the same text (numpy's
+    shortest round-trip digits follow ``repr``'s rules).
+
+    pyarrow's cast gives the same shortest digits as ``repr``; it only writes whole numbers
+    without ".0", and switches to an exponent at other places (below 1e-4, from 1e16, and at 17
+    significant digits), so those few values are written by ``repr`` itself.
+    """
+    v = np.asarray(values, dtype=np.float64)
+    text = pc.cast(pa.array(v, from_pandas=True), pa.string())
+    if not len(v):
+        return text
+    plain = pc.invert(pc.fill_null(pc.match_substring(text, "e"), True)).to_numpy(zero_copy_only=False)
+    with np.errstate(invalid="ignore"):
+        magnitude = np.abs(v)
+        plain &= ((magnitude >= 1e-4) & (magnitude < 1e16)) | (v == 0)
+    text = pc.if_else(
+        pc.fill_null(pc.match_substring(text, "."), True),
+        text,
+        pc.binary_join_element_wise(text, ".0", ""),
+    )
+    redo = np.flatnonzero(~plain & ~np.isnan(v))
+    if not len(redo):
+        return text
+    return patched(text, redo, [repr(x) for x in v[redo].tolist()])
+
+
+def patched(values: pa.Array, rows: np.ndarray, texts: list[str]) -> pa.Array:
+    """``values`` (strings) with the values at ``rows`` (ascending indices) replaced by ``texts``;
+    the rest are not turned into Python objects."""
+    mask = np.zeros(len(values), dtype=bool)
+    mask[rows] = True
+    return pc.replace_with_mask(values, pa.array(mask), pa.array(texts, type=values.type))
+
+
+def int_texts(values: np.ndarray) -> pa.Array:
+    """Integers as Python writes them; shape (n,) in, a string array of n out."""
+    return pc.cast(pa.array(values), pa.string())
+
+
+def quoted(values: pa.Array, needs_quotes: str = NEEDS_QUOTES) -> pa.Array:
+    """Text as CSV fields: in double quotes, inner quotes doubled, where the value matches the
+    regular expression ``needs_quotes`` (by default the characters Python's csv module quotes);
+    nulls stay null."""
+    needs = pc.fill_null(pc.match_substring_regex(values, needs_quotes), False)
+    if not pc.any(needs).as_py():
+        return values
+    mark, none = pa.scalar('"', values.type), pa.scalar("", values.type)
+    wrapped = pc.binary_join_element_wise(mark, pc.replace_substring(values, '"', '""'), mark, none)
+    return pc.if_else(needs, wrapped, values)
+
+
+def csv_lines(cells: list[pa.Array]) -> memoryview:
+    """The rows' bytes: each row's fields (one string array per column, nulls written empty)
+    joined by commas and ended by a line break."""
+    cells = [c.cast(_TEXT) for c in cells]
+    joined = pc.binary_join_element_wise(*cells, _scalar(","), null_handling="replace", null_replacement="")
+    lines = pc.binary_join_element_wise(joined, _scalar("\n"), _scalar(""))
+    if isinstance(lines, pa.ChunkedArray):
+        lines = lines.combine_chunks()
+    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)
+    start, end = int(offsets[lines.offset]), int(offsets[lines.offset + len(lines)])
+    return memoryview(lines.buffers()[2])[start:end]
+
+
+def csv_blocks(
+    frame: pd.DataFrame, fields: list[Callable[[pd.Series], pa.Array]], block_rows: int = BLOCK_ROWS
+) -> Iterator[memoryview]:
+    """``frame``'s rows as CSV bytes, ``block_rows`` rows at a time (so only one block's text is
+    held): ``fields[j]`` turns a block of column j into its fields (:func:`csv_lines`)."""
+    for start in range(0, len(frame), block_rows):
+        block = frame.iloc[start : start + block_rows]
+        yield csv_lines([field(block.iloc[:, j]) for j, field in enumerate(fields)])
 
 
 def write_frame_csv(frame: pd.DataFrame, path: str | Path, block_rows: int = BLOCK_ROWS) -> None:
@@ -62,21 +139,8 @@ def write_frame_csv(frame: pd.DataFrame, path: str | Path, block_rows: int = BLO
         return
     with open(path, "wb") as out:
         out.write(_header(frame).encode("utf-8"))
-        for start in range(0, len(frame), block_rows):
-            block = frame.iloc[start : start + block_rows]
-            cells = [_TO_TEXT[kind](block.iloc[:, j]) for j, kind in enumerate(kinds)]
-            out.write(_lines(cells))
-
-
-def _lines(cells: list[pa.Array]) -> memoryview:
-    """The rows' bytes: each row's cells joined by commas, ended by a line break."""
-    joined = pc.binary_join_element_wise(*cells, _scalar(","))
-    lines = pc.binary_join_element_wise(joined, _scalar("\n"), _scalar(""))
-    if isinstance(lines, pa.ChunkedArray):
-        lines = lines.combine_chunks()
-    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)
-    start, end = int(offsets[lines.offset]), int(offsets[lines.offset + len(lines)])
-    return memoryview(lines.buffers()[2])[start:end]
+        for lines in csv_blocks(frame, [_TO_TEXT[kind] for kind in kinds], block_rows):
+            out.write(lines)
 
 
 def _scalar(text: str) -> pa.Scalar:
@@ -112,40 +176,16 @@ def _kind(col: pd.Series) -> str | None:
     return None
 
 
-def _float_text(col: pd.Series) -> pa.Array:
-    values = col.to_numpy(dtype=np.float64)
-    text = pc.cast(pa.array(values), _TEXT)
-    size = np.abs(values)
-    lo, hi = _ARROW_FLOAT_RANGE
-    with np.errstate(invalid="ignore"):
-        arrow = (size == 0) | ((size >= lo) & (size < hi))
-    whole = arrow & (values == np.trunc(values))
-    if whole.any():
-        text = pc.if_else(whole, pc.binary_join_element_wise(text, _scalar(".0"), _scalar("")), text)
-    other = ~arrow
-    if other.any():
-        # NaN is written empty (pandas' na_rep); inf, tiny and huge values as numpy writes them.
-        replaced = values[other].astype(str)
-        replaced[np.isnan(values[other])] = ""
-        text = pc.replace_with_mask(text, pa.array(other), pa.array(replaced.tolist(), _TEXT))
-    return text
-
-
-def _int_text(col: pd.Series) -> pa.Array:
-    return pc.cast(pa.array(col.to_numpy()), _TEXT)
-
-
 def _text(col: pd.Series) -> pa.Array:
     values = col.to_numpy(dtype=object, na_value=None) if isinstance(col.dtype, np.dtype) else col
-    text = pc.fill_null(pa.array(values, type=_TEXT, from_pandas=True), "")
+    text = pa.array(values, type=_TEXT, from_pandas=True)
     if isinstance(text, pa.ChunkedArray):
         text = text.combine_chunks()
-    needs = pc.match_substring_regex(text, _NEEDS_QUOTES)
-    if pc.any(needs).as_py():
-        doubled = pc.replace_substring(text, '"', '""')
-        quoted = pc.binary_join_element_wise(_scalar('"'), doubled, _scalar('"'), _scalar(""))
-        text = pc.if_else(needs, quoted, text)
-    return text
+    return quoted(text)
 
 
-_TO_TEXT = {"float": _float_text, "int": _int_text, "text": _text}
+_TO_TEXT = {
+    "float": lambda col: float_texts(col.to_numpy(dtype=np.float64)),
+    "int": lambda col: int_texts(col.to_numpy()),
+    "text": _text,
+}
