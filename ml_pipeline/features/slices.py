@@ -45,7 +45,8 @@ class Slice:
             quantity=log.quantity[:k],
             is_purchase=etype == log.type_code(PURCHASE),
             is_refund=etype == log.type_code(REFUND),
-            visits=Visits(v.customer[vm], v.day[vm], v.spend[vm], v.gap[vm]),
+            # Scoring cuts after every event: the log's own visits, not a copy (0.2 GB at 1M customers).
+            visits=v if vm.all() else Visits(v.customer[vm], v.day[vm], v.spend[vm], v.gap[vm]),
             n=log.n_customers,
         )
 
