@@ -60,6 +60,7 @@ _COMPRESSION = {"gzip": 6, "xlsx": 6, "parquet": 4, "text": 1}
 # thousands of small row groups); LZ4 keeps them about the size of the gzip upload.
 _IPC = pa.ipc.IpcWriteOptions(compression="lz4")
 _DATE_POOL_MAX = 200_000
+_PLAIN_NUMBER = r"[+-]?[0-9]*\.?[0-9]*"  # ASCII digits with at most one point (_add_amounts)
 
 
 def _read_shard(path: Path) -> pa.Table:
@@ -324,6 +325,11 @@ class _FormatEvidence:
         s = values.fillna("").str.strip()
         # A plain integer shows nothing about separators; anything else may.
         maybe = ~s.str.fullmatch(r"[+-]?\d*").to_numpy(bool)
+        if self.amounts.dot:
+            # Digits with at most one point can show only a decimal point, known already, or an
+            # ambiguous 26.560, which a known decimal point settles: such values are skipped
+            # (nearly every value of every later batch; they cost a fifth of a 10M-row split).
+            maybe &= ~s.str.fullmatch(_PLAIN_NUMBER).to_numpy(dtype=bool, na_value=False)
         if maybe.any():
             self.amounts = self.amounts.merge(
                 amount_evidence(values[maybe], row_locator(values, codes, row_of))

@@ -86,6 +86,33 @@ def test_decimal_comma_and_point_in_different_batches_is_refused(tmp_path):
         shard_file(path, out, batch_rows=100)
 
 
+@pytest.mark.parametrize(
+    "late", ["12,50", "1.250.000", "(3,50)", "EUR 7,5", "1.250", "٣.٢٥٠", "1,250.00", "-.5"]
+)
+def test_amount_evidence_in_a_late_batch_decides_as_reading_the_whole_file(tmp_path, late):
+    # Batches of plain decimal points first: later values of that shape are skipped, so a late
+    # value of any other shape must still be seen, and the file decided as reading it whole does.
+    rows = [f"C{i % 50},2021-01-{1 + i % 28:02d},{i % 90}.{i % 7}5" for i in range(1500)]
+    rows[1400] = f'C9,2021-02-01,"{late}"'
+    path = tmp_path / "events.csv"
+    path.write_text("customer_id,event_date,amount\n" + "\n".join(rows) + "\n")
+    out = tmp_path / "s"
+    out.mkdir()
+    try:
+        whole = load_events(path).info["reading"].get("amount"), None
+    except EventLogError as exc:
+        whole = None, str(exc)
+    try:
+        shards = shard_file(path, out, batch_rows=100)
+        split = shards.formats["amount"], None
+    except EventLogError as exc:
+        split = None, str(exc)
+    if whole[1] is not None:
+        assert split[1] is not None and re.sub(r"^\S+: ", "", split[1]) == re.sub(r"^\S+: ", "", whole[1])
+    else:
+        assert split == ("dot", None)
+
+
 def test_a_bad_row_is_reported_with_its_row_in_the_file(tmp_path):
     rows = [f"C{i % 300},2021-01-{1 + i % 28:02d},1" for i in range(2000)]
     rows[1500] = "C7,not a date,1"
