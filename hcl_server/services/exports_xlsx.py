@@ -101,10 +101,14 @@ def _fill(skeleton: Path, out: Path, table: pa.Table) -> None:
             )
             with dst.open(zipfile.ZipInfo(SHEET, date_time=item.date_time), "w", force_zip64=True) as sheet:
                 sheet.write(head.encode())
-                for start, batch in zip(
-                    range(2, last_row + 1, XLSX_BLOCK_ROWS), table.to_batches(XLSX_BLOCK_ROWS)
-                ):
-                    sheet.write(rows_xml(batch, start))
+                # Batches end at the table's chunks too (pyarrow reads a CSV in blocks of about
+                # 1 MB), so each one's first row number is counted, never assumed.
+                first_row = 2
+                for batch in table.to_batches(XLSX_BLOCK_ROWS):
+                    sheet.write(rows_xml(batch, first_row))
+                    first_row += batch.num_rows
+                if first_row != last_row + 1:  # never a workbook short of rows
+                    raise RuntimeError(f"wrote {first_row - 2} of {table.num_rows} rows into the sheet")
                 sheet.write(("</sheetData>" + tail).encode())
 
 

@@ -18,7 +18,7 @@ from hcl_server.services.exports import (
     unescape_text,
     write_csv,
 )
-from hcl_server.services.exports_xlsx import write_xlsx
+from hcl_server.services.exports_xlsx import _column_letter, write_xlsx
 from ml_pipeline.serving.scoring import rounded
 
 SENT = [
@@ -257,6 +257,23 @@ def test_the_workbook_opens_and_equals_the_csv(tmp_path):
                 assert g is None
             else:
                 assert g == w
+
+
+def test_a_csv_read_in_many_blocks_gives_every_row_once_in_order(tmp_path):
+    # pyarrow reads a CSV in blocks of about 1 MB: 20,000 rows with long reasons are several, of
+    # fewer rows than the sheet's blocks. Every row must be in the sheet once, numbered in order
+    # (a 1M-row job's workbook once held 103,592 of its rows).
+    csv, xlsx = tmp_path / "p.csv", tmp_path / "p.xlsx"
+    frame = hostile_frame(20_000)
+    frame["reasons"] = [f"reason {i}: " + "x" * 200 for i in range(len(frame))]
+    write_csv(frame, csv)
+    assert read_back(csv).shape[0] == 20_000
+    write_xlsx(csv, xlsx)
+    cells = sheet_cells(xlsx)
+    refs = [ref for ref, *_ in cells if ref.startswith("A")]
+    assert refs == [f"A{r}" for r in range(1, 20_002)]  # the header, then every row
+    reasons = [text for ref, _, text, _ in cells if ref.startswith(_column_letter(len(frame.columns) - 1))]
+    assert reasons == ["reasons", *frame["reasons"]]
 
 
 def test_an_empty_result_gives_a_header_only_workbook(tmp_path):
