@@ -86,6 +86,7 @@ def main() -> None:
             report["train_s"] = round(t, 1)
             report["train_rows"] = result.dataset["rows"]
             report["train_cutoffs"] = len(result.plan.cutoffs)
+            report["train_timings"] = result.timings  # features, each target's models, importance
             bundle = load_bundle(save_bundle(result, train_log, Path(tmp) / "bundle"))
         report["churn_model"] = bundle.metadata["targets"]["churn"]["selected"]
 
