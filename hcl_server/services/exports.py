@@ -87,7 +87,8 @@ def csv_pieces(frame: pd.DataFrame) -> Iterator[bytes | memoryview]:
     escaped frame, built column-wise. Raises TypeError for a column of another dtype."""
     names = pa.array([str(c) for c in frame.columns], type=pa.string())
     yield (",".join(quoted(names, _NEEDS_QUOTES).to_pylist()) + "\n").encode()
-    yield from csv_blocks(frame, [csv_column] * frame.shape[1])
+    if not frame.empty:  # (rows without columns: the header line alone, as before)
+        yield from csv_blocks(frame, [csv_column] * frame.shape[1])
 
 
 def write_csv(frame: pd.DataFrame, path: Path) -> None:

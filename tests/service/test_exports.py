@@ -112,6 +112,7 @@ def test_the_csv_is_byte_for_byte_what_pandas_wrote():
     assert new_csv(frame.iloc[:0]) == pandas_csv(frame.iloc[:0])
     single = frame[["customer_id"]].iloc[:50]
     assert new_csv(single) == pandas_csv(single)
+    assert new_csv(pd.DataFrame(index=range(3))) == b"\n"  # rows without columns: as before
 
 
 def test_floats_are_written_as_python_writes_them():
