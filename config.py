@@ -22,6 +22,14 @@ class Config:
     """Settings for the Flask app and the Celery worker (see the README's settings table)."""
 
     SECRET_KEY: str = field(default_factory=lambda: _env("SECRET_KEY", "dev-only-change-me"))
+    # The web pages' session cookie (hcl_server/web): HTTP-only, SameSite=Lax, and sent over
+    # HTTPS only unless SESSION_COOKIE_SECURE=0 (browsers take it from http://localhost too).
+    SESSION_COOKIE_SECURE: bool = field(default_factory=lambda: _env("SESSION_COOKIE_SECURE", "1") != "0")
+    SESSION_COOKIE_HTTPONLY: bool = True
+    SESSION_COOKIE_SAMESITE: str = "Lax"
+    # Forms of the web pages carry a CSRF token, checked by the web blueprint only (the API's
+    # callers send X-API-Key, which a browser never adds by itself).
+    WTF_CSRF_CHECK_DEFAULT: bool = False
     DATABASE_URL: str = field(
         default_factory=lambda: _env("DATABASE_URL", f"sqlite:///{BASE_DIR / 'instance' / 'hcl.sqlite3'}")
     )

@@ -52,6 +52,7 @@ def register_extensions(app: Flask) -> None:
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
     ext.db.init_app(app)
     ext.migrate.init_app(app, ext.db, directory=str(BASE_DIR / "migrations"))
+    ext.csrf.init_app(app)
     openapi.init_app(app)
     openapi.spec.components.security_scheme("ApiKey", {"type": "apiKey", "in": "header", "name": "X-API-Key"})
     openapi.spec.options["security"] = [{"ApiKey": []}]
@@ -62,6 +63,7 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
+    from hcl_server import web
     from hcl_server.api import (
         api_keys,
         bulk,
@@ -81,6 +83,7 @@ def register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(health.bp)
     app.register_blueprint(docs.bp)
+    app.register_blueprint(web.bp)
     for blp in (
         datasets.blp,
         training.jobs,

@@ -3,6 +3,7 @@ one (flask-smorest) lives with the API, in api/document.py."""
 
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
+from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import MetaData
 
 # A naming convention from day one keeps Alembic's constraint names stable across databases.
@@ -16,3 +17,4 @@ NAMING_CONVENTION = {
 
 db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING_CONVENTION))
 migrate = Migrate()
+csrf = CSRFProtect()  # checked by the web pages only (config.WTF_CSRF_CHECK_DEFAULT is off)

@@ -35,6 +35,15 @@ def active_key_by_hash(key_hash: str):
     ).first()
 
 
+def active_key_by_id(key_id: str):
+    """The unrevoked key with this id as a row (id, organization_id), or None."""
+    if "\x00" in key_id:
+        return None
+    return db.session.execute(
+        db.select(ApiKey.id, ApiKey.organization_id).where(ApiKey.id == key_id, ApiKey.revoked_at.is_(None))
+    ).first()
+
+
 def get(org_id: str) -> Organization | None:
     """An organization by id, or None."""
     return None if "\x00" in org_id else db.session.get(Organization, org_id)

@@ -82,6 +82,16 @@ def key_for(key: str | None) -> KeyRef | None:
     return ref
 
 
+def key_by_id(key_id: str | None) -> KeyRef | None:
+    """The unrevoked API key with id ``key_id`` as a KeyRef, or None (no id, unknown, revoked):
+    what a signed-in web page holds instead of the key itself. Read from the database on every
+    call, so a revoked key signs its pages out at once."""
+    if not key_id:
+        return None
+    found = organizations.active_key_by_id(key_id)
+    return KeyRef(found.id, found.organization_id) if found else None
+
+
 def key_summary(row: ApiKey) -> dict:
     """What may be shown of a key: ``{id, prefix, created_at, revoked_at, active}`` (never the key
     or its hash)."""

@@ -1,0 +1,113 @@
+"""The web pages in a real browser: Debian's chromium, driven by Selenium through chromedriver.
+
+The app runs on a loopback port in this process (werkzeug's server in a thread). Without
+chromium the test skips with the reason; under HCL_REQUIRE_SERVICES=1 (CI, which installs it:
+.ci/run) it fails instead.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+
+import pytest
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+
+
+@pytest.fixture(scope="module")
+def live_url(app):
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    # "localhost": a Secure cookie is kept over plain HTTP there (a secure context), as in `make run`.
+    yield f"http://localhost:{server.server_port}"
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
+        reason = "chromium and chromedriver are not installed (apt-get install -y chromium chromium-driver)"
+        if os.environ.get("HCL_REQUIRE_SERVICES") == "1":
+            pytest.fail(f"{reason}; HCL_REQUIRE_SERVICES=1 requires them", pytrace=False)
+        pytest.skip(reason)
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,900"):
+        options.add_argument(arg)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.implicitly_wait(5)
+    yield driver
+    driver.quit()
+
+
+def shows(browser, heading: str, alert: str | None = None) -> None:
+    """Wait until the page's h1 is ``heading`` (and, if given, its alert holds ``alert``): after a
+    click the old page may still be there, or be going."""
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    def ready(driver) -> bool:
+        if driver.find_element(By.TAG_NAME, "h1").text != heading:
+            return False
+        return alert is None or alert in driver.find_element(By.CSS_SELECTOR, "[role=alert]").text
+
+    WebDriverWait(
+        browser, 10, ignored_exceptions=(StaleElementReferenceException, NoSuchElementException)
+    ).until(ready, f"the page never showed {heading!r}")
+
+
+def test_sign_in_with_the_keyboard_see_the_dashboard_and_sign_out(browser, live_url, make_org):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    org = make_org("Browser")
+    browser.get(f"{live_url}/app/")
+    shows(browser, "Sign in")
+    assert browser.current_url.endswith("/app/sign-in?next=/app/")
+    assert browser.find_element(By.TAG_NAME, "html").get_attribute("lang") == "en"
+    # The field has a label and the focus; a key and Enter submit the form.
+    field = browser.find_element(By.ID, "api_key")
+    assert browser.find_element(By.CSS_SELECTOR, "label[for=api_key]").text == "API key"
+    assert browser.switch_to.active_element == field
+    field.send_keys("hcl_wrong", Keys.ENTER)
+    shows(browser, "Sign in", alert="unknown or revoked")
+    browser.find_element(By.ID, "api_key").send_keys(org["api_key"], Keys.ENTER)
+    shows(browser, "Dashboard")
+    assert "No production model yet" in browser.find_element(By.ID, "no-model").text
+    # The session cookie: HTTP-only (no script reads it), Secure, SameSite=Lax; not the key.
+    (cookie,) = [c for c in browser.get_cookies() if c["name"] == "session"]
+    assert cookie["httpOnly"] and cookie["secure"] and cookie["sameSite"] == "Lax"
+    assert org["api_key"] not in cookie["value"]
+    assert browser.execute_script("return document.cookie") == ""
+    # The stylesheet came from the app (nothing from the network).
+    sheets = browser.execute_script("return [...document.styleSheets].map(s => s.href)")
+    assert sheets == [f"{live_url}/app/static/app.css"]
+    browser.find_element(By.CSS_SELECTOR, ".sign-out button").click()
+    shows(browser, "Sign in")
+    browser.get(f"{live_url}/app/")
+    shows(browser, "Sign in")
+    assert "/app/sign-in" in browser.current_url
+
+
+def test_the_pages_fit_a_phone(browser, live_url):
+    from selenium.webdriver.common.by import By
+
+    browser.set_window_size(390, 844)
+    try:
+        browser.get(f"{live_url}/app/sign-in")
+        shows(browser, "Sign in")
+        width = browser.execute_script("return document.documentElement.scrollWidth")
+        assert width <= 390  # no sideways scrolling
+        assert browser.find_element(By.ID, "api_key").is_displayed()
+    finally:
+        browser.set_window_size(1280, 900)

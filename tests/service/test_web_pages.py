@@ -1,0 +1,72 @@
+"""The web pages' sign-in, through the app: the session cookie, CSRF, revocation, redirects."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+HTTPS = {"base_url": "https://localhost"}  # the session cookie is Secure: the test client needs https
+# Over HTTPS, Flask-WTF also wants the form's page as the referrer (a browser sends it).
+FORM = {**HTTPS, "headers": {"Referer": "https://localhost/app/"}}
+
+
+def _token(page: bytes) -> str:
+    return re.search(rb'name="csrf_token" value="([^"]+)"', page).group(1).decode()
+
+
+def _sign_in(client, key: str, next_path: str | None = None):
+    token = _token(client.get("/app/sign-in", **HTTPS).data)
+    url = "/app/sign-in" + (f"?next={next_path}" if next_path else "")
+    return client.post(url, data={"api_key": key, "csrf_token": token}, **FORM)
+
+
+@pytest.fixture
+def web_org(make_org):
+    return make_org("Web pages")
+
+
+def test_a_page_asks_for_sign_in_and_a_key_signs_in(client, web_org):
+    response = client.get("/app/", **HTTPS)
+    assert response.status_code == 302 and response.location.endswith("/app/sign-in?next=/app/")
+    bad = _sign_in(client, "hcl_not-a-key")
+    assert bad.status_code == 401 and b"unknown or revoked" in bad.data
+    good = _sign_in(client, web_org["api_key"], "/app/")
+    assert good.status_code == 302 and good.location.endswith("/app/")
+    cookie = good.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "Secure" in cookie and "SameSite=Lax" in cookie
+    assert web_org["api_key"] not in cookie  # the key's id, never the key
+    page = client.get("/app/", **HTTPS)
+    assert page.status_code == 200 and b"<h1>Dashboard</h1>" in page.data
+    assert b"No production model yet" in page.data
+
+
+def test_a_form_without_its_csrf_token_is_refused(client, web_org):
+    response = client.post("/app/sign-in", data={"api_key": web_org["api_key"]}, **FORM)
+    assert response.status_code == 400
+    assert client.get("/app/", **HTTPS).status_code == 302  # not signed in
+
+
+def test_revoking_the_key_signs_its_pages_out(app, client, make_org):
+    org = make_org("Revoked pages")
+    assert _sign_in(client, org["api_key"]).status_code == 302
+    assert client.get("/app/", **HTTPS).status_code == 200
+    keys = client.get("/api/v1/api-keys", headers={"X-API-Key": org["api_key"]}).get_json()["api_keys"]
+    fresh = client.post("/api/v1/api-keys", headers={"X-API-Key": org["api_key"]}).get_json()
+    revoked = client.post(f"/api/v1/api-keys/{keys[0]['id']}/revoke", headers={"X-API-Key": fresh["api_key"]})
+    assert revoked.status_code == 200, revoked.data
+    assert client.get("/app/", **HTTPS).status_code == 302
+
+
+def test_sign_out_ends_the_session(client, web_org):
+    _sign_in(client, web_org["api_key"])
+    token = _token(client.get("/app/", **HTTPS).data)
+    out = client.post("/app/sign-out", data={"csrf_token": token}, **FORM)
+    assert out.status_code == 302 and out.location.endswith("/app/sign-in")
+    assert client.get("/app/", **HTTPS).status_code == 302
+
+
+@pytest.mark.parametrize("target", ["//evil.example/x", "https://evil.example/", "/api/v1/dashboard/summary"])
+def test_sign_in_only_goes_on_to_these_pages(client, web_org, target):
+    response = _sign_in(client, web_org["api_key"], target)
+    assert response.status_code == 302 and response.location.endswith("/app/")
