@@ -17,4 +17,5 @@ bp = Blueprint(
     static_url_path="/static",
 )
 
-from hcl_server.web import views  # noqa: E402, F401  (the routes register on bp)
+# The routes register on bp.
+from hcl_server.web import bulk_views, views  # noqa: E402, F401, I001

@@ -111,3 +111,39 @@ def test_the_pages_fit_a_phone(browser, live_url):
         assert browser.find_element(By.ID, "api_key").is_displayed()
     finally:
         browser.set_window_size(1280, 900)
+
+
+def test_upload_a_log_watch_the_job_and_download_its_csv(
+    browser, live_url, org, trained, log_bytes, tmp_path
+):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    events = tmp_path / "nightly.csv"
+    events.write_bytes(log_bytes)
+    browser.get(f"{live_url}/app/sign-in")
+    shows(browser, "Sign in")
+    browser.find_element(By.ID, "api_key").send_keys(org["api_key"])
+    browser.find_element(By.CSS_SELECTOR, "form.card button").click()
+    shows(browser, "Dashboard")
+    browser.find_element(By.LINK_TEXT, "Bulk jobs").click()
+    shows(browser, "Bulk jobs")
+    browser.find_element(By.ID, "file").send_keys(str(events))
+    browser.find_element(By.ID, "name").send_keys("from the page")
+    browser.find_element(By.CSS_SELECTOR, "form.card button").click()
+    shows(browser, "from the page")
+    # The page follows the job by itself (static/job.js) and shows how it ended.
+    WebDriverWait(browser, 240).until(
+        lambda d: d.find_element(By.ID, "job").get_attribute("data-status") not in ("queued", "running"),
+        "the job page never showed the job's end",
+    )
+    assert browser.find_element(By.ID, "status").text == "succeeded"
+    assert float(browser.find_element(By.ID, "progress").get_attribute("value")) == 1.0
+    link = browser.find_element(By.ID, "download-csv").get_attribute("href")
+    csv = browser.execute_async_script(
+        "const done = arguments[1]; fetch(arguments[0]).then(r => r.text()).then(done)", link
+    )
+    lines = csv.strip().split("\n")
+    assert lines[0].startswith("customer_id,churn_probability,risk_segment")
+    customers = int(browser.find_element(By.ID, "downloads").text.split()[0])
+    assert len(lines) == customers + 1 > 100

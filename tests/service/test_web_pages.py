@@ -70,3 +70,21 @@ def test_sign_out_ends_the_session(client, web_org):
 def test_sign_in_only_goes_on_to_these_pages(client, web_org, target):
     response = _sign_in(client, web_org["api_key"], target)
     assert response.status_code == 302 and response.location.endswith("/app/")
+
+
+def test_a_bulk_job_needs_a_file_and_a_production_model(client, web_org, log_bytes):
+    import io
+
+    _sign_in(client, web_org["api_key"])
+    page = client.get("/app/bulk-jobs", **HTTPS)
+    assert page.status_code == 200 and b"Score a log" in page.data
+    token = _token(page.data)
+    empty = client.post("/app/bulk-jobs", data={"csrf_token": token}, **FORM)
+    assert empty.status_code == 400 and b"Choose an event log file" in empty.data
+    no_model = client.post(
+        "/app/bulk-jobs",
+        data={"csrf_token": token, "file": (io.BytesIO(log_bytes), "events.csv")},
+        content_type="multipart/form-data",
+        **FORM,
+    )
+    assert no_model.status_code == 400 and b"production model" in no_model.data
