@@ -6,10 +6,19 @@ from flask import g, jsonify, redirect, render_template, request, send_file, url
 
 from hcl_server.errors import DomainError, NotFound
 from hcl_server.services import bulk
+from hcl_server.services.predictions import prediction_page
 from hcl_server.web import bp
 from hcl_server.web.views import signed_in_only
+from ml_pipeline.serving.scoring import SEGMENTS
 
 PAGE = 20
+CUSTOMERS_PAGE = 50
+SORTS = {  # what the customers table may be sorted by: label of each
+    "-churn_probability": "risk, highest first",
+    "churn_probability": "risk, lowest first",
+    "-spend_total": "predicted spend, highest first",
+    "spend_total": "predicted spend, lowest first",
+}
 MEDIA = {"csv": "text/csv", "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 
 
@@ -57,7 +66,50 @@ def start_bulk_job():
 def bulk_job(job_id: str):
     """One job: its progress bar (kept up to date by static/job.js), error, downloads, cancel."""
     job = bulk.get_bulk_job(g.org_id, job_id)
-    return render_template("web/bulk_job.html", job=job, state=job_state(job))
+    summary = (job.result or {}).get("summary") or {}
+    return render_template(
+        "web/bulk_job.html", job=job, state=job_state(job), risk=risk_bars(summary.get("risk_distribution"))
+    )
+
+
+def risk_bars(distribution: dict | None) -> list[dict]:
+    """The risk distribution as bars: [{segment, customers, share (0–100)}] in segment order."""
+    if not distribution:
+        return []
+    total = sum(distribution.values()) or 1
+    return [
+        {"segment": s, "customers": distribution.get(s, 0), "share": 100.0 * distribution.get(s, 0) / total}
+        for s in SEGMENTS
+    ]
+
+
+@bp.get("/bulk-jobs/<job_id>/customers")
+@signed_in_only
+def customers(job_id: str):
+    """A bulk job's customers, a page at a time, filtered by risk segment and sorted by risk or
+    predicted spend, each with their reasons."""
+    segment = request.args.get("segment") or None
+    segment = segment if segment in SEGMENTS else None
+    sort = request.args.get("sort", "-churn_probability")
+    sort = sort if sort in SORTS else "-churn_probability"
+    page = max(1, request.args.get("page", 1, type=int))
+    job = bulk.get_bulk_job(g.org_id, job_id)
+    rows, total = prediction_page(
+        g.org_id, job.id, segment, sort, CUSTOMERS_PAGE, (page - 1) * CUSTOMERS_PAGE
+    )
+    pages = max(1, -(-total // CUSTOMERS_PAGE))
+    return render_template(
+        "web/customers.html",
+        job=job,
+        rows=rows,
+        total=total,
+        page=min(page, pages),
+        pages=pages,
+        segment=segment,
+        sort=sort,
+        segments=SEGMENTS,
+        sorts=SORTS,
+    )
 
 
 @bp.get("/bulk-jobs/<job_id>/state")

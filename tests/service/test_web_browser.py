@@ -113,11 +113,11 @@ def test_the_pages_fit_a_phone(browser, live_url):
         browser.set_window_size(1280, 900)
 
 
-def test_upload_a_log_watch_the_job_and_download_its_csv(
+def test_upload_a_log_watch_the_job_look_and_download_its_csv(
     browser, live_url, org, trained, log_bytes, tmp_path
 ):
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
+    from selenium.webdriver.support.ui import Select, WebDriverWait
 
     events = tmp_path / "nightly.csv"
     events.write_bytes(log_bytes)
@@ -147,3 +147,31 @@ def test_upload_a_log_watch_the_job_and_download_its_csv(
     assert lines[0].startswith("customer_id,churn_probability,risk_segment")
     customers = int(browser.find_element(By.ID, "downloads").text.split()[0])
     assert len(lines) == customers + 1 > 100
+    # The risk distribution, then the customers: filtered by a segment, sorted by spend, paged,
+    # and a customer's reasons opened.
+    counts = {
+        row.find_element(By.TAG_NAME, "th").text: int(row.find_elements(By.TAG_NAME, "td")[0].text)
+        for row in browser.find_elements(By.CSS_SELECTOR, "#risk-distribution tbody tr")
+    }
+    assert sum(counts.values()) == customers
+    segment = max(counts, key=counts.get)
+    browser.find_element(By.ID, "customers-link").click()
+    shows(browser, "Customers")
+    Select(browser.find_element(By.ID, "segment")).select_by_value(segment)
+    Select(browser.find_element(By.ID, "sort")).select_by_value("-spend_total")
+    browser.find_element(By.CSS_SELECTOR, ".filters button").click()
+    WebDriverWait(browser, 10).until(lambda d: f"segment={segment}" in d.current_url)
+    rows = browser.find_elements(By.CSS_SELECTOR, "#customers tbody tr")
+    assert 0 < len(rows) <= 50
+    cells = [[c.text for c in r.find_elements(By.TAG_NAME, "td")] for r in rows]
+    assert {c[1] for c in cells} == {segment}
+    spends = [float(c[2]) for c in cells]
+    assert spends == sorted(spends, reverse=True)
+    first = rows[0].find_element(By.TAG_NAME, "summary")
+    first.click()
+    reasons = rows[0].find_elements(By.CSS_SELECTOR, "details li")
+    assert reasons and all(r.is_displayed() and r.text for r in reasons)
+    if counts[segment] > 50:
+        browser.find_element(By.CSS_SELECTOR, "a[rel=next]").click()
+        WebDriverWait(browser, 10).until(lambda d: "page=2" in d.current_url)
+        assert browser.find_element(By.CSS_SELECTOR, "#customers caption").text.startswith("Page 2 of")
