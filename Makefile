@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 EVENTS ?= ../shared/data/cdnow/events.csv.gz
 OUT ?= out
 
-.PHONY: install demo run test lint format bench features-doc accuracy docs-screenshot clean compose-smoke
+.PHONY: install demo run test lint format bench features-doc accuracy docs-screenshot web-screenshots clean compose-smoke
 
 install: $(VENV)/.installed
 
@@ -53,6 +53,10 @@ accuracy: install
 # docs/swagger-offline.png: /docs rendered by headless Chromium with no network (needs Debian's chromium)
 docs-screenshot: install
 	scripts/docs_screenshot.sh $(BIN)/python
+
+# docs/web-*.png: the web pages as the browser test sees them (needs Debian's chromium and chromium-driver)
+web-screenshots: install
+	HCL_SCREENSHOTS=docs $(BIN)/python -m pytest -q tests/service/test_web_browser.py -k upload
 
 features-doc: install
 	$(BIN)/python -m ml_pipeline features --markdown > docs/features.md

@@ -14,6 +14,8 @@ import threading
 import pytest
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# `make web-screenshots` sets this to docs/: each page is saved there as web-<name>.png on the way.
+SCREENSHOTS = os.environ.get("HCL_SCREENSHOTS")
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 
 
@@ -47,6 +49,12 @@ def browser():
     driver.implicitly_wait(5)
     yield driver
     driver.quit()
+
+
+def snap(browser, name: str) -> None:
+    """Save the page as SCREENSHOTS/web-<name>.png, when screenshots are asked for."""
+    if SCREENSHOTS:
+        browser.save_screenshot(os.path.join(SCREENSHOTS, f"web-{name}.png"))
 
 
 def shows(browser, heading: str, alert: str | None = None) -> None:
@@ -123,11 +131,14 @@ def test_upload_a_log_watch_the_job_look_and_download_its_csv(
     events.write_bytes(log_bytes)
     browser.get(f"{live_url}/app/sign-in")
     shows(browser, "Sign in")
+    snap(browser, "sign-in")
     browser.find_element(By.ID, "api_key").send_keys(org["api_key"])
     browser.find_element(By.CSS_SELECTOR, "form.card button").click()
     shows(browser, "Dashboard")
+    snap(browser, "dashboard")
     browser.find_element(By.LINK_TEXT, "Bulk jobs").click()
     shows(browser, "Bulk jobs")
+    snap(browser, "bulk-jobs")
     browser.find_element(By.ID, "file").send_keys(str(events))
     browser.find_element(By.ID, "name").send_keys("from the page")
     browser.find_element(By.CSS_SELECTOR, "form.card button").click()
@@ -138,6 +149,7 @@ def test_upload_a_log_watch_the_job_look_and_download_its_csv(
         "the job page never showed the job's end",
     )
     assert browser.find_element(By.ID, "status").text == "succeeded"
+    snap(browser, "bulk-job")
     assert float(browser.find_element(By.ID, "progress").get_attribute("value")) == 1.0
     link = browser.find_element(By.ID, "download-csv").get_attribute("href")
     csv = browser.execute_async_script(
@@ -171,6 +183,7 @@ def test_upload_a_log_watch_the_job_look_and_download_its_csv(
     first.click()
     reasons = rows[0].find_elements(By.CSS_SELECTOR, "details li")
     assert reasons and all(r.is_displayed() and r.text for r in reasons)
+    snap(browser, "customers")
     if counts[segment] > 50:
         browser.find_element(By.CSS_SELECTOR, "a[rel=next]").click()
         WebDriverWait(browser, 10).until(lambda d: "page=2" in d.current_url)
