@@ -88,3 +88,16 @@ def test_a_bulk_job_needs_a_file_and_a_production_model(client, web_org, log_byt
         **FORM,
     )
     assert no_model.status_code == 400 and b"production model" in no_model.data
+
+
+def test_errors_on_the_pages_are_pages(client, web_org):
+    _sign_in(client, web_org["api_key"])
+    missing = client.get("/app/bulk-jobs/no-such-job", **HTTPS)
+    assert missing.status_code == 404 and missing.mimetype == "text/html"
+    assert b"<h1>That could not be done</h1>" in missing.data
+    expired = client.post("/app/sign-out", data={"csrf_token": "stale"}, **FORM)
+    assert expired.status_code == 400 and b"The form has expired" in expired.data
+    assert client.get("/app/no-such-page", **HTTPS).status_code == 404
+    # The API keeps its JSON errors.
+    api = client.get("/api/v1/bulk-jobs/no-such-job", headers={"X-API-Key": web_org["api_key"]})
+    assert api.status_code == 404 and api.is_json
