@@ -45,6 +45,9 @@ def browser():
     options.binary_location = CHROMIUM
     for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,900"):
         options.add_argument(arg)
+    # Offline but for this machine: every other host name resolves to nothing, so a page that
+    # needed a CDN would show it (its script or stylesheet would not load).
+    options.add_argument("--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1")
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     driver.implicitly_wait(5)
     yield driver
@@ -97,9 +100,13 @@ def test_sign_in_with_the_keyboard_see_the_dashboard_and_sign_out(browser, live_
     assert cookie["httpOnly"] and cookie["secure"] and cookie["sameSite"] == "Lax"
     assert org["api_key"] not in cookie["value"]
     assert browser.execute_script("return document.cookie") == ""
-    # The stylesheet came from the app (nothing from the network).
+    # The stylesheet came from the app (nothing from the network), and it applied.
     sheets = browser.execute_script("return [...document.styleSheets].map(s => s.href)")
     assert sheets == [f"{live_url}/app/static/app.css"]
+    header = "return getComputedStyle(document.querySelector('header')).display"
+    assert browser.execute_script(header) == "flex"
+    offline = "return fetch('https://cdn.jsdelivr.net/npm/chart.js').then(() => 'loaded', () => 'refused')"
+    assert browser.execute_script(offline) == "refused"
     browser.find_element(By.CSS_SELECTOR, ".sign-out button").click()
     shows(browser, "Sign in")
     browser.get(f"{live_url}/app/")
