@@ -195,3 +195,35 @@ def test_upload_a_log_watch_the_job_look_and_download_its_csv(
         browser.find_element(By.CSS_SELECTOR, "a[rel=next]").click()
         WebDriverWait(browser, 10).until(lambda d: "page=2" in d.current_url)
         assert browser.find_element(By.CSS_SELECTOR, "#customers caption").text.startswith("Page 2 of")
+
+
+def test_a_model_shows_its_metrics_beside_the_baseline_its_reliability_and_importance(
+    browser, live_url, org, trained
+):
+    from selenium.webdriver.common.by import By
+
+    browser.delete_all_cookies()
+    browser.get(f"{live_url}/app/sign-in")
+    shows(browser, "Sign in")
+    browser.find_element(By.ID, "api_key").send_keys(org["api_key"])
+    browser.find_element(By.CSS_SELECTOR, "form.card button").click()
+    shows(browser, "Dashboard")
+    browser.find_element(By.LINK_TEXT, "Models").click()
+    shows(browser, "Models")
+    browser.find_element(By.CSS_SELECTOR, "#models tbody a").click()
+    shows(browser, "Model version 1")
+    metrics = {
+        row.find_element(By.TAG_NAME, "th").text: [
+            float(td.text) for td in row.find_elements(By.TAG_NAME, "td")
+        ]
+        for row in browser.find_elements(By.CSS_SELECTOR, "#churn-metrics tbody tr")
+    }
+    assert set(metrics) == {"roc_auc", "pr_auc", "log_loss", "brier"}
+    assert all(0 <= v <= 1 for k, pair in metrics.items() if k != "log_loss" for v in pair)
+    points = browser.find_elements(By.CSS_SELECTOR, "#reliability circle")
+    bins = browser.find_elements(By.CSS_SELECTOR, "#reliability-table tbody tr")
+    assert len(points) == len(bins) > 1
+    features = browser.find_elements(By.CSS_SELECTOR, "#importance tbody th")
+    assert 0 < len(features) <= 12 and all(f.text for f in features)
+    assert browser.find_elements(By.CSS_SELECTOR, "#spend-metrics tbody tr")
+    snap(browser, "model")
