@@ -9,6 +9,9 @@ from hcl_server.services import bulk
 from hcl_server.services.predictions import prediction_page
 from hcl_server.web import bp
 from hcl_server.web.views import signed_in_only
+from ml_pipeline.data.columns import CANONICAL
+from ml_pipeline.data.options import parse_pairs
+from ml_pipeline.errors import EventLogError
 from ml_pipeline.serving.scoring import SEGMENTS
 
 PAGE = 20
@@ -55,10 +58,40 @@ def start_bulk_job():
         return bulk_jobs(error="Choose an event log file (CSV, .gz, .xlsx or Parquet).", status=400)
     as_of = request.form.get("as_of") or None
     try:
-        job = bulk.create_bulk_job(g.org_id, upload, request.form.get("name") or None, as_of, {})
+        reading = reading_options(request.form)
+        job = bulk.create_bulk_job(g.org_id, upload, request.form.get("name") or None, as_of, reading)
+    except EventLogError as exc:
+        return bulk_jobs(error=str(exc), status=400)
     except DomainError as exc:
         return bulk_jobs(error=exc.message, status=400)
     return redirect(url_for("web.bulk_job", job_id=job.id))
+
+
+def reading_options(form) -> dict:
+    """The upload form's reading options as the API's form fields (services.reading): the column
+    and event-type mappings one ``KEY=VALUE`` a line, the date format and the decimal separator;
+    an empty field is decided from the file. Raises EventLogError for a line that is not KEY=VALUE."""
+    out: dict = {}
+    for field, flag, example in (
+        ("column_mapping", "column mapping", "customer_id=Kunde"),
+        ("event_types", "event types", "charge=purchase"),
+    ):
+        lines = [line for line in (form.get(field) or "").splitlines() if line.strip()]
+        try:
+            pairs = parse_pairs(lines, "--event-type" if field == "event_types" else "--column", example)
+        except EventLogError:
+            raise EventLogError(f"{flag}: write one KEY=VALUE a line, e.g. {example}") from None
+        unknown = sorted(set(pairs) - set(CANONICAL)) if field == "column_mapping" else []
+        if unknown:  # as the API's form schema refuses them
+            raise EventLogError(
+                f"column mapping: {', '.join(unknown)} is not a field; fields: {', '.join(CANONICAL)}"
+            )
+        if pairs:
+            out[field] = pairs
+    for field in ("date_format", "decimal"):
+        if form.get(field):
+            out[field] = form[field]
+    return out
 
 
 @bp.get("/bulk-jobs/<job_id>")

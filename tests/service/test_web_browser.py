@@ -227,3 +227,45 @@ def test_a_model_shows_its_metrics_beside_the_baseline_its_reliability_and_impor
     assert 0 < len(features) <= 12 and all(f.text for f in features)
     assert browser.find_elements(By.CSS_SELECTOR, "#spend-metrics tbody tr")
     snap(browser, "model")
+
+
+def test_a_renamed_column_fails_the_job_with_what_to_do_and_its_mapping_reads_it(
+    browser, live_url, org, trained, log_bytes, tmp_path
+):
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    renamed = tmp_path / "zzz.csv"
+    renamed.write_bytes(log_bytes.replace(b"customer_id", b"Zzz", 1))
+    browser.delete_all_cookies()
+    browser.get(f"{live_url}/app/sign-in")
+    shows(browser, "Sign in")
+    browser.find_element(By.ID, "api_key").send_keys(org["api_key"])
+    browser.find_element(By.CSS_SELECTOR, "form.card button").click()
+    shows(browser, "Dashboard")
+
+    def score(name: str, mapping: str | None) -> str:
+        browser.get(f"{live_url}/app/bulk-jobs")
+        shows(browser, "Bulk jobs")
+        browser.find_element(By.ID, "file").send_keys(str(renamed))
+        browser.find_element(By.ID, "name").send_keys(name)
+        if mapping:
+            browser.find_element(By.CSS_SELECTOR, "details summary").click()
+            browser.find_element(By.ID, "column_mapping").send_keys(mapping)
+        browser.find_element(By.CSS_SELECTOR, "form.card button").click()
+        WebDriverWait(
+            browser, 240, ignored_exceptions=(StaleElementReferenceException, NoSuchElementException)
+        ).until(
+            lambda d: (
+                d.find_element(By.TAG_NAME, "h1").text == name
+                and d.find_element(By.ID, "job").get_attribute("data-status") not in ("queued", "running")
+            ),
+            f"{name} never ended",
+        )
+        return browser.find_element(By.ID, "status").text
+
+    assert score("no mapping", None) == "failed"
+    error = browser.find_element(By.ID, "error").text
+    assert "customer_id" in error and "column_mapping" in error and "upload it again" in error
+    assert score("mapped", "customer_id=Zzz") == "succeeded"

@@ -101,3 +101,22 @@ def test_errors_on_the_pages_are_pages(client, web_org):
     # The API keeps its JSON errors.
     api = client.get("/api/v1/bulk-jobs/no-such-job", headers={"X-API-Key": web_org["api_key"]})
     assert api.status_code == 404 and api.is_json
+
+
+def test_the_upload_form_refuses_reading_options_it_cannot_read(client, web_org, log_bytes):
+    import io
+
+    _sign_in(client, web_org["api_key"])
+    token = _token(client.get("/app/bulk-jobs", **HTTPS).data)
+    for field, value, message in (
+        ("column_mapping", "customer_id Kunde", b"column mapping: write one KEY=VALUE a line"),
+        ("event_types", "charge", b"event types: write one KEY=VALUE a line"),
+        ("column_mapping", "shoe_size=Kunde", b"shoe_size"),
+    ):
+        response = client.post(
+            "/app/bulk-jobs",
+            data={"csrf_token": token, "file": (io.BytesIO(log_bytes), "events.csv"), field: value},
+            content_type="multipart/form-data",
+            **FORM,
+        )
+        assert response.status_code == 400 and message in response.data, response.data[-600:]
