@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from io import BytesIO
+
 from flask import g, jsonify, redirect, render_template, request, send_file, url_for
 
 from hcl_server.errors import DomainError, NotFound
-from hcl_server.services import bulk
+from hcl_server.services import bulk, templates
 from hcl_server.services.predictions import prediction_page
 from hcl_server.web import bp
 from hcl_server.web.views import signed_in_only
@@ -176,4 +178,16 @@ def download(job_id: str, file_format: str):
         mimetype=MEDIA[file_format],
         as_attachment=True,
         download_name=name,
+    )
+
+
+@bp.get("/templates/events.<file_format>")
+@signed_in_only
+def template(file_format: str):
+    """The event-log template to fill in, as CSV or Excel (the API's templates)."""
+    if file_format not in MEDIA:
+        raise NotFound(f"no {file_format} template")
+    body = BytesIO(templates.template_csv().encode()) if file_format == "csv" else templates.template_xlsx()
+    return send_file(
+        body, mimetype=MEDIA[file_format], as_attachment=True, download_name=f"events.{file_format}"
     )

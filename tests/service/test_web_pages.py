@@ -120,3 +120,15 @@ def test_the_upload_form_refuses_reading_options_it_cannot_read(client, web_org,
             **FORM,
         )
         assert response.status_code == 400 and message in response.data, response.data[-600:]
+
+
+def test_the_templates_download_as_the_api_serves_them(client, web_org):
+    _sign_in(client, web_org["api_key"])
+    for fmt in ("csv", "xlsx"):
+        page = client.get(f"/app/templates/events.{fmt}", **HTTPS)
+        api = client.get(f"/api/v1/templates/events.{fmt}", headers={"X-API-Key": web_org["api_key"]})
+        assert page.status_code == api.status_code == 200
+        assert page.headers["Content-Disposition"] == f"attachment; filename=events.{fmt}"
+        if fmt == "csv":
+            assert page.data == api.data and page.data.startswith(b"customer_id,event_date,amount")
+    assert client.get("/app/templates/events.pdf", **HTTPS).status_code == 404
