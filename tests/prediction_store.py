@@ -9,6 +9,8 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
+from hcl_server.repositories.predictions import COLUMNS
+
 SPEND = {"spend_GROCERY": "GROCERY", 'spend_Café "Noir"': 'Café "Noir"', "spend_other": "other"}
 
 
@@ -119,17 +121,7 @@ def stored_both_ways(db, org_id: str, frame: pd.DataFrame) -> tuple[list, list, 
     )
 
 
-FIELDS = (
-    "organization_id",
-    "partition",
-    "customer_id",
-    "churn_probability",
-    "risk_segment",
-    "spend_total",
-    "spend",
-    "reasons",
-    "created_at",
-)
+FIELDS = tuple(c for c in COLUMNS if c != "job_id")  # the stored columns compared, per job
 
 
 def assert_same_rows(db, org_id: str, frame: pd.DataFrame) -> None:

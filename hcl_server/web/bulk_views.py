@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 from io import BytesIO
 
 from flask import g, jsonify, redirect, render_template, request, send_file, url_for
 
-from hcl_server.errors import DomainError, NotFound
+from hcl_server.errors import Conflict, DomainError, NotFound
 from hcl_server.services import bulk, templates
 from hcl_server.services.predictions import prediction_page
 from hcl_server.web import bp
@@ -157,12 +158,8 @@ def bulk_job_state(job_id: str):
 @bp.post("/bulk-jobs/<job_id>/cancel")
 @signed_in_only
 def cancel(job_id: str):
-    try:
+    with contextlib.suppress(Conflict):  # finished meanwhile: the page shows how it ended
         bulk.cancel_bulk_job(g.org_id, job_id)
-    except NotFound:
-        raise
-    except DomainError:
-        pass  # finished meanwhile: the page shows how it ended
     return redirect(url_for("web.bulk_job", job_id=job_id))
 
 

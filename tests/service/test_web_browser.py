@@ -77,6 +77,18 @@ def shows(browser, heading: str, alert: str | None = None) -> None:
     ).until(ready, f"the page never showed {heading!r}")
 
 
+def sign_in(browser, live_url: str, key: str) -> None:
+    """Start a fresh session and sign in with ``key`` through the form; on the dashboard after."""
+    from selenium.webdriver.common.by import By
+
+    browser.delete_all_cookies()
+    browser.get(f"{live_url}/app/sign-in")
+    shows(browser, "Sign in")
+    browser.find_element(By.ID, "api_key").send_keys(key)
+    browser.find_element(By.CSS_SELECTOR, "form.card button").click()
+    shows(browser, "Dashboard")
+
+
 def test_sign_in_with_the_keyboard_see_the_dashboard_and_sign_out(browser, live_url, make_org):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
@@ -202,12 +214,7 @@ def test_a_model_shows_its_metrics_beside_the_baseline_its_reliability_and_impor
 ):
     from selenium.webdriver.common.by import By
 
-    browser.delete_all_cookies()
-    browser.get(f"{live_url}/app/sign-in")
-    shows(browser, "Sign in")
-    browser.find_element(By.ID, "api_key").send_keys(org["api_key"])
-    browser.find_element(By.CSS_SELECTOR, "form.card button").click()
-    shows(browser, "Dashboard")
+    sign_in(browser, live_url, org["api_key"])
     browser.find_element(By.LINK_TEXT, "Models").click()
     shows(browser, "Models")
     browser.find_element(By.CSS_SELECTOR, "#models tbody a").click()
@@ -238,12 +245,7 @@ def test_a_renamed_column_fails_the_job_with_what_to_do_and_its_mapping_reads_it
 
     renamed = tmp_path / "zzz.csv"
     renamed.write_bytes(log_bytes.replace(b"customer_id", b"Zzz", 1))
-    browser.delete_all_cookies()
-    browser.get(f"{live_url}/app/sign-in")
-    shows(browser, "Sign in")
-    browser.find_element(By.ID, "api_key").send_keys(org["api_key"])
-    browser.find_element(By.CSS_SELECTOR, "form.card button").click()
-    shows(browser, "Dashboard")
+    sign_in(browser, live_url, org["api_key"])
 
     def score(name: str, mapping: str | None) -> str:
         browser.get(f"{live_url}/app/bulk-jobs")
