@@ -457,7 +457,9 @@ class BulkJobOut(JobState):
         lambda job: (job.result or {}).get("summary"),
         metadata={
             **OBJECT_OR_NULL,
-            "description": "when it has succeeded: {avg_churn_probability, risk_distribution, predicted_spend_total}",
+            "description": "when it has succeeded: {avg_churn_probability, risk_distribution, "
+            "predicted_spend_total, predicted_spend_by_category (category -> total of the next "
+            "horizon's predicted spend; {} for a model without category targets)}",
         },
     )
     as_of = fields.Function(

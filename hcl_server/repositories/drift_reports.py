@@ -39,6 +39,14 @@ def get_for_org(org_id: str, job_id: str) -> DriftReport | None:
     return db.session.scalar(query)
 
 
+def latest_done_for_version(org_id: str, model_version_id: str) -> DriftReport | None:
+    """The organization's newest finished report of a job scored by the version, or None."""
+    query = scoped(DriftReport, org_id).where(
+        DriftReport.model_version_id == model_version_id, DriftReport.status == "done"
+    )
+    return db.session.scalar(query.order_by(DriftReport.created_at.desc()).limit(1))
+
+
 def finish(job_id: str, status: str, report: dict | None, alerts: list, error: str | None) -> bool:
     """A pending report -> ``status`` with its body; False when another delivery finished it first."""
     result = db.session.execute(

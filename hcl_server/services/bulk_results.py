@@ -99,27 +99,37 @@ def reasons_json(reasons: pd.Series) -> list[str]:
     return out.tolist()
 
 
-def partition_summary(frame: pd.DataFrame, warnings: list[str]) -> dict:
-    """What the merge needs of a scored partition: customers, sums, segment counts, warnings."""
+def partition_summary(frame: pd.DataFrame, warnings: list[str], spend: dict[str, str]) -> dict:
+    """What the merge needs of a scored partition: customers, sums (churn probability, predicted
+    spend in total and per category: ``spend`` maps the frame's category columns to their keys,
+    ``category_spends``), segment counts, warnings."""
     counts = frame["risk_segment"].value_counts()
     return {
         "n": len(frame),
         "churn_sum": float(frame["churn_probability"].sum()),
         "spend_total": float(frame["spend_total"].sum()),
+        "spend_by_category": {key: float(frame[col].sum()) for col, key in spend.items()},
         "segments": {s: int(counts.get(s, 0)) for s in SEGMENTS},
         "warnings": list(warnings),
     }
 
 
 def job_summary(parts: list[BulkPartition]) -> dict:
-    """The job's summary from its partitions': mean churn probability, segment counts, spend total."""
+    """The job's summary from its partitions': mean churn probability, segment counts, predicted
+    spend in total and by category (category -> sum, in the log's currency; partitions scored
+    before the categories were summed add nothing to them)."""
     total = sum(p.summary["n"] for p in parts)
+    by_category: dict[str, float] = {}
+    for p in parts:
+        for key, value in (p.summary.get("spend_by_category") or {}).items():
+            by_category[key] = by_category.get(key, 0.0) + value
     return {
         "avg_churn_probability": round(sum(p.summary["churn_sum"] for p in parts) / total, 6)
         if total
         else None,
         "risk_distribution": {s: sum(p.summary["segments"][s] for p in parts) for s in SEGMENTS},
         "predicted_spend_total": round(sum(p.summary["spend_total"] for p in parts), 2),
+        "predicted_spend_by_category": {k: round(v, 2) for k, v in by_category.items()},
     }
 
 

@@ -26,6 +26,7 @@ from hcl_server.repositories import jobs, model_versions, partitions, prediction
 from hcl_server.services import bulk_drift, outcomes
 from hcl_server.services.bulk import read_job_shards, result_prefix
 from hcl_server.services.bulk_results import (
+    category_spends,
     concat_csv,
     job_summary,
     job_warnings,
@@ -212,7 +213,7 @@ def _score(job: Job, part: BulkPartition) -> None:
         frame, bundle, org_id=job.organization_id, job_id=job.id, partition=part.index, now=utcnow()
     )
     predictions.replace_partition(job.id, part.index, rows)
-    part.summary = partition_summary(frame, api_messages(log.warnings))
+    part.summary = partition_summary(frame, api_messages(log.warnings), category_spends(bundle))
     part.status = "done"
     db.session.commit()
     laps("stored predictions")

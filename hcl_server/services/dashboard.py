@@ -33,7 +33,7 @@ def selected_metrics(mv: ModelVersion, target: str) -> dict | None:
     return chosen or entry.get("model") or entry.get("baseline")
 
 
-def _headline(churn: dict | None, spend: dict | None) -> dict:
+def headline(churn: dict | None, spend: dict | None) -> dict:
     """The few numbers a dashboard shows of a metrics pair (churn, spend_total); None where absent."""
     churn, spend = churn or {}, spend or {}
     return {
@@ -53,7 +53,7 @@ def _realized(org_id: str, mv: ModelVersion, shadow: bool) -> dict | None:
         return None
     metrics = outcome.metrics or {}
     return {
-        **_headline(metrics.get("churn"), metrics.get("spend")),
+        **headline(metrics.get("churn"), metrics.get("spend")),
         "comparison": outcome.comparison,
         "job_id": outcome.job_id,
         "as_of": outcome.as_of,
@@ -71,7 +71,7 @@ def _model(org_id: str, mv: ModelVersion | None, shadow: bool) -> dict | None:
         "created_at": mv.created_at,
         "age_days": (utcnow() - _aware(mv.created_at)).days,
         "training_data_last_date": training.get("last_date"),
-        "validation": _headline(selected_metrics(mv, "churn"), selected_metrics(mv, "spend_total")),
+        "validation": headline(selected_metrics(mv, "churn"), selected_metrics(mv, "spend_total")),
         "realized": _realized(org_id, mv, shadow),
     }
 

@@ -18,4 +18,4 @@ bp = Blueprint(
 )
 
 # The routes register on bp.
-from hcl_server.web import bulk_views, errors, model_views, views  # noqa: E402, F401, I001
+from hcl_server.web import bulk_views, dataset_views, errors, model_views, training_views, views  # noqa: E402, F401, I001

@@ -11,9 +11,8 @@ from hcl_server.errors import Conflict, DomainError, NotFound
 from hcl_server.services import bulk, templates
 from hcl_server.services.predictions import prediction_page
 from hcl_server.web import bp
+from hcl_server.web.forms import job_state, reading_options
 from hcl_server.web.views import signed_in_only
-from ml_pipeline.data.columns import CANONICAL
-from ml_pipeline.data.options import parse_pairs
 from ml_pipeline.errors import EventLogError
 from ml_pipeline.serving.scoring import SEGMENTS
 
@@ -28,19 +27,10 @@ SORTS = {  # what the customers table may be sorted by: label of each
 MEDIA = {"csv": "text/csv", "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 
 
-def job_state(job) -> dict:
-    """What the job page shows and its script polls: status, stage, progress (0–1), error."""
+def bulk_state(job) -> dict:
+    """The job page's state (forms.job_state) with the customers scored and the Excel file's state."""
     result = job.result or {}
-    return {
-        "id": job.id,
-        "status": job.status,
-        "stage": job.stage,
-        "progress": round(float(job.progress or 0.0), 4),
-        "error": job.error,
-        "warnings": list(job.warnings or []),
-        "total_customers": result.get("total_customers"),
-        "xlsx": result.get("xlsx"),
-    }
+    return job_state(job, total_customers=result.get("total_customers"), xlsx=result.get("xlsx"))
 
 
 @bp.get("/bulk-jobs")
@@ -70,33 +60,6 @@ def start_bulk_job():
     return redirect(url_for("web.bulk_job", job_id=job.id))
 
 
-def reading_options(form) -> dict:
-    """The upload form's reading options as the API's form fields (services.reading): the column
-    and event-type mappings one ``KEY=VALUE`` a line, the date format and the decimal separator;
-    an empty field is decided from the file. Raises EventLogError for a line that is not KEY=VALUE."""
-    out: dict = {}
-    for field, flag, example in (
-        ("column_mapping", "column mapping", "customer_id=Kunde"),
-        ("event_types", "event types", "charge=purchase"),
-    ):
-        lines = [line for line in (form.get(field) or "").splitlines() if line.strip()]
-        try:
-            pairs = parse_pairs(lines, "--event-type" if field == "event_types" else "--column", example)
-        except EventLogError:
-            raise EventLogError(f"{flag}: write one KEY=VALUE a line, e.g. {example}") from None
-        unknown = sorted(set(pairs) - set(CANONICAL)) if field == "column_mapping" else []
-        if unknown:  # as the API's form schema refuses them
-            raise EventLogError(
-                f"column mapping: {', '.join(unknown)} is not a field; fields: {', '.join(CANONICAL)}"
-            )
-        if pairs:
-            out[field] = pairs
-    for field in ("date_format", "decimal"):
-        if form.get(field):
-            out[field] = form[field]
-    return out
-
-
 @bp.get("/bulk-jobs/<job_id>")
 @signed_in_only
 def bulk_job(job_id: str):
@@ -104,7 +67,12 @@ def bulk_job(job_id: str):
     job = bulk.get_bulk_job(g.org_id, job_id)
     summary = (job.result or {}).get("summary") or {}
     return render_template(
-        "web/bulk_job.html", job=job, state=job_state(job), risk=risk_bars(summary.get("risk_distribution"))
+        "web/bulk_job.html",
+        job=job,
+        state=bulk_state(job),
+        risk=risk_bars(summary.get("risk_distribution")),
+        spend=spend_bars(summary.get("predicted_spend_by_category")),
+        spend_total=summary.get("predicted_spend_total"),
     )
 
 
@@ -116,6 +84,18 @@ def risk_bars(distribution: dict | None) -> list[dict]:
     return [
         {"segment": s, "customers": distribution.get(s, 0), "share": 100.0 * distribution.get(s, 0) / total}
         for s in SEGMENTS
+    ]
+
+
+def spend_bars(by_category: dict | None) -> list[dict]:
+    """Predicted spend by category as bars, largest first: [{category, spend, width (0–100 % of
+    the largest)}]; none for a job without category targets (or summed before they were)."""
+    if not by_category:
+        return []
+    largest = max(max(by_category.values()), 0) or 1
+    return [
+        {"category": c, "spend": v, "width": 100.0 * max(v, 0) / largest}
+        for c, v in sorted(by_category.items(), key=lambda item: -item[1])
     ]
 
 
@@ -152,7 +132,7 @@ def customers(job_id: str):
 @signed_in_only
 def bulk_job_state(job_id: str):
     """The job's state as JSON, for the page's script."""
-    return jsonify(job_state(bulk.get_bulk_job(g.org_id, job_id)))
+    return jsonify(bulk_state(bulk.get_bulk_job(g.org_id, job_id)))
 
 
 @bp.post("/bulk-jobs/<job_id>/cancel")

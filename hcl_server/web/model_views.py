@@ -1,17 +1,21 @@
-"""Models in the web pages: the organization's versions, and one version's validation metrics
-beside its baseline's, its reliability (calibration) chart and its feature importance."""
+"""Models in the web pages: the organization's versions and latest training jobs, and one
+version's validation metrics beside its baseline's, its reliability (calibration) chart, its
+feature importance, its realized accuracy and its latest drift."""
 
 from __future__ import annotations
 
 from flask import g, render_template
 
-from hcl_server.services import training
+from hcl_server.services import bulk_drift, outcomes, training
+from hcl_server.services.dashboard import headline, selected_metrics
 from hcl_server.web import bp
 from hcl_server.web.views import signed_in_only
 
 CHURN_METRICS = ("roc_auc", "pr_auc", "log_loss", "brier")
 SPEND_METRICS = ("mae", "rmse", "gini", "total_ratio")
 TOP_FEATURES = 12
+DRIFT_ROWS = 10  # the features of largest PSI shown
+TRAINING_JOBS = 20
 PLOT = 240  # the reliability chart's side, in SVG units
 
 
@@ -20,7 +24,8 @@ PLOT = 240  # the reliability chart's side, in SVG units
 def models():
     """The organization's model versions, newest first, with their aliases."""
     rows = sorted(training.list_models(g.org_id), key=lambda mv: mv.version, reverse=True)
-    return render_template("web/models.html", models=rows)
+    jobs, total = training.list_training_jobs(g.org_id, TRAINING_JOBS, 0)
+    return render_template("web/models.html", models=rows, jobs=jobs, total=total)
 
 
 @bp.get("/models/<int:version>")
@@ -38,7 +43,37 @@ def model(version: int):
         reliability=reliability_points((churn.get("model") or {}).get("reliability") or []),
         importance=top_features(((mv.bundle_metadata or {}).get("importance") or {}).get("churn") or {}),
         size=PLOT,
+        validation=headline(selected_metrics(mv, "churn"), selected_metrics(mv, "spend_total")),
+        outcomes=realized_view(outcomes.version_outcomes(g.org_id, version)),
+        drift=drift_view(bulk_drift.latest_for_version(g.org_id, version)),
     )
+
+
+def realized_view(found: dict) -> dict:
+    """A version's outcomes (services.outcomes.version_outcomes) with each one's headline
+    numbers (services.dashboard.headline) beside it, for the realized-accuracy table."""
+    rows = []
+    for o in found["jobs"]:
+        metrics = o.get("metrics") or {}
+        rows.append({**o, **headline(metrics.get("churn"), metrics.get("spend"))})
+    return {**found, "jobs": rows}
+
+
+def drift_view(report: dict | None) -> dict | None:
+    """A drift report as the model page shows it: its job, rows, alerts, the predictions' PSI and
+    the DRIFT_ROWS features of largest PSI ([(name, psi, reading)]); None without a report."""
+    if report is None:
+        return None
+    features = sorted((report.get("features") or {}).items(), key=lambda item: -item[1]["psi"])
+    return {
+        "job_id": report["job_id"],
+        "rows": report.get("rows"),
+        "reference_rows": report.get("reference_rows"),
+        "alerts": report.get("alerts") or [],
+        "predictions": [(n, r["psi"], r["reading"]) for n, r in (report.get("predictions") or {}).items()],
+        "features": [(n, r["psi"], r["reading"]) for n, r in features[:DRIFT_ROWS]],
+        "missing": report.get("missing") or [],
+    }
 
 
 def metric_rows(target: dict, names: tuple[str, ...]) -> list[dict]:

@@ -228,3 +228,43 @@ def score_with_drift(app, upload, wait, drift_report):
         return answer.get_json(), report
 
     return score
+
+
+class WebPages:
+    """The web pages through Flask's test client, signed in with an API key.
+
+    Over https (the session cookie is Secure), with the form's page as the referrer (Flask-WTF
+    wants one over https, as a browser sends it) and each form's CSRF token taken from a page."""
+
+    HTTPS = {"base_url": "https://localhost"}
+    FORM = {**HTTPS, "headers": {"Referer": "https://localhost/app/"}}
+
+    def __init__(self, client, key: str | None = None):
+        self.client = client
+        if key is not None:
+            self.sign_in(key)
+
+    @staticmethod
+    def token(page: bytes) -> str:
+        import re
+
+        return re.search(rb'name="csrf_token" value="([^"]+)"', page).group(1).decode()
+
+    def sign_in(self, key: str, next_path: str | None = None):
+        token = self.token(self.get("/app/sign-in").data)
+        url = "/app/sign-in" + (f"?next={next_path}" if next_path else "")
+        return self.client.post(url, data={"api_key": key, "csrf_token": token}, **self.FORM)
+
+    def get(self, path: str, **kwargs):
+        return self.client.get(path, **self.HTTPS, **kwargs)
+
+    def post(self, path: str, data: dict, form_page: str = "/app/"):
+        """POST ``data`` (a file as (BytesIO, name)) with the CSRF token of ``form_page``."""
+        data = {"csrf_token": self.token(self.get(form_page).data), **data}
+        return self.client.post(path, data=data, content_type="multipart/form-data", **self.FORM)
+
+
+@pytest.fixture
+def web_pages(app):
+    """A fresh signed-in test client of the pages: ``web_pages(api_key)`` (see WebPages)."""
+    return lambda key=None: WebPages(app.test_client(), key)

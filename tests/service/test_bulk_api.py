@@ -31,6 +31,16 @@ def test_bulk_job_summary(scored):
     assert scored["progress"] == 1.0 and scored["stage"] == "done"
 
 
+def test_the_summary_sums_each_categorys_predicted_spend_over_every_partition(client, org, scored):
+    csv = client.get(f"{BULK}/{scored['id']}/download", headers={"X-API-Key": org["api_key"]})
+    frame = pd.read_csv(io.BytesIO(csv.data))
+    columns = [c for c in frame.columns if c.startswith("spend_") and c != "spend_total"]
+    by_category = scored["summary"]["predicted_spend_by_category"]
+    assert columns and set(by_category) == {c.removeprefix("spend_") for c in columns}
+    for column in columns:  # 3 partitions: a sum of one partition only would be far off
+        assert by_category[column.removeprefix("spend_")] == pytest.approx(frame[column].sum(), abs=0.05)
+
+
 def test_stored_predictions_page_filter_sort(client, org, scored):
     key = {"X-API-Key": org["api_key"]}
     url = f"{BULK}/{scored['id']}/predictions"

@@ -11,6 +11,7 @@ the tests check the plumbing and the arithmetic, not the model."""
 
 from __future__ import annotations
 
+import re
 import time
 
 import numpy as np
@@ -315,3 +316,16 @@ def test_each_rule_of_automatic_promotion_is_a_stated_decision(app, make_org, or
             "candidate": 3,
             "production": 3,
         }
+
+
+def test_the_model_page_shows_realized_accuracy_below_validation(client, web_pages, matured):
+    page = web_pages(matured["org"]["api_key"]).get("/app/models/1").data.decode()
+    table = page[page.index('id="realized"') : page.index("</table>", page.index('id="realized"'))]
+    rows = re.findall(r'<tr><th scope="row">(.*?)</th>(.*?)</tr>', table, re.S)
+    listed = client.get("/api/v1/models/1/outcomes", headers=matured["h"]).get_json()["jobs"]
+    assert [label for label, _ in rows] == ["validation"] + [o["as_of"] for o in listed]
+    assert AS_OF in [o["as_of"] for o in listed]
+    for (_, cells), outcome in zip(rows[1:], listed):
+        churn = outcome["metrics"]["churn"]
+        assert f"<td>{churn['roc_auc']:.3f}</td><td>{churn['brier']:.3f}</td>" in cells
+        assert f"{outcome['customers']} customers" in cells
