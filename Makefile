@@ -56,7 +56,7 @@ docs-screenshot: install
 
 # docs/web-*.png: the web pages as the browser test sees them (needs Debian's chromium and chromium-driver)
 web-screenshots: install
-	HCL_SCREENSHOTS=docs $(BIN)/python -m pytest -q tests/service/test_web_browser.py -k "upload or model"
+	HCL_SCREENSHOTS=docs $(BIN)/python -m pytest -q tests/service/test_web_browser.py -k "shared or model"
 
 features-doc: install
 	$(BIN)/python -m ml_pipeline features --markdown > docs/features.md

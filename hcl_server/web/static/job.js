@@ -1,8 +1,10 @@
 // Keeps a job page's progress bar up to date: polls the job's state while it is queued or
-// running, then reloads the page once, to show how it ended (downloads or the error).
+// running, then reloads the page once, to show how it ended (downloads or the error). A bulk job
+// whose Excel file is still being written (data-xlsx="pending") is polled until it is ready.
 (function () {
   const box = document.getElementById("job");
-  if (!box || !["queued", "running"].includes(box.dataset.status)) return;
+  const active = (state) => ["queued", "running"].includes(state.status) || state.xlsx === "pending";
+  if (!box || !active({ status: box.dataset.status, xlsx: box.dataset.xlsx })) return;
   const bar = document.getElementById("progress");
   const status = document.getElementById("status");
   const stage = document.getElementById("stage");
@@ -15,7 +17,7 @@
         bar.textContent = Math.round(state.progress * 100) + " %";
         status.textContent = state.status;
         stage.textContent = state.stage ? " · " + state.stage : "";
-        if (!["queued", "running"].includes(state.status)) {
+        if (!active(state)) {
           window.location.reload();
           return;
         }
