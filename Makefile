@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 EVENTS ?= ../shared/data/cdnow/events.csv.gz
 OUT ?= out
 
-.PHONY: install demo run test lint format bench features-doc accuracy docs-screenshot web-screenshots clean compose-smoke
+.PHONY: install demo run test lint format bench features-doc accuracy docs-screenshot web-screenshots web-check clean compose-smoke
 
 install: $(VENV)/.installed
 
@@ -53,6 +53,11 @@ accuracy: install
 # docs/swagger-offline.png: /docs rendered by headless Chromium with no network (needs Debian's chromium)
 docs-screenshot: install
 	scripts/docs_screenshot.sh $(BIN)/python
+
+# The browser test against a running `make run` (another shell; PORT as there, default 5000): its
+# organizations are made with this checkout's `flask orgs create`, on the same SQLite file.
+web-check: install
+	HCL_WEB_URL=http://localhost:$${PORT:-5000} $(BIN)/python -m pytest -q -p no:cacheprovider tests/service/test_web_browser.py
 
 # docs/web-*.png: the web pages as the browser test sees them (needs Debian's chromium and chromium-driver)
 web-screenshots: install

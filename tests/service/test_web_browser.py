@@ -1,8 +1,11 @@
 """The web pages in a real browser: Debian's chromium, driven by Selenium through chromedriver.
 
-The app runs on a loopback port in this process (werkzeug's server in a thread). Without
-chromium the test skips with the reason; under HCL_REQUIRE_SERVICES=1 (CI, which installs it:
-.ci/run) it fails instead.
+The app runs on a loopback port in this process (werkzeug's server in a thread), with the
+session's Celery worker. With HCL_WEB_URL set (`make web-check`), the tests that need no model of
+the test session drive that server instead, e.g. the one `make run` started, and make their
+organizations with its `flask orgs create` (run here with this environment's settings, which must
+be the server's). Without chromium the tests skip with the reason; under HCL_REQUIRE_SERVICES=1
+(CI, which installs it: .ci/run) they fail instead.
 """
 
 from __future__ import annotations
@@ -10,9 +13,15 @@ from __future__ import annotations
 import base64
 import gzip
 import io
+import json
 import os
 import shutil
+import subprocess
+import sys
 import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -22,16 +31,56 @@ SCREENSHOTS = os.environ.get("HCL_SCREENSHOTS")
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 
 
+EXTERNAL = os.environ.get("HCL_WEB_URL", "").rstrip("/")
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class Site:
+    """Where the pages are served, and how to make an organization there (its API key)."""
+
+    url: str
+    make_org: Callable[[str], dict]
+
+
+def _cli_org(name: str) -> dict:
+    """An organization made by the served app's command line (``flask orgs create``)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "run", "orgs", "create", name],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 @pytest.fixture(scope="module")
-def live_url(app):
+def site(request):
+    if EXTERNAL:
+        yield Site(EXTERNAL, _cli_org)
+        return
     from werkzeug.serving import make_server
 
+    app = request.getfixturevalue("app")
+    request.getfixturevalue("worker")
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     # "localhost": a Secure cookie is kept over plain HTTP there (a secure context), as in `make run`.
-    yield f"http://localhost:{server.server_port}"
+    yield Site(f"http://localhost:{server.server_port}", request.getfixturevalue("make_org"))
     server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def live_url(site):
+    return site.url
+
+
+# For the tests that use the test session's trained model (a mark: decided before any fixture).
+in_process = pytest.mark.skipif(
+    bool(EXTERNAL), reason="uses the test session's trained model; runs with the app in process only"
+)
 
 
 @pytest.fixture(scope="module")
@@ -92,11 +141,12 @@ def sign_in(browser, live_url: str, key: str) -> None:
     shows(browser, "Dashboard")
 
 
-def test_sign_in_with_the_keyboard_see_the_dashboard_and_sign_out(browser, live_url, make_org):
+def test_sign_in_with_the_keyboard_see_the_dashboard_and_sign_out(browser, site):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
 
-    org = make_org("Browser")
+    live_url = site.url
+    org = site.make_org("Browser")
     browser.get(f"{live_url}/app/")
     shows(browser, "Sign in")
     assert browser.current_url.endswith("/app/sign-in?next=/app/")
@@ -190,9 +240,7 @@ def fits_a_phone(browser) -> None:
         browser.set_window_size(1280, 900)
 
 
-def test_sign_in_upload_a_shared_log_train_bulk_score_look_and_download(
-    browser, live_url, make_org, shared_log, worker, tmp_path
-):
+def test_sign_in_upload_a_shared_log_train_bulk_score_look_and_download(browser, site, shared_log, tmp_path):
     """The issue's path on a real log: sign in, upload it as a dataset, see how it was read,
     train (the form worked with the keyboard), watch the progress bar, bulk-score the log, look
     at the charts and the customers, open a customer's reasons, download the CSV."""
@@ -206,7 +254,8 @@ def test_sign_in_upload_a_shared_log_train_bulk_score_look_and_download(
     events = str(tmp_path / "completejourney.csv")
     with gzip.open(shared_log("completejourney_8451")) as packed, open(events, "wb") as plain:
         shutil.copyfileobj(packed, plain)
-    org = make_org("Analyst")
+    live_url = site.url
+    org = site.make_org("Analyst")
     browser.delete_all_cookies()
     browser.get(f"{live_url}/app/sign-in")
     shows(browser, "Sign in")
@@ -348,6 +397,7 @@ def test_sign_in_upload_a_shared_log_train_bulk_score_look_and_download(
     snap(browser, "dashboard")
 
 
+@in_process
 def test_a_model_shows_its_metrics_beside_the_baseline_its_reliability_and_importance(
     browser, live_url, org, trained
 ):
@@ -375,6 +425,7 @@ def test_a_model_shows_its_metrics_beside_the_baseline_its_reliability_and_impor
     snap(browser, "model")
 
 
+@in_process
 def test_a_renamed_column_fails_the_job_with_what_to_do_and_its_mapping_reads_it(
     browser, live_url, org, trained, log_bytes, tmp_path
 ):
