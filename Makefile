@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 EVENTS ?= ../shared/data/cdnow/events.csv.gz
 OUT ?= out
 
-.PHONY: install demo run test lint format bench features-doc accuracy docs-screenshot web-screenshots web-check clean compose-smoke
+.PHONY: install demo run test lint format bench features-doc accuracy docs-screenshot web-screenshots web-check web-check-offline clean compose-smoke
 
 install: $(VENV)/.installed
 
@@ -58,6 +58,10 @@ docs-screenshot: install
 # organizations are made with this checkout's `flask orgs create`, on the same SQLite file.
 web-check: install
 	HCL_WEB_URL=http://localhost:$${PORT:-5000} $(BIN)/python -m pytest -q -p no:cacheprovider tests/service/test_web_browser.py
+
+# The same with the network off: make run and web-check in a network namespace with only loopback.
+web-check-offline: install
+	./scripts/web_check_offline.sh
 
 # docs/web-*.png: the web pages as the browser test sees them (needs Debian's chromium and chromium-driver)
 web-screenshots: install
