@@ -18,9 +18,10 @@ if .venv/bin/python -c "import socket; socket.create_connection(('pypi.org', 443
 fi
 echo "no network but loopback: pypi.org is unreachable"
 log="$(mktemp)"
-./scripts/run_local.sh >"$log" 2>&1 &
+# Its own process group, so the server, gunicorn's workers and the Celery worker stop together.
+setsid ./scripts/run_local.sh >"$log" 2>&1 &
 server=$!
-trap 'kill "$server" 2>/dev/null; wait "$server" 2>/dev/null || true' EXIT
+trap 'kill -- "-$server" 2>/dev/null; wait "$server" 2>/dev/null || true' EXIT
 for _ in $(seq 90); do
   if .venv/bin/python -c "import urllib.request as u; u.urlopen('http://localhost:$PORT/health/ready', timeout=2)" 2>/dev/null; then
     break
