@@ -223,6 +223,26 @@ def ended(browser, timeout: float = 240) -> str:
     return browser.find_element(By.ID, "status").text
 
 
+def upload(browser, path: str, name: str) -> None:
+    """Send a file through the page's upload form under ``name``; on the page it leads to."""
+    from selenium.webdriver.common.by import By
+
+    browser.find_element(By.ID, "file").send_keys(path)
+    browser.find_element(By.ID, "name").send_keys(name)
+    browser.find_element(By.CSS_SELECTOR, "form.card button").click()
+    shows(browser, name)
+
+
+def row_texts(browser, rows: str) -> dict[str, str]:
+    """The rows matched by the CSS selector ``rows`` as {header cell's text: first cell's text}."""
+    from selenium.webdriver.common.by import By
+
+    return {
+        row.find_element(By.TAG_NAME, "th").text: row.find_element(By.TAG_NAME, "td").text
+        for row in browser.find_elements(By.CSS_SELECTOR, rows)
+    }
+
+
 def succeeded(browser, timeout: float = 240) -> None:
     """Wait for the job page's end and check it succeeded, or fail with the error it shows."""
     from selenium.webdriver.common.by import By
@@ -269,23 +289,14 @@ def test_sign_in_upload_a_shared_log_train_bulk_score_look_and_download(browser,
     shows(browser, "Datasets")
     labelled(browser)
     snap(browser, "datasets")
-    browser.find_element(By.ID, "file").send_keys(events)
-    browser.find_element(By.ID, "name").send_keys("Complete Journey")
-    browser.find_element(By.CSS_SELECTOR, "form.card button").click()
-    shows(browser, "Complete Journey")
+    upload(browser, events, "Complete Journey")
     succeeded(browser)
-    reading = {
-        row.find_element(By.TAG_NAME, "th").text: row.find_element(By.TAG_NAME, "td").text
-        for row in browser.find_elements(By.CSS_SELECTOR, "#reading tr")
-    }
+    reading = row_texts(browser, "#reading tr")
     assert "customer_id ← customer_id" in reading["columns (field ← header)"]
     assert reading["file format"] == "csv" and reading["date format"] == "YYYY-MM-DD"
     warnings = [li.text for li in browser.find_elements(By.CSS_SELECTOR, "#warnings li")]
     assert any("duplicate row" in w for w in warnings), warnings
-    counts = {
-        row.find_element(By.TAG_NAME, "th").text: row.find_element(By.TAG_NAME, "td").text
-        for row in browser.find_elements(By.CSS_SELECTOR, "#counts tr")
-    }
+    counts = row_texts(browser, "#counts tr")
     customers = int(counts["customers"].replace(",", ""))
     assert customers == 2469
     labelled(browser)
@@ -302,10 +313,7 @@ def test_sign_in_upload_a_shared_log_train_bulk_score_look_and_download(browser,
     labelled(browser)
     succeeded(browser)
     assert float(browser.find_element(By.ID, "progress").get_attribute("value")) == 1.0
-    kept = {
-        row.find_element(By.TAG_NAME, "th").text: row.find_element(By.TAG_NAME, "td").text
-        for row in browser.find_elements(By.CSS_SELECTOR, "#selection tbody tr")
-    }
+    kept = row_texts(browser, "#selection tbody tr")
     assert "churn" in kept and set(kept.values()) <= {"lightgbm", "linear", "baseline"}
     snap(browser, "training-job")
     browser.find_element(By.ID, "model-link").click()
@@ -317,10 +325,7 @@ def test_sign_in_upload_a_shared_log_train_bulk_score_look_and_download(browser,
     shows(browser, "Bulk jobs")
     labelled(browser)
     snap(browser, "bulk-jobs")
-    browser.find_element(By.ID, "file").send_keys(events)
-    browser.find_element(By.ID, "name").send_keys("from the page")
-    browser.find_element(By.CSS_SELECTOR, "form.card button").click()
-    shows(browser, "from the page")
+    upload(browser, events, "from the page")
     # The page follows the job by itself (static/job.js) and shows how it ended.
     succeeded(browser)
     assert float(browser.find_element(By.ID, "progress").get_attribute("value")) == 1.0
