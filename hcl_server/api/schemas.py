@@ -106,7 +106,7 @@ class ReadingForm(Schema):
         },
     )
     date_format = fields.String(
-        validate=validate.Length(min=1, max=100),
+        validate=[validate.Length(min=1, max=100), accepted_as("date_format")],
         metadata={
             "description": "strptime format of event_date, e.g. %d/%m/%Y; default: decided from the "
             "file, and an ambiguous file is refused (CLI: --date-format)"
@@ -459,7 +459,8 @@ class BulkJobOut(JobState):
             **OBJECT_OR_NULL,
             "description": "when it has succeeded: {avg_churn_probability, risk_distribution, "
             "predicted_spend_total, predicted_spend_by_category (category -> total of the next "
-            "horizon's predicted spend; {} for a model without category targets)}",
+            "horizon's predicted spend; {} for a model without category targets, null for a job scored "
+            "in part before categories were summed)}",
         },
     )
     as_of = fields.Function(

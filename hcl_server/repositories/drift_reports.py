@@ -39,10 +39,11 @@ def get_for_org(org_id: str, job_id: str) -> DriftReport | None:
     return db.session.scalar(query)
 
 
-def latest_done_for_version(org_id: str, model_version_id: str) -> DriftReport | None:
-    """The organization's newest finished report of a job scored by the version, or None."""
+def latest_finished_for_version(org_id: str, model_version_id: str) -> DriftReport | None:
+    """The organization's newest report that is no longer pending (done, failed or no_reference)
+    of a job scored by the version, or None."""
     query = scoped(DriftReport, org_id).where(
-        DriftReport.model_version_id == model_version_id, DriftReport.status == "done"
+        DriftReport.model_version_id == model_version_id, DriftReport.status != "pending"
     )
     return db.session.scalar(query.order_by(DriftReport.created_at.desc()).limit(1))
 

@@ -126,9 +126,10 @@ def get_report(org_id: str, job_id: str) -> dict:
 
 def latest_for_version(org_id: str, version: int) -> dict | None:
     """The drift report (as ``get_report`` answers it) of the newest bulk job the organization's
-    version scored whose report is done, or None. NotFound for a version it does not have."""
+    version scored whose report is finished (done, failed or no_reference), or None. NotFound for
+    a version it does not have."""
     mv = model_versions.get_for_org(org_id, version)
-    row = drift_reports.latest_done_for_version(org_id, mv.id)
+    row = drift_reports.latest_finished_for_version(org_id, mv.id)
     if row is None:
         return None
     return _answer(row.job_id, row.status, version, row.report, row.error, row.alerts or [])

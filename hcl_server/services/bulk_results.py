@@ -116,12 +116,15 @@ def partition_summary(frame: pd.DataFrame, warnings: list[str], spend: dict[str,
 
 def job_summary(parts: list[BulkPartition]) -> dict:
     """The job's summary from its partitions': mean churn probability, segment counts, predicted
-    spend in total and by category (category -> sum, in the log's currency; partitions scored
-    before the categories were summed add nothing to them)."""
+    spend in total and by category (category -> sum, in the log's currency; None when a partition
+    was scored before categories were summed: a part of the sum would read as the whole)."""
     total = sum(p.summary["n"] for p in parts)
-    by_category: dict[str, float] = {}
+    by_category: dict[str, float] | None = {}
     for p in parts:
-        for key, value in (p.summary.get("spend_by_category") or {}).items():
+        if "spend_by_category" not in p.summary:
+            by_category = None
+            break
+        for key, value in p.summary["spend_by_category"].items():
             by_category[key] = by_category.get(key, 0.0) + value
     return {
         "avg_churn_probability": round(sum(p.summary["churn_sum"] for p in parts) / total, 6)
@@ -129,7 +132,9 @@ def job_summary(parts: list[BulkPartition]) -> dict:
         else None,
         "risk_distribution": {s: sum(p.summary["segments"][s] for p in parts) for s in SEGMENTS},
         "predicted_spend_total": round(sum(p.summary["spend_total"] for p in parts), 2),
-        "predicted_spend_by_category": {k: round(v, 2) for k, v in by_category.items()},
+        "predicted_spend_by_category": None
+        if by_category is None
+        else {k: round(v, 2) for k, v in by_category.items()},
     }
 
 

@@ -17,5 +17,9 @@ bp = Blueprint(
     static_url_path="/static",
 )
 
-# The routes register on bp.
+# The routes register on bp; services' messages are shown in the pages' words.
+from hcl_server.web.forms import page_worded  # noqa: E402
+
+bp.add_app_template_filter(page_worded, "page_worded")
+
 from hcl_server.web import bulk_views, dataset_views, errors, model_views, training_views, views  # noqa: E402, F401, I001

@@ -11,7 +11,7 @@ from hcl_server.errors import Conflict, DomainError, NotFound
 from hcl_server.services import bulk, templates
 from hcl_server.services.predictions import prediction_page
 from hcl_server.web import bp
-from hcl_server.web.forms import job_state, reading_options
+from hcl_server.web.forms import NAME_LENGTH, FormError, iso_date, job_state, reading_options, text_field
 from hcl_server.web.views import signed_in_only
 from ml_pipeline.errors import EventLogError
 from ml_pipeline.serving.scoring import SEGMENTS
@@ -49,11 +49,11 @@ def start_bulk_job():
     upload = request.files.get("file")
     if upload is None or not upload.filename:
         return bulk_jobs(error="Choose an event log file (CSV, .gz, .xlsx or Parquet).", status=400)
-    as_of = request.form.get("as_of") or None
     try:
-        reading = reading_options(request.form)
-        job = bulk.create_bulk_job(g.org_id, upload, request.form.get("name") or None, as_of, reading)
-    except EventLogError as exc:
+        name = text_field(request.form, "name", "name", NAME_LENGTH)
+        as_of = iso_date(request.form, "as_of", "score as of")
+        job = bulk.create_bulk_job(g.org_id, upload, name, as_of, reading_options(request.form))
+    except (EventLogError, FormError) as exc:
         return bulk_jobs(error=str(exc), status=400)
     except DomainError as exc:
         return bulk_jobs(error=exc.message, status=400)

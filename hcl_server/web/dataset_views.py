@@ -8,7 +8,14 @@ from flask import g, jsonify, redirect, render_template, request, url_for
 from hcl_server.errors import DomainError
 from hcl_server.services import datasets, training
 from hcl_server.web import bp
-from hcl_server.web.forms import ACTIVE, FormError, job_state, reading_options, training_request
+from hcl_server.web.forms import (
+    NAME_LENGTH,
+    FormError,
+    job_state,
+    reading_options,
+    text_field,
+    training_request,
+)
 from hcl_server.web.views import signed_in_only
 from ml_pipeline.errors import EventLogError
 from ml_pipeline.models.registry import MODEL_KINDS
@@ -58,10 +65,9 @@ def upload_dataset():
     if upload is None or not upload.filename:
         return datasets_page(error="Choose an event log file (CSV, .gz, .xlsx or Parquet).", status=400)
     try:
-        dataset = datasets.create_dataset(
-            g.org_id, upload, request.form.get("name") or None, reading_options(request.form)
-        )
-    except EventLogError as exc:
+        name = text_field(request.form, "name", "name", NAME_LENGTH)
+        dataset = datasets.create_dataset(g.org_id, upload, name, reading_options(request.form))
+    except (EventLogError, FormError) as exc:
         return datasets_page(error=str(exc), status=400)
     except DomainError as exc:
         return datasets_page(error=exc.message, status=400)
@@ -69,11 +75,9 @@ def upload_dataset():
 
 
 def dataset_state(dataset) -> dict:
-    """The dataset page's state: a dataset has no stages, only read (1) or not yet (0)."""
-    done = dataset.status not in ACTIVE
-    return job_state(
-        dataset, stage="reading the file" if dataset.status == "running" else None, progress=float(done)
-    )
+    """The dataset page's state: a dataset has no stages, only read (progress 1) or not."""
+    stage = "reading the file" if dataset.status == "running" else None
+    return job_state(dataset, stage=stage, progress=float(dataset.status == "succeeded"))
 
 
 @bp.get("/datasets/<dataset_id>")

@@ -60,13 +60,16 @@ def realized_view(found: dict) -> dict:
 
 
 def drift_view(report: dict | None) -> dict | None:
-    """A drift report as the model page shows it: its job, rows, alerts, the predictions' PSI and
-    the DRIFT_ROWS features of largest PSI ([(name, psi, reading)]); None without a report."""
+    """A drift report as the model page shows it: its job, status (done, failed, no_reference)
+    and error, rows, alerts, the predictions' PSI and the DRIFT_ROWS features of largest PSI
+    ([(name, psi, reading)]); None without a report."""
     if report is None:
         return None
     features = sorted((report.get("features") or {}).items(), key=lambda item: -item[1]["psi"])
     return {
         "job_id": report["job_id"],
+        "status": report["status"],
+        "error": report.get("error"),
         "rows": report.get("rows"),
         "reference_rows": report.get("reference_rows"),
         "alerts": report.get("alerts") or [],

@@ -71,6 +71,8 @@ class ReadOptions:
             raise EventLogError(f"decimal must be one of {', '.join(DECIMAL_STYLES)}, not '{self.decimal}'")
         if self.amount_is is not None and self.amount_is not in AMOUNT_KINDS:
             raise EventLogError(f"amount_is must be one of {', '.join(AMOUNT_KINDS)}, not '{self.amount_is}'")
+        if self.date_format:
+            check_date_format(self.date_format)
         if not 0 <= float(self.max_bad_share) <= 1:
             raise EventLogError(f"the bad-row share must be between 0 and 1, not {self.max_bad_share}")
         for value, role in (self.event_types or {}).items():
@@ -165,3 +167,20 @@ def _is_value_of(field: str, word: str) -> bool:
             return False
         return True
     return False
+
+
+def check_date_format(date_format: str) -> None:
+    """Raise EventLogError when ``date_format`` is no strptime format at all (a bad directive
+    such as %Q, or a lone % at the end): otherwise pandas would fail on it while the file is
+    read, with no word of the option."""
+    from datetime import datetime
+
+    try:
+        datetime.strptime("", date_format)
+    except ValueError as exc:
+        text = str(exc)
+        if "does not match format" not in text and "unconverted data" not in text:
+            raise EventLogError(
+                f"date format '{date_format}' is not a strptime format ({text}); use codes such as "
+                "%d/%m/%Y or %Y-%m-%d %H:%M (--date-format)"
+            ) from None

@@ -40,3 +40,27 @@ def test_json_texts_are_what_json_dumps_writes():
     assert spend_json(spends.iloc[:, :0]) == ["{}"] * len(spends)
     reasons = pd.Series(list(frame["reasons"]) + ["", "a; b", "; x; ", "\\; \x7f"])
     assert reasons_json(reasons) == [json.dumps(r.split("; ") if r else []) for r in reasons]
+
+
+def test_the_job_summary_sums_categories_over_partitions_or_gives_none_for_a_partial_sum():
+    from types import SimpleNamespace
+
+    from hcl_server.services.bulk_results import job_summary, partition_summary
+
+    frame = pd.DataFrame(
+        {
+            "churn_probability": [0.2, 0.6],
+            "risk_segment": ["Low", "High"],
+            "spend_total": [10.0, 5.0],
+            "spend_GROCERY": [7.5, 1.25],
+            "spend_other": [2.5, 3.75],
+        }
+    )
+    spend = {"spend_GROCERY": "GROCERY", "spend_other": "other"}
+    part = SimpleNamespace(summary=partition_summary(frame, [], spend))
+    both = job_summary([part, part])
+    assert both["predicted_spend_by_category"] == {"GROCERY": 17.5, "other": 12.5}
+    assert both["predicted_spend_total"] == 30.0
+    # a partition stored before the categories were summed: no total that is only a part
+    old = SimpleNamespace(summary={k: v for k, v in part.summary.items() if k != "spend_by_category"})
+    assert job_summary([part, old])["predicted_spend_by_category"] is None

@@ -168,6 +168,8 @@ def test_a_warning_names_the_api_field(upload_dataset, client, org, wait):
         ({"column_mapping": '{"kunde": "customer_id"}'}, "column_mapping"),
         ({"column_mapping": '["customer_id"]'}, "column_mapping"),
         ({"decimals": "comma"}, "decimals"),
+        ({"date_format": "%Q%Q"}, "date_format"),
+        ({"date_format": "%Y-%m-%"}, "date_format"),
     ],
 )
 def test_an_invalid_option_answers_422_naming_the_field(upload_dataset, client, org, form, field):

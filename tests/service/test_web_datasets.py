@@ -68,7 +68,7 @@ def test_the_training_form_refuses_what_the_api_refuses(web_pages, analyst, log_
         ({"models": "neural_net"}, "model types: tick at least one of"),
         ({"models": "linear", "horizon_days": "0"}, "spend horizon: a whole number of days from 1 to 365"),
         ({"models": "linear", "churn_horizon_days": "30.5"}, "churn horizon: a whole number"),
-        ({"models": "linear", "as_of": "2024-13-01"}, "as of: a date as YYYY-MM-DD"),
+        ({"models": "linear", "horizon_days": "²"}, "spend horizon: a whole number"),  # isdigit, not int
     ):
         response = web.post(f"{url}/train", form, url)
         assert response.status_code == 400 and message in response.data.decode(), (form, response.data[-500:])
@@ -79,11 +79,16 @@ def test_the_training_form_refuses_what_the_api_refuses(web_pages, analyst, log_
 def test_a_file_the_reader_cannot_read_says_what_to_do(web_pages, analyst, log_bytes, worker):
     web = web_pages(analyst["api_key"])
     url, state = _upload(web, log_bytes.replace(b"customer_id", b"Zzz", 1))
-    assert state["status"] == "failed"
+    assert state["status"] == "failed" and state["progress"] == 0.0
     page = web.get(url).data.decode()
     error = re.search(r'<p id="error"[^>]*>(.*?)</p>', page, re.S).group(1)
     assert "customer_id" in error and "column_mapping" in error and "upload it again" in error
     assert 'id="train-form"' not in page
+    # training it anyway (a form sent from an older page) says why not, on the page
+    refused = web.post(f"{url}/train", {"models": "linear"}, url)
+    assert refused.status_code == 400
+    said = re.search(r'<p class="error" role="alert" id="form-error">(.*?)</p>', refused.data.decode(), re.S)
+    assert said and "could not be read" in said.group(1)
 
 
 def test_the_dataset_form_needs_a_file_and_readable_options(web_pages, analyst, log_bytes):
@@ -103,6 +108,16 @@ def test_the_dataset_form_needs_a_file_and_readable_options(web_pages, analyst, 
     # what was typed is still there, the options opened
     assert b'value="kept"' in bad.data and b"customer_id Kunde</textarea>" in bad.data
     assert b"<details open>" in bad.data
+    for form, message in (
+        ({"name": "n" * 301}, b"name: at most 300 characters, not 301"),
+        ({"name": "a\x00b"}, b"name: remove the NUL character"),
+        ({"date_format": "%Q%Q"}, b"is not a strptime format"),
+        ({"date_format": "%d" * 51}, b"date format: at most 100 characters"),
+    ):
+        response = web.post(
+            "/app/datasets", {"file": (io.BytesIO(log_bytes), "events.csv"), **form}, "/app/datasets"
+        )
+        assert response.status_code in (400, 422) and message in response.data, (form, response.data[-500:])
 
 
 def test_another_organizations_dataset_and_training_job_are_not_found(

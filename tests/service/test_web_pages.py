@@ -82,6 +82,15 @@ def test_a_bulk_job_needs_a_file_and_a_production_model(web, web_org, log_bytes)
         **web.FORM,
     )
     assert no_model.status_code == 400 and b"production model" in no_model.data
+    assert b"train one on the Datasets page" in no_model.data  # in the pages' words, not the API's
+    for as_of in ("garbage", "\uff12\uff10\uff12\uff10-01-01"):  # fullwidth digits: the API refuses them too
+        dated = web.client.post(
+            "/app/bulk-jobs",
+            data={"csrf_token": token, "file": (io.BytesIO(log_bytes), "events.csv"), "as_of": as_of},
+            content_type="multipart/form-data",
+            **web.FORM,
+        )
+        assert dated.status_code == 400 and b"score as of: a date as YYYY-MM-DD" in dated.data
 
 
 def test_errors_on_the_pages_are_pages(web, web_org):
@@ -148,3 +157,16 @@ def test_a_bulk_jobs_page_charts_spend_by_category_and_its_models_page_shows_dri
         assert f"prediction {name}</th>" in drift
     assert ('id="drift-alerts"' in model) or ('id="no-drift-alerts"' in model)
     assert 'id="realized"' in model or 'id="no-realized"' in model
+
+
+def test_an_unexpected_error_on_a_page_is_a_page(web, web_org, monkeypatch):
+    from hcl_server.services import dashboard
+
+    def broken(org_id):
+        raise RuntimeError("a fault injected into the dashboard's service")
+
+    web.sign_in(web_org["api_key"])
+    monkeypatch.setattr(dashboard, "summary", broken)
+    response = web.get("/app/")
+    assert response.status_code == 500 and response.mimetype == "text/html"
+    assert b"Something went wrong on our side" in response.data and b"injected" not in response.data

@@ -358,3 +358,12 @@ def test_the_cli_takes_a_limit_on_inflated_size(tmp_path, capsys):
         fh.write("customer_id,event_date,amount\n" + _rows(120_000))
     assert main(["profile", "--events", str(path), "--max-inflated-mb", "1"]) == 2
     assert "unpacks to more than 1 MB" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("date_format", ["%Q%Q", "%Y-%m-%", "%"])
+def test_a_date_format_that_is_no_strptime_format_is_refused_naming_the_option(date_format):
+    from ml_pipeline.data.options import ReadOptions
+
+    with pytest.raises(EventLogError, match=r"date format .* is not a strptime format .*--date-format"):
+        ReadOptions(date_format=date_format)
+    ReadOptions(date_format="%d/%m/%Y %H:%M")  # a real one passes

@@ -16,7 +16,7 @@
         bar.value = state.progress;
         bar.textContent = Math.round(state.progress * 100) + " %";
         status.textContent = state.status;
-        stage.textContent = state.stage ? " · " + state.stage : "";
+        stage.textContent = state.stage && state.stage !== state.status ? " · " + state.stage : "";
         if (!active(state)) {
           window.location.reload();
           return;
