@@ -129,3 +129,30 @@ def test_another_organizations_dataset_and_training_job_are_not_found(
     assert other.get(url).status_code == 404
     assert other.get("/app/training-jobs/no-such-job").status_code == 404
     assert other.post(f"{url}/train", {"models": "linear"}).status_code == 404
+
+
+@pytest.mark.parametrize("suffix,reader", [(".xlsx", "xlsx"), (".parquet", "parquet"), (".csv.gz", "csv.gz")])
+def test_each_kind_of_file_is_read_and_its_format_shown(
+    web_pages, analyst, log_bytes, worker, tmp_path, suffix, reader
+):
+    import pandas as pd
+
+    frame = pd.read_csv(io.BytesIO(log_bytes)).head(2000)
+    path = tmp_path / f"events{suffix}"
+    if suffix == ".xlsx":
+        frame.to_excel(path, index=False)
+    elif suffix == ".parquet":
+        frame.to_parquet(path, index=False)
+    else:
+        frame.to_csv(path, index=False, compression="gzip")
+    web = web_pages(analyst["api_key"])
+    response = web.post(
+        "/app/datasets",
+        {"file": (io.BytesIO(path.read_bytes()), path.name), "name": f"as {reader}"},
+        "/app/datasets",
+    )
+    assert response.status_code == 302, response.data[-500:]
+    url = response.location.removeprefix("https://localhost")
+    assert _ended(web, f"{url}/state")["status"] == "succeeded"
+    page = web.get(url).data.decode()
+    assert re.search(rf'<th scope="row">file format</th><td>{re.escape(reader)}</td>', page), page[-2000:]
