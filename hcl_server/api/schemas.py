@@ -216,7 +216,12 @@ class TrainingRequest(Schema):
     horizon_days = fields.Integer(validate=HORIZON, load_default=None)
     churn_horizon_days = fields.Integer(validate=HORIZON, load_default=None)
     as_of = fields.Date(
-        load_default=None, metadata={"description": "YYYY-MM-DD; default: the day after the last event"}
+        load_default=None,
+        metadata={
+            "description": "YYYY-MM-DD; default: the day after the last event; refused (422) when it "
+            "is a whole horizon or more after that day (the newest window, validated on, would hold "
+            "no event)"
+        },
     )
     models = fields.List(
         fields.String(validate=validate.OneOf(MODEL_KINDS)),

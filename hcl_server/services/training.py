@@ -22,7 +22,7 @@ from hcl_server.services.jobs import ProgressWriter, admit, cancel_job
 from hcl_server.services.reading import api_messages
 from hcl_server.services.webhooks import job_ended, job_failed
 from hcl_server.storage import put_dir
-from ml_pipeline.data.days import date_to_day
+from ml_pipeline.data.days import date_to_day, day_to_date
 from ml_pipeline.data.labels import FIELD as CHURN_LABEL
 from ml_pipeline.models.registry import parse_models
 from ml_pipeline.serving.bundle import save_bundle
@@ -47,12 +47,35 @@ def create_training_job(org_id: str, request: dict) -> Job:
         raise Conflict(f"dataset {dataset.id} is still being read (status {dataset.status}); retry shortly")
     if params.churn_label:
         check_label_column(dataset)
+    problem = as_of_problem((dataset.profile or {}).get("last_date"), params)
+    if problem:
+        raise Unprocessable(problem)
     priority = admit(org_id)
     job = Job(organization_id=org_id, kind="training", dataset_id=dataset.id, params=params.to_dict())
     db.session.add(job)
     db.session.commit()
     enqueue_or_fail(job, "hcl.training.run", job.id, priority=priority, on_failed=job_failed)
     return job
+
+
+def as_of_problem(last_date: str | None, params: TrainingParams) -> str | None:
+    """Why ``params.as_of`` cannot train an honest model on a log whose last event is on
+    ``last_date`` (YYYY-MM-DD), or None. An as-of date a whole horizon or more after the day after
+    the last event leaves the newest window, the one validated on, without any event: every
+    customer would look churned and spend nothing there, and the metrics would say nothing."""
+    if not last_date or not params.as_of:
+        return None
+    horizon = min(params.horizon_days or 30, params.churn_horizon_days or 30)
+    empty_days = (date_to_day(params.as_of) - date_to_day(last_date)) - 1
+    if empty_days < horizon:
+        return None
+    latest = day_to_date(date_to_day(last_date) + horizon)
+    return (
+        f"as_of {params.as_of} leaves {empty_days} days without any event after the log's last one "
+        f"({last_date}): the newest {horizon}-day window, the one validated on, would hold none, so "
+        f"every customer would look churned there; use an as_of up to {latest}, or leave it out "
+        "(the day after the last event)"
+    )
 
 
 def check_label_column(dataset) -> None:

@@ -22,8 +22,8 @@ def _ended(web, url: str, timeout: float = 120.0) -> dict:
         time.sleep(0.3)
 
 
-def _upload(web, data: bytes, **form):
-    response = web.post("/app/datasets", {"file": (io.BytesIO(data), "events.csv"), **form}, "/app/datasets")
+def _upload(web, data: bytes, filename: str = "events.csv", **form):
+    response = web.post("/app/datasets", {"file": (io.BytesIO(data), filename), **form}, "/app/datasets")
     assert response.status_code == 302, response.data[-800:]
     dataset_url = response.location.removeprefix("https://localhost")
     assert re.fullmatch(r"/app/datasets/[\w-]+", dataset_url)
@@ -146,13 +146,7 @@ def test_each_kind_of_file_is_read_and_its_format_shown(
     else:
         frame.to_csv(path, index=False, compression="gzip")
     web = web_pages(analyst["api_key"])
-    response = web.post(
-        "/app/datasets",
-        {"file": (io.BytesIO(path.read_bytes()), path.name), "name": f"as {reader}"},
-        "/app/datasets",
-    )
-    assert response.status_code == 302, response.data[-500:]
-    url = response.location.removeprefix("https://localhost")
-    assert _ended(web, f"{url}/state")["status"] == "succeeded"
+    url, state = _upload(web, path.read_bytes(), path.name, name=f"as {reader}")
+    assert state["status"] == "succeeded", state
     page = web.get(url).data.decode()
     assert re.search(rf'<th scope="row">file format</th><td>{re.escape(reader)}</td>', page), page[-2000:]
