@@ -233,6 +233,16 @@ def upload(browser, path: str, name: str) -> None:
     shows(browser, name)
 
 
+def visit(browser, link: str, name: str) -> None:
+    """Follow the pages' link ``link`` to the page of that heading, check its labels, snap it."""
+    from selenium.webdriver.common.by import By
+
+    browser.find_element(By.LINK_TEXT, link).click()
+    shows(browser, link)
+    labelled(browser)
+    snap(browser, name)
+
+
 def row_texts(browser, rows: str) -> dict[str, str]:
     """The rows matched by the CSS selector ``rows`` as {header cell's text: first cell's text}."""
     from selenium.webdriver.common.by import By
@@ -285,10 +295,7 @@ def test_sign_in_upload_a_shared_log_train_bulk_score_look_and_download(browser,
     labelled(browser)
 
     # A dataset: uploaded, read in the background, its reading decisions and warnings shown.
-    browser.find_element(By.LINK_TEXT, "Datasets").click()
-    shows(browser, "Datasets")
-    labelled(browser)
-    snap(browser, "datasets")
+    visit(browser, "Datasets", "datasets")
     upload(browser, events, "Complete Journey")
     succeeded(browser)
     reading = row_texts(browser, "#reading tr")
@@ -321,10 +328,7 @@ def test_sign_in_upload_a_shared_log_train_bulk_score_look_and_download(browser,
     assert "production" in browser.find_element(By.TAG_NAME, "main").text
 
     # Bulk-score the same log with the version just made.
-    browser.find_element(By.LINK_TEXT, "Bulk jobs").click()
-    shows(browser, "Bulk jobs")
-    labelled(browser)
-    snap(browser, "bulk-jobs")
+    visit(browser, "Bulk jobs", "bulk-jobs")
     upload(browser, events, "from the page")
     # The page follows the job by itself (static/job.js) and shows how it ended.
     succeeded(browser)
