@@ -17,11 +17,15 @@ if .venv/bin/python -c "import socket; socket.create_connection(('pypi.org', 443
   exit 1
 fi
 echo "no network but loopback: pypi.org is unreachable"
-log="$(mktemp)"
+# A database and storage folder of its own, so a `make run` of this checkout (its SQLite file and
+# file broker) cannot take this run's tasks or hold its database locked.
+state="$(mktemp -d)"
+export DATABASE_URL="sqlite:///$state/hcl.sqlite3" STORAGE_DIR="$state/storage"
+log="$state/server.log"
 # Its own process group, so the server, gunicorn's workers and the Celery worker stop together.
 setsid ./scripts/run_local.sh >"$log" 2>&1 &
 server=$!
-trap 'kill -- "-$server" 2>/dev/null; wait "$server" 2>/dev/null || true' EXIT
+trap 'kill -- "-$server" 2>/dev/null; wait "$server" 2>/dev/null || true; rm -rf "$state"' EXIT
 for _ in $(seq 90); do
   if .venv/bin/python -c "import urllib.request as u; u.urlopen('http://localhost:$PORT/health/ready', timeout=2)" 2>/dev/null; then
     break
