@@ -112,21 +112,41 @@ def snap(browser, name: str) -> None:
         browser.save_screenshot(os.path.join(SCREENSHOTS, f"web-{name}.png"))
 
 
+def wait_until(browser, condition, timeout: float, message: str):
+    """``WebDriverWait.until``, with the page allowed to change under it: an element gone stale or
+    not there yet, or chromedriver's "does not belong to the document" for a node of a page being
+    replaced (a job page reloads itself), counts as not yet. The condition's value."""
+    from selenium.common.exceptions import (
+        NoSuchElementException,
+        StaleElementReferenceException,
+        WebDriverException,
+    )
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    def settled(driver):
+        try:
+            return condition(driver)
+        except (StaleElementReferenceException, NoSuchElementException):
+            return False
+        except WebDriverException as exc:
+            if "does not belong to the document" in (exc.msg or ""):
+                return False
+            raise
+
+    return WebDriverWait(browser, timeout).until(settled, message)
+
+
 def shows(browser, heading: str, alert: str | None = None) -> None:
     """Wait until the page's h1 is ``heading`` (and, if given, its alert holds ``alert``): after a
     click the old page may still be there, or be going."""
-    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
 
     def ready(driver) -> bool:
         if driver.find_element(By.TAG_NAME, "h1").text != heading:
             return False
         return alert is None or alert in driver.find_element(By.CSS_SELECTOR, "[role=alert]").text
 
-    WebDriverWait(
-        browser, 10, ignored_exceptions=(StaleElementReferenceException, NoSuchElementException)
-    ).until(ready, f"the page never showed {heading!r}")
+    wait_until(browser, ready, 10, f"the page never showed {heading!r}")
 
 
 def sign_in(browser, live_url: str, key: str) -> None:
@@ -210,17 +230,14 @@ def labelled(browser) -> None:
 
 def ended(browser, timeout: float = 240) -> str:
     """Wait until the job page shows its job ended (its script reloads it then); the status."""
-    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
 
-    WebDriverWait(
-        browser, timeout, ignored_exceptions=(StaleElementReferenceException, NoSuchElementException)
-    ).until(
-        lambda d: d.find_element(By.ID, "job").get_attribute("data-status") not in ("queued", "running"),
-        "the page never showed the job's end",
-    )
-    return browser.find_element(By.ID, "status").text
+    def status(driver) -> str | bool:
+        text = driver.find_element(By.ID, "status").text
+        done = driver.find_element(By.ID, "job").get_attribute("data-status") not in ("queued", "running")
+        return done and text
+
+    return wait_until(browser, status, timeout, "the page never showed the job's end")
 
 
 def upload(browser, path: str, name: str) -> None:
@@ -275,7 +292,6 @@ def test_sign_in_upload_a_shared_log_train_bulk_score_look_and_download(browser,
     train (the form worked with the keyboard), watch the progress bar, bulk-score the log, look
     at the charts and the customers, open a customer's reasons, download the CSV."""
     import openpyxl
-    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -330,8 +346,10 @@ def test_sign_in_upload_a_shared_log_train_bulk_score_look_and_download(browser,
     # Bulk-score the same log with the version just made.
     visit(browser, "Bulk jobs", "bulk-jobs")
     upload(browser, events, "from the page")
-    # The page follows the job by itself (static/job.js) and shows how it ended.
+    # The page follows the job by itself (static/job.js) and shows how it ended; the Excel file is
+    # written after the job, and the page shows its link by itself once it is ready (then it stays).
     succeeded(browser)
+    wait_until(browser, lambda d: d.find_element(By.ID, "download-xlsx"), 120, "the Excel link never showed")
     assert float(browser.find_element(By.ID, "progress").get_attribute("value")) == 1.0
     labelled(browser)
     link = browser.find_element(By.ID, "download-csv").get_attribute("href")
@@ -343,10 +361,6 @@ def test_sign_in_upload_a_shared_log_train_bulk_score_look_and_download(browser,
     assert header[:3] == ["customer_id", "churn_probability", "risk_segment"]
     assert len(lines) == customers + 1
     assert int(browser.find_element(By.ID, "downloads").text.split()[0]) == customers
-    # The Excel file is written after the job: the page shows its link by itself once it is ready.
-    WebDriverWait(
-        browser, 120, ignored_exceptions=(StaleElementReferenceException, NoSuchElementException)
-    ).until(lambda d: d.find_element(By.ID, "download-xlsx"), "the Excel link never showed")
     workbook = browser.execute_async_script(
         """const done = arguments[1];
            fetch(arguments[0]).then(r => r.blob()).then(b => {
@@ -438,9 +452,7 @@ def test_a_model_shows_its_metrics_beside_the_baseline_its_reliability_and_impor
 def test_a_renamed_column_fails_the_job_with_what_to_do_and_its_mapping_reads_it(
     browser, live_url, org, trained, log_bytes, tmp_path
 ):
-    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
 
     renamed = tmp_path / "zzz.csv"
     renamed.write_bytes(log_bytes.replace(b"customer_id", b"Zzz", 1))
@@ -455,16 +467,8 @@ def test_a_renamed_column_fails_the_job_with_what_to_do_and_its_mapping_reads_it
             browser.find_element(By.CSS_SELECTOR, "details summary").click()
             browser.find_element(By.ID, "column_mapping").send_keys(mapping)
         browser.find_element(By.CSS_SELECTOR, "form.card button").click()
-        WebDriverWait(
-            browser, 240, ignored_exceptions=(StaleElementReferenceException, NoSuchElementException)
-        ).until(
-            lambda d: (
-                d.find_element(By.TAG_NAME, "h1").text == name
-                and d.find_element(By.ID, "job").get_attribute("data-status") not in ("queued", "running")
-            ),
-            f"{name} never ended",
-        )
-        return browser.find_element(By.ID, "status").text
+        shows(browser, name)
+        return ended(browser)
 
     assert score("no mapping", None) == "failed"
     error = browser.find_element(By.ID, "error").text
