@@ -10,9 +10,10 @@ from marshmallow import Schema, ValidationError, fields, pre_load, validate, val
 from werkzeug.datastructures import FileStorage
 
 from hcl_server.api.drift_schemas import DriftState, JobDrift
-from hcl_server.services.datasets import dataset_options
-from hcl_server.services.reading import form_fields
+from hcl_server.services.datasets import NAME_LENGTH, dataset_options
+from hcl_server.services.reading import DATE_FORMAT_LENGTH, form_fields
 from hcl_server.services.settings import threshold_problems
+from hcl_server.services.training import HORIZON_DAYS
 from ml_pipeline.data.columns import CANONICAL
 from ml_pipeline.data.options import (
     AMOUNT_KINDS,
@@ -24,7 +25,7 @@ from ml_pipeline.data.options import (
 from ml_pipeline.errors import EventLogError
 from ml_pipeline.models.registry import MODEL_KINDS
 
-HORIZON = validate.Range(min=1, max=365)
+HORIZON = validate.Range(*HORIZON_DAYS)
 # Text the service stores or looks up: PostgreSQL cannot hold a NUL character in a text column.
 NO_NUL = validate.Regexp(r"^[^\x00]*$", error="must not contain a NUL character")
 
@@ -106,7 +107,7 @@ class ReadingForm(Schema):
         },
     )
     date_format = fields.String(
-        validate=[validate.Length(min=1, max=100), accepted_as("date_format")],
+        validate=[validate.Length(min=1, max=DATE_FORMAT_LENGTH), accepted_as("date_format")],
         metadata={
             "description": "strptime format of event_date, e.g. %d/%m/%Y; default: decided from the "
             "file, and an ambiguous file is refused (CLI: --date-format)"
@@ -180,7 +181,7 @@ class UploadForm(ReadingForm):
 
 
 class DatasetForm(UploadForm):
-    name = fields.String(validate=[validate.Length(max=300), NO_NUL])
+    name = fields.String(validate=[validate.Length(max=NAME_LENGTH), NO_NUL])
 
 
 class DatasetOut(Schema):
@@ -439,7 +440,7 @@ class BatchOut(Schema):
 
 
 class BulkForm(UploadForm):
-    name = fields.String(validate=[validate.Length(max=300), NO_NUL])
+    name = fields.String(validate=[validate.Length(max=NAME_LENGTH), NO_NUL])
     as_of = fields.Date(
         load_default=None, metadata={"description": "YYYY-MM-DD; default: the day after the last event"}
     )

@@ -26,6 +26,7 @@ from ml_pipeline.data.profiling import profile
 ALLOWED_SUFFIXES = (".csv", ".tsv", ".txt", ".gz", ".xlsx", ".xlsm", ".parquet", ".pq")
 
 
+NAME_LENGTH = 300  # the longest name of a dataset or a bulk job (Dataset.name's column)
 MAX_FILENAME_BYTES = 120
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f\\]")
 

@@ -7,6 +7,8 @@ from hcl_server.errors import Unprocessable
 from ml_pipeline.data.options import OPTION_NAMES, ReadOptions, api_wording
 from ml_pipeline.errors import EventLogError
 
+DATE_FORMAT_LENGTH = 100  # the longest date format an upload may give
+
 FIELD_OF = {option: field for option, (_, field) in OPTION_NAMES.items()}  # max_bad_share -> max_bad_rows
 OPTION_OF = {field: option for option, field in FIELD_OF.items()}
 

@@ -30,6 +30,8 @@ from ml_pipeline.training.trainer import TrainConfig, train
 
 logger = logging.getLogger(__name__)
 
+HORIZON_DAYS = (1, 365)  # the shortest and longest horizon_days and churn_horizon_days
+
 
 def create_training_job(org_id: str, request: dict) -> Job:
     """Check the dataset is usable, commit a queued job, then enqueue it.

@@ -9,9 +9,10 @@ from flask import g, jsonify, redirect, render_template, request, send_file, url
 
 from hcl_server.errors import Conflict, DomainError, NotFound
 from hcl_server.services import bulk, templates
+from hcl_server.services.datasets import NAME_LENGTH
 from hcl_server.services.predictions import prediction_page
 from hcl_server.web import bp
-from hcl_server.web.forms import NAME_LENGTH, FormError, iso_date, job_state, reading_options, text_field
+from hcl_server.web.forms import FormError, iso_date, job_state, reading_options, text_field
 from hcl_server.web.views import signed_in_only
 from ml_pipeline.errors import EventLogError
 from ml_pipeline.serving.scoring import SEGMENTS

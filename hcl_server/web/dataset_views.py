@@ -7,9 +7,9 @@ from flask import g, jsonify, redirect, render_template, request, url_for
 
 from hcl_server.errors import DomainError
 from hcl_server.services import datasets, training
+from hcl_server.services.datasets import NAME_LENGTH
 from hcl_server.web import bp
 from hcl_server.web.forms import (
-    NAME_LENGTH,
     FormError,
     job_state,
     reading_options,

@@ -5,15 +5,13 @@ from __future__ import annotations
 
 from datetime import date
 
+from hcl_server.services.reading import DATE_FORMAT_LENGTH
+from hcl_server.services.training import HORIZON_DAYS
 from ml_pipeline.data.columns import CANONICAL
 from ml_pipeline.data.options import parse_pairs
 from ml_pipeline.errors import EventLogError
 from ml_pipeline.models.registry import MODEL_KINDS
 
-ACTIVE = ("queued", "running")
-HORIZON_DAYS = (1, 365)  # the API's range for horizon_days and churn_horizon_days
-NAME_LENGTH = 300  # the API's limit of a dataset's or a job's name
-DATE_FORMAT_LENGTH = 100  # and of a date format
 # Phrases of the services' and the pipeline's messages that name an API call or a CLI flag, as a
 # user of these pages does it instead.
 PAGE_WORDS = (
@@ -22,7 +20,6 @@ PAGE_WORDS = (
         'map one with column_mapping {"churn_label": "HEADER"}',
         "map one with a churn_label=HEADER line of the column mapping",
     ),
-    ("pass a later --as-of", "pass a later as_of through the API"),
     ("a later --as-of", "a later as_of through the API"),
 )
 
